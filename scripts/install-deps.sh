@@ -11,7 +11,7 @@ packages=(
   doctest-dev libssl-dev libboost-dev libboost-system-dev libsqlite3-dev zlib1g-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # container engine and image building
-  docker.io debootstrap iptables iproute2 curl ca-certificates procps
+  docker.io debootstrap iptables iproute2 curl ca-certificates procps busybox-static
 )
 
 missing=()
