@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The README's first command: on a fresh Debian 12 machine (as root) it installs everything,
+# starts dockerd, builds k3dpp and its images, creates the cluster `dev` (1 server, 1 agent,
+# NodePort 30050 published through the load balancer) and shows its nodes with kubectl.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${K3DPP_BUILD_DIR:-$top/build}
+step() { echo "==> $*" >&2; }
+
+step "installing packages";  "$top/scripts/install-deps.sh"
+step "starting the Docker engine"; "$top/scripts/start-dockerd.sh"
+step "building";             "$top/scripts/build.sh"
+step "building images";      "$top/images/build.sh" --build-dir "$build"
+k3dpp=$build/src/cli/k3dpp
+if "$k3dpp" cluster list -o json | grep -q '"name": *"dev"'; then
+  step "cluster dev exists; recreating it"
+  "$k3dpp" cluster delete dev
+fi
+step "creating cluster dev"
+"$k3dpp" cluster create dev --servers 1 --agents 1 -p 30050:30050@server:0
+kubectl --context k3dpp-dev get nodes
