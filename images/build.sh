@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# Builds the k3dpp images without any registry:
+#   k3dpp/node:<version> (+ :latest)  containerd, runc, CNI plugins, iptables, k3dpp-node
+#   k3dpp/lb:<version>   (+ :latest)  nginx with the stream module, k3dpp-lb
+#   k3dpp.local/pause:3.10            static pause program, also saved into the node image
+#
+# How: debootstrap (minbase) a Debian rootfs once, install each image's packages into a copy of
+# it with apt-get in a chroot, trim it, and cache the result under a key made from the package
+# list. Every build then adds our files to the cached rootfs in a tar stream and `docker import`s
+# it, so a rebuild after a code change takes seconds. See images/README.md.
+#
+# Usage: images/build.sh [--build-dir DIR] [--only node|lb]
+#   --build-dir DIR  CMake build directory holding k3dpp-node and k3dpp-lb (default <repo>/build)
+#   --only KIND      build only the node (with the pause image) or only the lb image
+# Environment:
+#   K3DPP_IMAGE_CACHE    cache directory (default /var/cache/k3dpp/images)
+#   K3DPP_NODE_BINARY    use this k3dpp-node instead of the one in the build directory
+#   K3DPP_LB_BINARY      use this k3dpp-lb instead of the one in the build directory
+#   K3DPP_DEBIAN_MIRROR  Debian mirror (default: first URIs: line of /etc/apt/sources.list.d/*.sources)
+# Needs root, a running docker daemon, debootstrap and gcc.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+images_dir=$repo/images
+build_dir=$repo/build
+only=all
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+die() { echo "build.sh: ERROR: $*" >&2; exit 1; }
+say() { echo "build.sh: $*" >&2; }
+
+while (($#)); do
+  case $1 in
+    --build-dir) [ $# -ge 2 ] || die "--build-dir needs a directory"; build_dir=$2; shift 2 ;;
+    --build-dir=*) build_dir=${1#*=}; shift ;;
+    --only) [ $# -ge 2 ] || die "--only needs node or lb"; only=$2; shift 2 ;;
+    --only=*) only=${1#*=}; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+case $only in all|node|lb) ;; *) die "--only must be node or lb, not '$only'" ;; esac
+
+version=$(sed -n 's/^project(k3dpp VERSION \([0-9][0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")
+[ -n "$version" ] || die "cannot read the version from project(k3dpp VERSION x.y.z) in $repo/CMakeLists.txt"
+
+cache=${K3DPP_IMAGE_CACHE:-/var/cache/k3dpp/images}
+suite=bookworm
+mirror=${K3DPP_DEBIAN_MIRROR:-$(awk '$1 == "URIs:" {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)}
+mirror=${mirror:-http://deb.debian.org/debian}
+pause_image=k3dpp.local/pause:3.10
+# Bump when the way a cached rootfs is prepared changes (trim rules, chroot setup), so old
+# caches are not reused.
+recipe_version=1
+
+node_packages=(containerd runc containernetworking-plugins iptables iproute2 ca-certificates procps)
+# bookworm: nginx-light and nginx-core are only metapackages over the `nginx` binary package;
+# nginx-light does not pull in the stream module, nginx-core pulls it with mail, geoip, xslt,
+# image-filter. The smallest set with the stream proxy is nginx + libnginx-mod-stream.
+lb_packages=(nginx libnginx-mod-stream)
+
+[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot)"
+command -v docker >/dev/null || die "docker CLI not found"
+docker info >/dev/null 2>&1 || die "docker daemon not reachable (scripts/start-dockerd.sh starts it)"
+command -v debootstrap >/dev/null || die "debootstrap not found (apt-get install debootstrap)"
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
+t_start=$(now)
+
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9 || die "cannot lock $cache/.lock"
+
+# Mount points we made inside chroots; unmounted on any exit.
+mounted=()
+cleanup() {
+  local m
+  for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
+  [ -z "${stage:-}" ] || rm -rf "$stage"
+}
+trap cleanup EXIT
+
+# --- binaries --------------------------------------------------------------------------------
+find_binary() { # $1 = target name, $2 = env override; prints the path
+  local name=$1 override=$2 path
+  if [ -n "$override" ]; then
+    [ -x "$override" ] || die "$name: $override (from the environment) is not an executable file"
+    echo "$override"; return
+  fi
+  for path in "$build_dir/src/node-image/cmd/$name" "$build_dir/src/lb-proxy/$name" "$build_dir/bin/$name"; do
+    [ -x "$path" ] && { echo "$path"; return; }
+  done
+  path=$(find "$build_dir" -maxdepth 5 -type f -name "$name" -perm -u+x 2>/dev/null | head -n 1)
+  [ -n "$path" ] && { echo "$path"; return; }
+  die "$name not found in $build_dir. Build it first:
+    cmake -G Ninja -S $repo -B $build_dir && cmake --build $build_dir --target $name
+  (or pass --build-dir DIR)"
+}
+
+# Debian packages providing the shared libraries a binary needs (ldd + dpkg -S on this host,
+# which is the same Debian release as the image). Host .so files are never copied.
+runtime_packages() { # $1 = binary
+  local bin=$1 out lib cand pkg
+  out=$(ldd "$bin" 2>&1) || { [[ $out == *"not a dynamic executable"* ]] && return 0; die "ldd $bin failed: $out"; }
+  if grep -q 'not found' <<<"$out"; then
+    die "$bin needs libraries that are not installed on this host:
+$(grep 'not found' <<<"$out")"
+  fi
+  while read -r lib; do
+    pkg=
+    for cand in "$lib" "$(readlink -f "$lib")" "/usr${lib#/usr}" "${lib#/usr}"; do
+      pkg=$(dpkg -S "$cand" 2>/dev/null | head -n 1 | cut -d: -f1) || true
+      [ -n "$pkg" ] && break
+    done
+    [ -n "$pkg" ] || die "$bin links $lib, which no Debian package owns (a locally built library?); the image can only contain packaged libraries"
+    echo "$pkg"
+  done < <(awk '/=> \// {print $3} /^[[:space:]]*\/[^ ]+ \(/ {print $1}' <<<"$out") | sort -u
+}
+
+# --- rootfs cache ----------------------------------------------------------------------------
+base_rootfs() { # sets base_dir to the debootstrapped base rootfs, creating it once
+  local key dir tmp t0
+  key=$(printf '%s\n' "$suite" "$mirror" minbase | sha256sum | cut -c1-12)
+  dir=$cache/base-$suite-$key
+  if [ ! -f "$dir.done" ]; then
+    t0=$(now)
+    tmp=$cache/tmp.base.$$
+    rm -rf "$dir" "$tmp"
+    say "debootstrap --variant=minbase $suite from $mirror (log $cache/debootstrap.log)"
+    debootstrap --variant=minbase "$suite" "$tmp" "$mirror" >"$cache/debootstrap.log" 2>&1 ||
+      die "debootstrap failed, see $cache/debootstrap.log"
+    mv "$tmp" "$dir"
+    touch "$dir.done"
+    say "debootstrap done in $(elapsed "$t0")"
+  fi
+  base_dir=$dir
+}
+
+chroot_mount_proc() { # $1 = rootfs
+  mount -t proc proc "$1/proc"
+  mounted+=("$1/proc")
+}
+
+chroot_umount_proc() { # $1 = rootfs
+  umount "$1/proc"
+  local keep=() m
+  for m in "${mounted[@]}"; do [ "$m" = "$1/proc" ] || keep+=("$m"); done
+  mounted=("${keep[@]}")
+}
+
+# Removes what a container never reads; the dpkg database stays so apt still works in a node.
+trim_rootfs() { # $1 = rootfs
+  local r=$1
+  mkdir -p "$r/etc/dpkg/dpkg.cfg.d"
+  cat >"$r/etc/dpkg/dpkg.cfg.d/90-k3dpp-trim" <<'EOF'
+# k3dpp images: later package installs skip documentation and translations too.
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-exclude /usr/share/lintian/*
+EOF
+  find "$r/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete 2>/dev/null || true
+  find "$r/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
+  rm -rf "$r"/usr/share/man/* "$r"/usr/share/info/* "$r"/usr/share/locale/* "$r"/usr/share/lintian/*
+  rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/cache/apt/archives/*.deb
+  rm -f "$r"/var/cache/debconf/*-old "$r"/var/lib/dpkg/*-old
+  find "$r/var/log" -type f -delete 2>/dev/null || true
+}
+
+# Sets rootfs_dir to a rootfs with the given packages installed and trimmed, cached by a key
+# over everything that determines its content. (Not called in $(...): the EXIT trap must see
+# the chroot mounts.)
+package_rootfs() { # $1 = kind, rest = packages
+  local kind=$1; shift
+  local pkgs key dir tmp t0 old
+  pkgs=$(printf '%s\n' "$@" | sort -u)
+  key=$(printf '%s\n' "recipe=$recipe_version" "$suite" "$mirror" "$pkgs" |
+    cat - /etc/apt/sources.list.d/*.sources 2>/dev/null | sha256sum | cut -c1-16)
+  dir=$cache/rootfs-$kind-$key
+  if [ -f "$dir.done" ]; then
+    say "$kind: cached rootfs $dir"
+    touch "$dir.done"
+    rootfs_dir=$dir; return
+  fi
+  base_rootfs
+  t0=$(now)
+  tmp=$cache/tmp.$kind.$$
+  rm -rf "$dir" "$tmp"
+  cp -a "$base_dir" "$tmp"
+  # Same apt sources as this host (bookworm, updates, security) so library versions match.
+  if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
+    rm -f "$tmp/etc/apt/sources.list"
+    cp /etc/apt/sources.list.d/*.sources "$tmp/etc/apt/sources.list.d/"
+  fi
+  # Maintainer scripts must not start services inside the chroot.
+  printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
+  chmod 0755 "$tmp/usr/sbin/policy-rc.d"
+  cp /etc/resolv.conf "$tmp/etc/resolv.conf"
+  chroot_mount_proc "$tmp"
+  say "$kind: apt-get install ${pkgs//$'\n'/ } (log $cache/apt-$kind.log)"
+  {
+    chroot "$tmp" apt-get update &&
+      chroot "$tmp" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends $pkgs &&
+      chroot "$tmp" apt-get clean
+  } >"$cache/apt-$kind.log" 2>&1 || die "$kind: apt-get failed, see $cache/apt-$kind.log"
+  chroot_umount_proc "$tmp"
+  rm -f "$tmp/usr/sbin/policy-rc.d"
+  : >"$tmp/etc/resolv.conf"
+  trim_rootfs "$tmp"
+  # Files our images replace are removed here, so the import tar has no duplicate entries.
+  [ "$kind" != node ] || rm -f "$tmp/etc/containerd/config.toml"
+  chroot "$tmp" dpkg-query -W -f '${Package} ${Version}\n' >"$tmp.packages"
+  mv "$tmp" "$dir"
+  mv "$tmp.packages" "$dir.packages"
+  touch "$dir.done"
+  say "$kind: packages installed and trimmed in $(elapsed "$t0"), $(du -sh "$dir" | cut -f1)"
+  # Keep the two most recently used rootfs of this kind.
+  for old in $(ls -t "$cache"/rootfs-"$kind"-*.done 2>/dev/null | tail -n +3); do
+    old=${old%.done}
+    say "$kind: pruning old cache $old"
+    rm -rf "$old" "$old.done" "$old.packages"
+  done
+  rootfs_dir=$dir
+}
+
+# Streams rootfs + staged files into `docker import`. Only staged entries that are not already
+# directories in the rootfs are listed, so the tar has no duplicate entries.
+import_image() { # $1 = rootfs, $2 = stage dir, $3 = image:tag, rest = --change options
+  local rootfs=$1 stagedir=$2 image=$3; shift 3
+  local list=$stagedir.list entry
+  : >"$list"
+  while IFS= read -r entry; do
+    if [ -d "$stagedir/$entry" ] && [ ! -L "$stagedir/$entry" ] && [ -d "$rootfs/$entry" ]; then
+      continue
+    fi
+    printf '%s\n' "$entry" >>"$list"
+  done < <(cd "$stagedir" && find . -mindepth 1 | sort)
+  tar --numeric-owner -C "$rootfs" -cf - . -C "$stagedir" --no-recursion -T "$list" |
+    docker import "$@" - "$image" >/dev/null
+  rm -f "$list"
+}
+
+image_size() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1 / 1e6}'; }
+
+stage=$(mktemp -d "$cache/stage.XXXXXX")
+common_changes=(
+  -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+  -c "LABEL org.opencontainers.image.version=$version"
+  -c "LABEL k3dpp.version=$version"
+)
+
+install_binary() { # $1 = source, $2 = destination; strips debug info on the way
+  install -d "$(dirname "$2")"
+  strip --strip-unneeded -o "$2" "$1" 2>/dev/null || cp "$1" "$2"
+  chmod 0755 "$2"
+}
+
+# --- pause image -----------------------------------------------------------------------------
+build_pause() { # saves the pause image to $1
+  command -v gcc >/dev/null || die "gcc not found (needed for the static pause binary)"
+  local dir=$stage/pause-build
+  mkdir -p "$dir/root"
+  gcc -static -Os -s -Wall -Wextra -Werror -o "$dir/root/pause" "$images_dir/pause/pause.c" ||
+    die "cannot compile images/pause/pause.c (is libc6-dev installed?)"
+  tar --numeric-owner --owner=0 --group=0 -C "$dir/root" -cf - pause |
+    docker import -c 'ENTRYPOINT ["/pause"]' -c "LABEL k3dpp.version=$version" - "$pause_image" >/dev/null
+  install -d "$(dirname "$1")"
+  docker save "$pause_image" >"$1"
+  rm -rf "$dir"
+}
+
+# --- node image ------------------------------------------------------------------------------
+build_node() {
+  local t0 bin libs rootfs s=$stage/node
+  t0=$(now)
+  bin=$(find_binary k3dpp-node "${K3DPP_NODE_BINARY:-}")
+  libs=$(runtime_packages "$bin")
+  say "node: k3dpp-node from $bin needs packages: $(echo $libs)"
+  package_rootfs node "${node_packages[@]}" $libs
+  rootfs=$rootfs_dir
+  mkdir -p "$s"
+  install_binary "$bin" "$s/usr/local/bin/k3dpp-node"
+  install -D -m 0755 "$images_dir/node/k3dpp-entrypoint" "$s/usr/local/bin/k3dpp-entrypoint"
+  install -D -m 0644 "$images_dir/node/containerd-config.toml" "$s/etc/containerd/config.toml"
+  install -d -m 0755 "$s/etc/cni/net.d" "$s/etc/k3dpp" "$s/var/lib/k3dpp"
+  build_pause "$s/usr/share/k3dpp/images/pause.tar"
+  import_image "$rootfs" "$s" "k3dpp/node:$version" "${common_changes[@]}" \
+    -c 'ENTRYPOINT ["/usr/local/bin/k3dpp-entrypoint"]'
+  docker tag "k3dpp/node:$version" k3dpp/node:latest
+  say "node: k3dpp/node:$version ($(image_size "k3dpp/node:$version")) built in $(elapsed "$t0")"
+}
+
+# --- lb image --------------------------------------------------------------------------------
+build_lb() {
+  local t0 bin libs rootfs s=$stage/lb
+  t0=$(now)
+  bin=$(find_binary k3dpp-lb "${K3DPP_LB_BINARY:-}")
+  libs=$(runtime_packages "$bin")
+  say "lb: k3dpp-lb from $bin needs packages: $(echo $libs)"
+  package_rootfs lb "${lb_packages[@]}" $libs
+  rootfs=$rootfs_dir
+  mkdir -p "$s"
+  install_binary "$bin" "$s/usr/local/bin/k3dpp-lb"
+  install -D -m 0644 "$images_dir/lb/ports.json" "$s/etc/k3dpp-lb/ports.json"
+  import_image "$rootfs" "$s" "k3dpp/lb:$version" "${common_changes[@]}" \
+    -c 'ENTRYPOINT ["/usr/local/bin/k3dpp-lb", "run", "--config", "/etc/k3dpp-lb/ports.json"]' \
+    -c 'STOPSIGNAL SIGTERM'
+  docker tag "k3dpp/lb:$version" k3dpp/lb:latest
+  say "lb: k3dpp/lb:$version ($(image_size "k3dpp/lb:$version")) built in $(elapsed "$t0")"
+}
+
+case $only in
+  node) build_node ;;
+  lb) build_lb ;;
+  all) build_node; build_lb ;;
+esac
+say "done in $(elapsed "$t_start")"
