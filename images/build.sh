@@ -240,7 +240,7 @@ import_image() { # $1 = rootfs, $2 = stage dir, $3 = image:tag, rest = --change 
     printf '%s\n' "$entry" >>"$list"
   done < <(cd "$stagedir" && find . -mindepth 1 | sort)
   tar --numeric-owner -C "$rootfs" -cf - . -C "$stagedir" --no-recursion -T "$list" |
-    docker import "$@" - "$image" >/dev/null
+    docker import "$@" - "$image" >/dev/null || die "docker import of $image failed"
   rm -f "$list"
 }
 
@@ -307,8 +307,7 @@ build_lb() {
   install_binary "$bin" "$s/usr/local/bin/k3dpp-lb"
   install -D -m 0644 "$images_dir/lb/ports.json" "$s/etc/k3dpp-lb/ports.json"
   import_image "$rootfs" "$s" "k3dpp/lb:$version" "${common_changes[@]}" \
-    -c 'ENTRYPOINT ["/usr/local/bin/k3dpp-lb", "run", "--config", "/etc/k3dpp-lb/ports.json"]' \
-    -c 'STOPSIGNAL SIGTERM'
+    -c 'ENTRYPOINT ["/usr/local/bin/k3dpp-lb", "run", "--config", "/etc/k3dpp-lb/ports.json"]'
   docker tag "k3dpp/lb:$version" k3dpp/lb:latest
   say "lb: k3dpp/lb:$version ($(image_size "k3dpp/lb:$version")) built in $(elapsed "$t0")"
 }
