@@ -82,4 +82,14 @@ class Responder {
 
 using Handler = std::function<void(const Request&, Responder&)>;
 
+// --- Helpers (httpserver/http.cc) ---
+
+// Percent-decodes s; with plus_as_space, '+' becomes ' ' (query strings). Invalid escapes are kept.
+std::string url_decode(std::string_view s, bool plus_as_space);
+// Splits a raw query string "a=1&b=x%20y" into decoded (name, value) pairs, in order.
+std::multimap<std::string, std::string> parse_query(std::string_view raw);
+// A Kubernetes Status response: {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+// "message":message,"reason":reason,"code":code} with Content-Type application/json.
+Response status_response(int code, std::string_view reason, std::string_view message);
+
 }  // namespace k3dpp::http

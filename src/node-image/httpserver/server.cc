@@ -1,0 +1,593 @@
+#include "httpserver/server.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "httpserver/tls_socket.h"
+
+namespace k3dpp::httpserver {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  static auto l = log::get("httpserver");
+  return l;
+}
+
+std::string openssl_error() {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
+// Splits "host:port", "[v6]:port", ":port".
+Result<std::pair<std::string, std::string>> split_listen(const std::string& listen) {
+  std::string host, port;
+  if (!listen.empty() && listen[0] == '[') {
+    auto close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':')
+      return fail("invalid listen address " + listen);
+    host = listen.substr(1, close - 1);
+    port = listen.substr(close + 2);
+  } else {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) return fail("invalid listen address " + listen + " (want host:port)");
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  long long p = 0;
+  if (!strings::parse_int(port, p) || p < 0 || p > 65535)
+    return fail("invalid port in listen address " + listen);
+  return std::make_pair(host, port);
+}
+
+std::string sockaddr_string(const sockaddr_storage& ss) {
+  char ip[INET6_ADDRSTRLEN] = {0};
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+    return std::string(ip) + ":" + std::to_string(ntohs(a->sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+    return "[" + std::string(ip) + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  return "unknown";
+}
+
+std::vector<std::string> name_entries(X509_NAME* name, int nid) {
+  std::vector<std::string> out;
+  int idx = -1;
+  while ((idx = X509_NAME_get_index_by_NID(name, nid, idx)) >= 0) {
+    X509_NAME_ENTRY* e = X509_NAME_get_entry(name, idx);
+    unsigned char* utf8 = nullptr;
+    int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+    if (len >= 0) out.emplace_back(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
+    OPENSSL_free(utf8);
+  }
+  return out;
+}
+
+// The user behind a verified client certificate; unauthenticated if none was sent.
+http::User user_from(SSL* ssl) {
+  http::User u;
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return u;
+  X509_NAME* subject = X509_get_subject_name(cert);
+  auto cns = name_entries(subject, NID_commonName);
+  if (cns.empty() || cns[0].empty()) return u;
+  u.name = cns[0];
+  u.groups = name_entries(subject, NID_organizationName);
+  u.authenticated = true;
+  return u;
+}
+
+int alpn_select(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void*) {
+  // Only HTTP/1.1: Go clients (kubectl) offer h2 first and fall back when we pick http/1.1.
+  for (unsigned int i = 0; i < inlen;) {
+    unsigned int len = in[i];
+    if (i + 1 + len > inlen) break;
+    if (len == 8 && std::memcmp(in + i + 1, "http/1.1", 8) == 0) {
+      *out = in + i + 1;
+      *outlen = static_cast<unsigned char>(len);
+      return SSL_TLSEXT_ERR_OK;
+    }
+    i += 1 + len;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+Result<SSL_CTX*> make_context(const Options& o) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return fail("SSL_CTX_new: " + openssl_error());
+  auto bad = [&](const std::string& what) {
+    std::string msg = what + ": " + openssl_error();
+    SSL_CTX_free(ctx);
+    return fail(msg);
+  };
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
+                               SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Serving certificate chain.
+  {
+    BIO* bio = BIO_new_mem_buf(o.cert_pem.data(), static_cast<int>(o.cert_pem.size()));
+    X509* leaf = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    if (leaf == nullptr) {
+      BIO_free(bio);
+      return bad("cannot parse the serving certificate");
+    }
+    int ok = SSL_CTX_use_certificate(ctx, leaf);
+    X509_free(leaf);
+    if (ok != 1) {
+      BIO_free(bio);
+      return bad("cannot use the serving certificate");
+    }
+    while (X509* extra = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+      SSL_CTX_add_extra_chain_cert(ctx, extra);  // takes ownership
+    }
+    ERR_clear_error();  // the loop ends on a "no start line" error
+    BIO_free(bio);
+  }
+  {
+    BIO* bio = BIO_new_mem_buf(o.key_pem.data(), static_cast<int>(o.key_pem.size()));
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    if (key == nullptr) return bad("cannot parse the serving key");
+    int ok = SSL_CTX_use_PrivateKey(ctx, key);
+    EVP_PKEY_free(key);
+    if (ok != 1 || SSL_CTX_check_private_key(ctx) != 1)
+      return bad("the serving key does not match the certificate");
+  }
+  // Client CA: verify client certificates when sent, never require them.
+  {
+    BIO* bio = BIO_new_mem_buf(o.client_ca_pem.data(), static_cast<int>(o.client_ca_pem.size()));
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    int n = 0;
+    while (X509* ca = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+      X509_STORE_add_cert(store, ca);
+      SSL_CTX_add_client_CA(ctx, ca);
+      X509_free(ca);
+      ++n;
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    if (n == 0) {
+      SSL_CTX_free(ctx);
+      return fail("no client CA certificate given");
+    }
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  static const unsigned char kSid[] = "k3dpp";
+  SSL_CTX_set_session_id_context(ctx, kSid, sizeof kSid - 1);
+  SSL_CTX_set_alpn_select_cb(ctx, alpn_select, nullptr);
+  return ctx;
+}
+
+Result<std::pair<int, uint16_t>> bind_listen(const std::string& listen) {
+  auto hp = split_listen(listen);
+  if (!hp) return unexpected(hp.error());
+  auto [host, port] = *hp;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0) return fail("cannot resolve " + listen + ": " + gai_strerror(rc));
+  std::string last_err = "no address";
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 1024) == 0) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+      uint16_t bound = ss.ss_family == AF_INET6
+                           ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                           : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+      ::freeaddrinfo(res);
+      return std::make_pair(fd, bound);
+    }
+    last_err = std::strerror(errno);
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  return fail("cannot listen on " + listen + ": " + last_err);
+}
+
+bool is_timeout_or_eof(const beast::error_code& ec) {
+  return ec == boost::asio::error::eof || ec == boost::asio::error::timed_out ||
+         ec == bhttp::error::end_of_stream || ec == boost::asio::error::connection_reset ||
+         ec == bhttp::error::partial_message;
+}
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+  Options opts;
+  http::Handler handler;
+  SSL_CTX* ctx = nullptr;
+  int listen_fd = -1;
+  uint16_t port = 0;
+  std::thread acceptor;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> stopped{false};
+
+  struct ConnState {
+    std::shared_ptr<TlsSocket> sock;
+    std::atomic<bool> idle{true};
+  };
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::map<uint64_t, std::shared_ptr<ConnState>> conns;
+  uint64_t next_id = 0;
+
+  ~Impl() {
+    if (ctx) SSL_CTX_free(ctx);
+    if (listen_fd >= 0) ::close(listen_fd);
+  }
+
+  void accept_loop();
+  void serve(int fd, std::string remote);
+};
+
+// One request's answer, written straight to the socket.
+class ConnResponder final : public http::Responder, public http::Stream, public http::Conn {
+ public:
+  enum class State { kNone, kSent, kStreaming, kUpgraded };
+
+  ConnResponder(TlsSocket& sock, beast::flat_buffer& buf, bool keep_alive, bool head)
+      : sock_(sock), buf_(buf), keep_alive_(keep_alive), head_(head) {}
+
+  void send(http::Response r) override {
+    if (state_ != State::kNone) return;
+    state_ = State::kSent;
+    status_ = r.status;
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), 11};
+    bool close_asked = false;
+    for (auto& [k, v] : r.headers) {
+      if (strings::to_lower(k) == "connection" && strings::to_lower(v) == "close") close_asked = true;
+      res.insert(k, v);
+    }
+    if (close_asked) keep_alive_ = false;
+    res.body() = std::move(r.body);
+    res.keep_alive(keep_alive_);
+    res.prepare_payload();
+    if (head_) {
+      // HEAD: the headers of a GET (Content-Length included), no body.
+      bhttp::response_serializer<bhttp::string_body> sr{res};
+      beast::error_code ec;
+      bhttp::write_header(sock_, sr, ec);
+      if (ec) failed_ = true;
+      return;
+    }
+    beast::error_code ec;
+    bhttp::write(sock_, res, ec);
+    if (ec) failed_ = true;
+  }
+
+  http::Stream& stream(int status,
+                       const std::vector<std::pair<std::string, std::string>>& headers) override {
+    if (state_ == State::kNone) {
+      state_ = State::kStreaming;
+      status_ = status;
+      bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), 11};
+      for (auto& [k, v] : headers) res.insert(k, v);
+      res.keep_alive(keep_alive_);
+      res.chunked(true);
+      bhttp::response_serializer<bhttp::empty_body> sr{res};
+      beast::error_code ec;
+      bhttp::write_header(sock_, sr, ec);
+      if (ec) failed_ = true;
+    } else if (state_ != State::kStreaming) {
+      failed_ = true;  // misuse: a second answer; the stream reports closed
+    }
+    return *this;
+  }
+
+  http::Conn& upgrade(const std::vector<std::pair<std::string, std::string>>& headers) override {
+    if (state_ == State::kNone) {
+      state_ = State::kUpgraded;
+      status_ = 101;
+      std::string head = "HTTP/1.1 101 Switching Protocols\r\n";
+      for (auto& [k, v] : headers) head += k + ": " + v + "\r\n";
+      head += "\r\n";
+      if (!sock_.write_all(head)) failed_ = true;
+      // Bytes the client sent right after its request belong to the new protocol.
+      auto data = buf_.data();
+      leftover_.assign(static_cast<const char*>(data.data()), data.size());
+      buf_.consume(buf_.size());
+    } else {
+      failed_ = true;
+    }
+    return *this;
+  }
+
+  // Stream
+  bool write(std::string_view chunk) override {
+    if (state_ == State::kUpgraded) return conn_write(chunk);
+    if (failed_ || state_ != State::kStreaming) return false;
+    if (chunk.empty()) return true;  // an empty chunk would end the body
+    char size[32];
+    int n = std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
+    std::string frame;
+    frame.reserve(chunk.size() + static_cast<size_t>(n) + 2);
+    frame.append(size, static_cast<size_t>(n));
+    frame.append(chunk);
+    frame.append("\r\n");
+    if (!sock_.write_all(frame)) failed_ = true;
+    return !failed_;
+  }
+  bool closed() override { return failed_ || sock_.peer_closed(); }
+
+  // Conn
+  long read(char* buf, size_t n) override {
+    if (n == 0) return 0;
+    if (!leftover_.empty()) {
+      size_t k = std::min(n, leftover_.size());
+      std::memcpy(buf, leftover_.data(), k);
+      leftover_.erase(0, k);
+      return static_cast<long>(k);
+    }
+    beast::error_code ec;
+    size_t got = sock_.read(buf, n, ec);
+    if (got > 0) return static_cast<long>(got);
+    if (ec == boost::asio::error::eof) return 0;
+    return sock_.peer_closed() ? 0 : -1;
+  }
+  bool conn_write(std::string_view bytes) {
+    if (failed_) return false;
+    if (!sock_.write_all(bytes)) failed_ = true;
+    return !failed_;
+  }
+  void close() override { sock_.close(); }
+
+  // Ends the exchange after the handler returned. False when the connection cannot be reused.
+  bool finish() {
+    switch (state_) {
+      case State::kNone:
+        send(http::status_response(500, "InternalError", "the handler sent no response"));
+        return !failed_ && keep_alive_;
+      case State::kSent:
+        return !failed_ && keep_alive_;
+      case State::kStreaming:
+        if (!failed_ && !sock_.write_all("0\r\n\r\n")) failed_ = true;
+        return !failed_ && keep_alive_;
+      case State::kUpgraded:
+        return false;
+    }
+    return false;
+  }
+
+  State state() const { return state_; }
+  int status() const { return status_; }
+
+ private:
+  TlsSocket& sock_;
+  beast::flat_buffer& buf_;
+  bool keep_alive_;
+  bool head_;
+  State state_ = State::kNone;
+  int status_ = 0;
+  std::atomic<bool> failed_{false};
+  std::string leftover_;
+};
+
+void Server::Impl::accept_loop() {
+  while (!stopping) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (stopping) break;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EINVAL) break;  // listening socket shut down
+      logger()->warn("accept: {}", std::strerror(errno));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // EMFILE and friends
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::string remote = sockaddr_string(ss);
+    try {
+      std::thread([self = shared_from_this(), fd, remote]() { self->serve(fd, remote); }).detach();
+    } catch (const std::exception& e) {
+      logger()->warn("cannot start a connection thread: {}", e.what());
+      ::close(fd);
+    }
+  }
+}
+
+void Server::Impl::serve(int fd, std::string remote) {
+  SSL* ssl = SSL_new(ctx);
+  if (ssl == nullptr) {
+    ::close(fd);
+    return;
+  }
+  auto state = std::make_shared<ConnState>();
+  state->sock = std::make_shared<TlsSocket>(fd, ssl);
+  TlsSocket& sock = *state->sock;
+  uint64_t id;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    id = next_id++;
+    conns.emplace(id, state);
+  }
+  struct Unregister {
+    Impl* impl;
+    uint64_t id;
+    ~Unregister() {
+      std::lock_guard<std::mutex> lock(impl->mu);
+      impl->conns.erase(id);
+      impl->cv.notify_all();
+    }
+  } unregister{this, id};
+  if (stopping) return;
+
+  std::string err;
+  if (!sock.handshake(Clock::now() + opts.handshake_timeout, err)) {
+    logger()->debug("{}: TLS handshake failed: {}", remote, err);
+    return;
+  }
+  const http::User user = user_from(sock.ssl());
+
+  beast::flat_buffer buf;
+  for (;;) {
+    // Wait for the next request (keep-alive idle time).
+    state->idle = true;
+    if (stopping) break;
+    if (buf.size() == 0 && !sock.wait_readable(Clock::now() + opts.idle_timeout)) break;
+    state->idle = false;
+    if (stopping) break;
+
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
+    parser.body_limit(opts.body_limit);
+    beast::error_code ec;
+    sock.set_read_deadline(Clock::now() + opts.header_timeout);
+    bhttp::read_header(sock, buf, parser, ec);
+    auto reply_and_close = [&](int code, const char* reason, const std::string& message) {
+      ConnResponder r(sock, buf, false, false);
+      r.send(http::status_response(code, reason, message));
+      sock.close();
+    };
+    if (ec == bhttp::error::body_limit) {
+      reply_and_close(413, "RequestEntityTooLarge", "the request body is too large");
+      break;
+    }
+    if (ec) {
+      if (!is_timeout_or_eof(ec) || ec == bhttp::error::partial_message) {
+        logger()->debug("{}: bad request: {}", remote, ec.message());
+        if (ec != boost::asio::error::timed_out)
+          reply_and_close(400, "BadRequest", "malformed HTTP request");
+      }
+      break;
+    }
+    if (!parser.is_done()) {
+      auto expect = parser.get()[bhttp::field::expect];
+      if (strings::to_lower(std::string(expect)) == "100-continue") {
+        if (!sock.write_all("HTTP/1.1 100 Continue\r\n\r\n")) break;
+      }
+      sock.set_read_deadline(Clock::now() + opts.body_timeout);
+      bhttp::read(sock, buf, parser, ec);
+      if (ec == bhttp::error::body_limit) {
+        reply_and_close(413, "RequestEntityTooLarge", "the request body is too large");
+        break;
+      }
+      if (ec) {
+        logger()->debug("{}: reading the body: {}", remote, ec.message());
+        break;
+      }
+    }
+    sock.set_read_deadline(std::nullopt);
+
+    auto msg = parser.release();
+    http::Request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    auto q = req.target.find('?');
+    req.path = http::url_decode(std::string_view(req.target).substr(0, q), false);
+    if (q != std::string::npos) req.query = http::parse_query(std::string_view(req.target).substr(q + 1));
+    for (const auto& f : msg) req.headers.emplace(strings::to_lower(std::string(f.name_string())), std::string(f.value()));
+    req.body = std::move(msg.body());
+    req.user = user;
+    req.remote = remote;
+
+    bool keep_alive = msg.keep_alive() && !stopping;
+    ConnResponder responder(sock, buf, keep_alive, req.method == "HEAD");
+    auto started = Clock::now();
+    bool anonymous = std::find(opts.anonymous_paths.begin(), opts.anonymous_paths.end(), req.path) !=
+                     opts.anonymous_paths.end();
+    if (!user.authenticated && !anonymous) {
+      responder.send(http::status_response(401, "Unauthorized", "Unauthorized"));
+    } else {
+      try {
+        handler(req, responder);
+      } catch (const std::exception& e) {
+        logger()->error("{} {}: handler failed: {}", req.method, req.path, e.what());
+        if (responder.state() == ConnResponder::State::kNone)
+          responder.send(http::status_response(500, "InternalError", "internal error"));
+      }
+    }
+    bool again = responder.finish();
+    logger()->debug("{} {} {} {} {}ms", remote, req.method, req.target, responder.status(),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+    if (!again) break;
+  }
+  sock.close();
+}
+
+Result<std::unique_ptr<Server>> Server::start(Options options, http::Handler handler) {
+  ::signal(SIGPIPE, SIG_IGN);
+  auto impl = std::make_shared<Impl>();
+  impl->opts = std::move(options);
+  impl->handler = std::move(handler);
+  auto ctx = make_context(impl->opts);
+  if (!ctx) return unexpected(ctx.error().wrap("TLS setup"));
+  impl->ctx = *ctx;
+  auto bound = bind_listen(impl->opts.listen);
+  if (!bound) return unexpected(bound.error());
+  impl->listen_fd = bound->first;
+  impl->port = bound->second;
+  impl->acceptor = std::thread([raw = impl.get()] { raw->accept_loop(); });
+  logger()->info("serving TLS on {} (port {})", impl->opts.listen, impl->port);
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::~Server() { stop(); }
+
+uint16_t Server::port() const { return impl_->port; }
+
+size_t Server::active_connections() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->conns.size();
+}
+
+void Server::stop(std::chrono::milliseconds grace) {
+  if (impl_->stopped.exchange(true)) return;
+  impl_->stopping = true;
+  ::shutdown(impl_->listen_fd, SHUT_RDWR);
+  if (impl_->acceptor.joinable()) impl_->acceptor.join();
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  for (auto& [id, c] : impl_->conns)
+    if (c->idle) c->sock->abort();
+  impl_->cv.wait_for(lock, grace, [&] { return impl_->conns.empty(); });
+  for (auto& [id, c] : impl_->conns) c->sock->abort();
+  impl_->cv.wait_for(lock, std::chrono::seconds(2), [&] { return impl_->conns.empty(); });
+  if (!impl_->conns.empty())
+    logger()->warn("{} connection(s) still busy after shutdown", impl_->conns.size());
+}
+
+}  // namespace k3dpp::httpserver

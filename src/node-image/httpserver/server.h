@@ -1,0 +1,58 @@
+// The TLS HTTP/1.1 server the node binary serves the Kubernetes API with.
+// One thread per connection, synchronous Beast over TlsSocket: keep-alive, chunked streams (watch),
+// 101 upgrades (websocket, SPDY) handing the raw TLS byte stream to the handler.
+// Authentication: client certificates signed by the cluster CA (CN -> user, O -> groups). The
+// handshake asks for a certificate but does not require one, so the anonymous paths (/cacerts and
+// the token-authenticated bootstrap) work; every other path without a verified certificate gets a
+// 401 Status before the handler sees it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "httpserver/http.h"
+
+namespace k3dpp::httpserver {
+
+struct Options {
+  // "host:port", "[v6]:port" or ":port" (all addresses). Port 0 picks a free port (see port()).
+  std::string listen = "127.0.0.1:0";
+  std::string cert_pem;       // serving certificate (then any intermediates)
+  std::string key_pem;        // its private key
+  std::string client_ca_pem;  // CA(s) that sign client certificates
+  // Paths served without a client certificate (request.user.authenticated == false).
+  std::vector<std::string> anonymous_paths = {"/cacerts"};
+  size_t body_limit = 3 * 1024 * 1024;  // larger bodies get 413 (Kubernetes' limit)
+  size_t header_limit = 1024 * 1024;    // Go's default MaxHeaderBytes
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{120'000};   // keep-alive wait for the next request
+  std::chrono::milliseconds header_timeout{30'000};  // first byte to end of headers
+  std::chrono::milliseconds body_timeout{60'000};    // end of headers to end of body
+};
+
+class Server {
+ public:
+  // Binds, listens and starts accepting. Ignores SIGPIPE process-wide (writes to closed sockets
+  // must fail, not kill the process).
+  static Result<std::unique_ptr<Server>> start(Options options, http::Handler handler);
+  ~Server();  // stop()
+
+  uint16_t port() const;
+  // Stops accepting, closes idle keep-alive connections, lets requests in flight finish for up to
+  // `grace` (streams and upgrades are then cut), and returns once every connection has ended (or
+  // 2 s after the grace period; late threads keep the server state alive and exit on their own).
+  void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+  size_t active_connections() const;
+
+  struct Impl;
+
+ private:
+  explicit Server(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace k3dpp::httpserver

@@ -1,0 +1,373 @@
+// The TLS HTTP server against a real TLS client (Asio ssl::stream + Beast) on 127.0.0.1.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+#include <thread>
+
+#include "httpserver/server.h"
+#include "pki/pki.h"
+
+using namespace k3dpp;
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct Pki {
+  pki::CertKey ca, serving, admin, node, foreign;
+  Pki() {
+    ca = *pki::generate_ca("test-ca");
+    serving = *pki::issue_serving(ca, "srv", {"127.0.0.1", "localhost"});
+    admin = *pki::issue_client(ca, "admin", {"system:masters"});
+    node = *pki::issue_client(ca, "system:node:n1", {"system:nodes"});
+    auto other = *pki::generate_ca("evil-ca");
+    foreign = *pki::issue_client(other, "admin", {"system:masters"});
+  }
+};
+const Pki& test_pki() {
+  static Pki p;
+  return p;
+}
+
+class Client {
+ public:
+  Client(uint16_t port, const pki::CertKey* cert) : ctx_(make_context(cert)), s_(ioc_, ctx_) {
+    s_.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    s_.handshake(ssl::stream_base::client);
+  }
+
+  bhttp::response<bhttp::string_body> request(const std::string& method, const std::string& target,
+                                              const std::string& body = "") {
+    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+    req.set(bhttp::field::host, "127.0.0.1");
+    req.keep_alive(true);
+    req.body() = body;
+    req.prepare_payload();
+    bhttp::write(s_, req);
+    return read_response();
+  }
+  bhttp::response<bhttp::string_body> read_response() {
+    bhttp::response_parser<bhttp::string_body> p;
+    p.body_limit(64 * 1024 * 1024);
+    bhttp::read(s_, buf_, p);
+    return p.release();
+  }
+  void write_raw(const std::string& bytes) { asio::write(s_, asio::buffer(bytes)); }
+  // Reads until EOF or error; returns what arrived.
+  std::string read_to_end() {
+    boost::system::error_code ec;
+    std::string out(static_cast<const char*>(buf_.data().data()), buf_.size());
+    buf_.consume(buf_.size());
+    char tmp[4096];
+    for (;;) {
+      size_t n = s_.read_some(asio::buffer(tmp), ec);
+      if (ec) break;
+      out.append(tmp, n);
+    }
+    return out;
+  }
+  // Reads until `delim` is in the buffer; returns the length up to and including it.
+  size_t read_until(const std::string& delim) {
+    for (;;) {
+      std::string_view have(static_cast<const char*>(buf_.data().data()), buf_.size());
+      auto pos = have.find(delim);
+      if (pos != std::string_view::npos) return pos + delim.size();
+      auto mb = buf_.prepare(4096);
+      buf_.commit(s_.read_some(mb));
+    }
+  }
+  ssl::stream<tcp::socket>& stream() { return s_; }
+  boost::beast::flat_buffer& buffer() { return buf_; }
+
+ private:
+  // The SSL object copies the context's certificate when the stream is built: configure first.
+  static ssl::context make_context(const pki::CertKey* cert) {
+    ssl::context ctx(ssl::context::tls_client);
+    ctx.add_certificate_authority(asio::buffer(test_pki().ca.cert_pem));
+    ctx.set_verify_mode(ssl::verify_peer);
+    if (cert) {
+      ctx.use_certificate_chain(asio::buffer(cert->cert_pem));
+      ctx.use_private_key(asio::buffer(cert->key_pem), ssl::context::pem);
+    }
+    return ctx;
+  }
+  asio::io_context ioc_;
+  ssl::context ctx_;
+  ssl::stream<tcp::socket> s_;
+  boost::beast::flat_buffer buf_;
+};
+
+// A handler that covers every responder path.
+void test_handler(const http::Request& req, http::Responder& r) {
+  if (req.path == "/echo" || req.path == "/cacerts" || req.path == "/a b") {
+    http::Response res;
+    res.headers.emplace_back("Content-Type", "text/plain");
+    std::string q;
+    for (auto& [k, v] : req.query) q += k + "=" + v + ";";
+    res.body = req.method + " " + req.path + " user=" + req.user.name + " groups=" +
+               (req.user.groups.empty() ? "" : req.user.groups[0]) +
+               " auth=" + (req.user.authenticated ? "yes" : "no") + " q=" + q +
+               " body=" + std::to_string(req.body.size());
+    r.send(std::move(res));
+  } else if (req.path == "/stream") {
+    auto& s = r.stream(200, {{"Content-Type", "application/json"}});
+    for (int i = 0; i < 3; ++i) s.write("{\"n\":" + std::to_string(i) + "}\n");
+  } else if (req.path == "/hold") {
+    // A watch: one event, then wait until the client leaves.
+    auto& s = r.stream(200, {{"Content-Type", "application/json"}});
+    s.write("hello\n");
+    while (!s.closed()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } else if (req.path == "/upgrade") {
+    auto& c = r.upgrade({{"Upgrade", "echo"}, {"Connection", "Upgrade"}});
+    char buf[1024];
+    for (;;) {
+      long n = c.read(buf, sizeof buf);
+      if (n <= 0) break;
+      std::string s(buf, static_cast<size_t>(n));
+      if (!c.write(s)) break;
+      if (s.find("bye") != std::string::npos) break;
+    }
+  } else if (req.path == "/throw") {
+    throw std::runtime_error("boom");
+  } else if (req.path == "/nothing") {
+    // no answer at all
+  } else {
+    r.send(http::status_response(404, "NotFound", "not found"));
+  }
+}
+
+struct Fixture {
+  std::unique_ptr<httpserver::Server> server;
+  uint16_t port = 0;
+  Fixture() {
+    const auto& p = test_pki();
+    httpserver::Options o;
+    o.listen = "127.0.0.1:0";
+    o.cert_pem = p.serving.cert_pem;
+    o.key_pem = p.serving.key_pem;
+    o.client_ca_pem = p.ca.cert_pem;
+    o.header_timeout = std::chrono::milliseconds(1500);
+    o.idle_timeout = std::chrono::milliseconds(3000);
+    auto s = httpserver::Server::start(o, test_handler);
+    REQUIRE(s);
+    server = std::move(*s);
+    port = server->port();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("query and path decoding") {
+  auto q = http::parse_query("a=1&b=x%20y&c=p+q&a=2&flag&=v&d=%zz");
+  CHECK(q.count("a") == 2);
+  CHECK(q.find("b")->second == "x y");
+  CHECK(q.find("c")->second == "p q");
+  CHECK(q.find("flag")->second == "");
+  CHECK(q.find("d")->second == "%zz");
+  CHECK(http::url_decode("/api/v1/namespaces/a%2Fb+c", false) == "/api/v1/namespaces/a/b+c");
+  auto st = http::status_response(401, "Unauthorized", "Unauthorized");
+  CHECK(st.body ==
+        R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})");
+}
+
+TEST_CASE_FIXTURE(Fixture, "no client certificate: 401 Status, except anonymous paths") {
+  Client c(port, nullptr);
+  auto res = c.request("GET", "/echo");
+  CHECK(res.result_int() == 401);
+  CHECK(res[bhttp::field::content_type] == "application/json");
+  CHECK(res.body() ==
+        R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})");
+  auto ca = c.request("GET", "/cacerts");
+  CHECK(ca.result_int() == 200);
+  CHECK(ca.body() == "GET /cacerts user= groups= auth=no q= body=0");
+}
+
+TEST_CASE_FIXTURE(Fixture, "client certificate: user and groups, keep-alive, decoding") {
+  Client c(port, &test_pki().admin);
+  auto r1 = c.request("GET", "/echo?limit=500&labelSelector=app%3Dweb");
+  CHECK(r1.result_int() == 200);
+  CHECK(r1.body() == "GET /echo user=admin groups=system:masters auth=yes q=labelSelector=app=web;limit=500; body=0");
+  CHECK(r1.keep_alive());
+  // Second request on the same connection.
+  auto r2 = c.request("POST", "/a%20b", std::string(1000, 'x'));
+  CHECK(r2.result_int() == 200);
+  CHECK(r2.body() == "POST /a b user=admin groups=system:masters auth=yes q= body=1000");
+  auto r3 = c.request("GET", "/missing");
+  CHECK(r3.result_int() == 404);
+
+  Client n(port, &test_pki().node);
+  CHECK(n.request("GET", "/echo").body() == "GET /echo user=system:node:n1 groups=system:nodes auth=yes q= body=0");
+}
+
+TEST_CASE_FIXTURE(Fixture, "a certificate from another CA is refused") {
+  bool refused = false;
+  try {
+    Client c(port, &test_pki().foreign);
+    auto r = c.request("GET", "/echo");
+    refused = r.result_int() == 401;
+  } catch (const std::exception&) {
+    refused = true;  // handshake alert
+  }
+  CHECK(refused);
+}
+
+TEST_CASE_FIXTURE(Fixture, "chunked stream, then the connection is reused") {
+  Client c(port, &test_pki().admin);
+  auto r = c.request("GET", "/stream");
+  CHECK(r.result_int() == 200);
+  CHECK(r.chunked());
+  CHECK(r.body() == "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
+  CHECK(c.request("GET", "/echo").result_int() == 200);
+}
+
+TEST_CASE_FIXTURE(Fixture, "handler errors become 500 Status") {
+  Client c(port, &test_pki().admin);
+  auto r = c.request("GET", "/throw");
+  CHECK(r.result_int() == 500);
+  CHECK(r.body().find("\"reason\":\"InternalError\"") != std::string::npos);
+  auto r2 = c.request("GET", "/nothing");
+  CHECK(r2.result_int() == 500);
+}
+
+TEST_CASE_FIXTURE(Fixture, "101 upgrade hands over the raw stream, bytes sent early included") {
+  Client c(port, &test_pki().admin);
+  // The request and the first upgraded bytes in one write: the server must not lose them.
+  c.write_raw("GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nearly-");
+  size_t n = c.read_until("\r\n\r\n");
+  std::string head(static_cast<const char*>(c.buffer().data().data()), n);
+  c.buffer().consume(n);
+  CHECK(head.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0) == 0);
+  CHECK(head.find("Upgrade: echo\r\n") != std::string::npos);
+  auto read_exact = [&](size_t k) {
+    while (c.buffer().size() < k) {
+      auto mb = c.buffer().prepare(4096);
+      size_t got = c.stream().read_some(mb);
+      c.buffer().commit(got);
+    }
+    std::string s(static_cast<const char*>(c.buffer().data().data()), k);
+    c.buffer().consume(k);
+    return s;
+  };
+  CHECK(read_exact(6) == "early-");
+  c.write_raw("ping");
+  CHECK(read_exact(4) == "ping");
+  c.write_raw("bye");
+  CHECK(read_exact(3) == "bye");
+  // The handler returned: the server closes the connection.
+  CHECK(c.read_to_end().empty());
+}
+
+TEST_CASE_FIXTURE(Fixture, "body over 3 MiB gets 413") {
+  Client c(port, &test_pki().admin);
+  c.write_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(4 * 1024 * 1024) +
+              "\r\n\r\n" + std::string(1024, 'x'));
+  auto r = c.read_response();
+  CHECK(r.result_int() == 413);
+  CHECK(r.body().find("\"code\":413") != std::string::npos);
+
+  // Chunked bodies are counted too.
+  Client c2(port, &test_pki().admin);
+  std::string big(1024 * 1024, 'y');
+  c2.write_raw("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  int code = 0;
+  try {
+    for (int i = 0; i < 4; ++i) {
+      char hdr[32];
+      std::snprintf(hdr, sizeof hdr, "%zx\r\n", big.size());
+      c2.write_raw(hdr + big + "\r\n");
+    }
+  } catch (const std::exception&) {
+  }
+  try {
+    code = c2.read_response().result_int();
+  } catch (const std::exception&) {
+  }
+  CHECK(code == 413);
+
+  // Exactly at the limit is fine.
+  Client c3(port, &test_pki().admin);
+  auto ok = c3.request("POST", "/echo", std::string(3 * 1024 * 1024, 'z'));
+  CHECK(ok.result_int() == 200);
+  CHECK(ok.body().find("body=3145728") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(Fixture, "garbage closes the connection; the server lives on") {
+  {
+    Client c(port, &test_pki().admin);
+    c.write_raw("\x01\x02 NOT HTTP AT ALL\r\n\r\n");
+    std::string rest = c.read_to_end();
+    CHECK((rest.empty() || rest.rfind("HTTP/1.1 400", 0) == 0));
+  }
+  {
+    // Not even TLS.
+    asio::io_context ioc;
+    tcp::socket s(ioc);
+    s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    asio::write(s, asio::buffer(std::string("GET / HTTP/1.1\r\n\r\n")));
+    boost::system::error_code ec;
+    char buf[256];
+    while (!ec) s.read_some(asio::buffer(buf), ec);
+    CHECK(ec);
+  }
+  Client c(port, &test_pki().admin);
+  CHECK(c.request("GET", "/echo").result_int() == 200);
+}
+
+TEST_CASE_FIXTURE(Fixture, "a client that stops mid-header is cut off by the header timeout") {
+  Client c(port, &test_pki().admin);
+  c.write_raw("GET /echo HTTP/1.1\r\nHost: x\r\n");
+  auto start = std::chrono::steady_clock::now();
+  c.read_to_end();
+  auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(waited >= std::chrono::milliseconds(1000));
+  CHECK(waited < std::chrono::milliseconds(5000));
+}
+
+TEST_CASE_FIXTURE(Fixture, "150 concurrent streams, each sees its event; closed clients free their threads") {
+  constexpr int kN = 150;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < kN; ++i) {
+    clients.push_back(std::make_unique<Client>(port, &test_pki().admin));
+    clients.back()->write_raw("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  int ok = 0;
+  for (auto& c : clients) {
+    size_t n = c->read_until("hello\n");
+    if (n > 0) ++ok;
+  }
+  CHECK(ok == kN);
+  CHECK(server->active_connections() == kN);
+  clients.clear();  // closes every socket
+  for (int i = 0; i < 100 && server->active_connections() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(server->active_connections() == 0);
+}
+
+TEST_CASE_FIXTURE(Fixture, "stop() ends idle and streaming connections promptly") {
+  Client idle(port, &test_pki().admin);
+  CHECK(idle.request("GET", "/echo").result_int() == 200);
+  Client watch(port, &test_pki().admin);
+  watch.write_raw("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+  watch.read_until("hello\n");
+  auto start = std::chrono::steady_clock::now();
+  server->stop(std::chrono::milliseconds(300));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+  CHECK(server->active_connections() == 0);
+  bool refused = false;
+  try {
+    Client late(port, &test_pki().admin);
+  } catch (const std::exception&) {
+    refused = true;
+  }
+  CHECK(refused);
+}
