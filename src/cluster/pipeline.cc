@@ -1,0 +1,45 @@
+#include "cluster/pipeline.h"
+
+#include "common/log.h"
+
+namespace k3dpp::cluster {
+
+void Rollback::undo() {
+  auto log = log::get("cluster");
+  for (auto it = items_.rbegin(); it != items_.rend(); ++it) {
+    Status st;
+    switch (it->kind) {
+      case Kind::kContainer:
+        log->info("Deleting node '{}'", it->name);
+        st = rt_.remove_container(it->name, true);
+        break;
+      case Kind::kVolume:
+        log->debug("Deleting volume '{}'", it->name);
+        st = rt_.remove_volume(it->name, true);
+        break;
+      case Kind::kNetwork:
+        log->info("Deleting cluster network '{}'", it->name);
+        st = rt_.remove_network(it->name);
+        break;
+      case Kind::kAction:
+        log->debug("Undoing: {}", it->name);
+        if (it->fn) it->fn();
+        break;
+    }
+    if (!st) log->warn("rollback: {}", st.error().message);
+  }
+  items_.clear();
+}
+
+Status run_steps(const std::vector<Step>& steps) {
+  auto log = log::get("cluster");
+  for (const auto& s : steps) {
+    if (!s.title.empty()) log->info("{}", s.title);
+    log->debug("step {}", s.name);
+    auto st = s.run();
+    if (!st) return st;
+  }
+  return {};
+}
+
+}  // namespace k3dpp::cluster

@@ -1,0 +1,51 @@
+// Pure translation of domain types into runtime::ContainerSpec, and the LB ports file.
+// Everything here is deterministic and golden-tested (tests/unit/cluster).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cluster/types.h"
+#include "common/result.h"
+#include "runtime/runtime.h"
+
+namespace k3dpp::cluster {
+
+// What every container of one cluster shares.
+struct NodeContext {
+  std::string cluster;
+  std::string network;
+  std::string image;    // node image (or LB image for lb_container)
+  std::string version;  // K3DPP_VERSION, label k3dpp.version
+};
+
+// Server/agent container per docs/node-contract.md: --init, CapAdd ALL, CapDrop SYS_RESOURCE,
+// seccomp/apparmor unconfined, tmpfs /run and /tmp, containerd volume, ip_forward sysctl, ulimits,
+// labels, and the k3dpp-node command. Never privileged.
+runtime::ContainerSpec node_container(const NodeContext& ctx, const NodeSpec& node,
+                                      const std::vector<std::string>& extra_binds,
+                                      const std::vector<runtime::PortBinding>& ports);
+
+// The k3dpp-node command line (without the binary; the image entrypoint execs k3dpp-node "$@").
+std::vector<std::string> server_command(const std::string& cluster, const std::string& node);
+std::vector<std::string> agent_command(const std::string& cluster, const std::string& node);
+
+// Load balancer k3dpp-NAME-serverlb: publishes api.host_ip:api.host_port -> 6443 and every
+// proxied -p mapping host -> same LB port; carries k3dpp.api.port and k3dpp.ports labels.
+runtime::ContainerSpec lb_container(const NodeContext& ctx, const ApiPort& api,
+                                    const std::vector<ResolvedPort>& ports);
+
+// The LB's ports file (contract format): 6443/tcp -> every server's :6443, then one entry per
+// listen port/protocol of the proxied mappings, upstreams NODE:PORT; nodes not in `existing`
+// (when non-empty) are dropped, and entries left without upstreams are omitted.
+std::string render_ports_json(const std::vector<std::string>& servers, const std::vector<ResolvedPort>& ports,
+                              const std::vector<std::string>& existing = {});
+
+// k3dpp.ports label: the resolved -p mappings as JSON, and back.
+std::string ports_label(const std::vector<ResolvedPort>& ports);
+Result<std::vector<ResolvedPort>> parse_ports_label(const std::string& json);
+
+// Checks that no proxied mapping claims the LB's API port (6443/tcp).
+Status check_lb_port_conflicts(const std::vector<ResolvedPort>& ports);
+
+}  // namespace k3dpp::cluster

@@ -1,0 +1,114 @@
+// Runtime-neutral domain types of the cluster layer. No engine types here: translate.h maps these
+// onto runtime::ContainerSpec.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace k3dpp::cluster {
+
+enum class Role { kServer, kAgent, kLoadBalancer };
+
+// "server", "agent", "loadbalancer".
+std::string role_name(Role r);
+
+// Label keys and fixed names from docs/node-contract.md.
+inline constexpr const char* kLabelCluster = "k3dpp.cluster";
+inline constexpr const char* kLabelRole = "k3dpp.role";
+inline constexpr const char* kLabelIndex = "k3dpp.node.index";
+inline constexpr const char* kLabelVersion = "k3dpp.version";
+inline constexpr const char* kLabelApiPort = "k3dpp.api.port";
+inline constexpr const char* kLabelApiHost = "k3dpp.api.host";
+inline constexpr const char* kLabelPorts = "k3dpp.ports";
+inline constexpr const char* kLabelNetwork = "k3dpp.network";
+inline constexpr const char* kTokenPath = "/etc/k3dpp/token";
+inline constexpr const char* kAdminKubeconfigPath = "/var/lib/k3dpp/server/admin.kubeconfig";
+inline constexpr const char* kLbPortsPath = "/etc/k3dpp-lb/ports.json";
+inline constexpr const char* kDataDir = "/var/lib/k3dpp";
+inline constexpr uint16_t kApiContainerPort = 6443;
+inline constexpr size_t kMaxClusterNameLength = 32;
+
+struct NodeSpec {
+  Role role = Role::kServer;
+  int index = 0;      // index within its role group (server-N / agent-N) or replica index
+  std::string name;   // container name, e.g. k3dpp-dev-server-0
+};
+
+// A node filter as k3d defines it: GROUP[:SUBSET[:SUFFIX]].
+//   GROUP  server|servers|agent|agents|loadbalancer|all
+//   SUBSET *, N, N,M,...  or  N-M (may be combined: 0,2-3)
+//   SUFFIX direct|proxy (ports only)
+struct NodeFilter {
+  std::string group;         // normalised: "server", "agent", "loadbalancer", "all"
+  bool all_indices = true;   // subset "*" or absent
+  std::vector<int> indices;  // when !all_indices, sorted and unique
+  std::string suffix;        // "", "direct" or "proxy"
+  std::string text;          // original text, for messages
+};
+
+// -p [HOST:][HOSTPORT:]CONTAINERPORT[/proto][@nodefilter]
+struct PortMapping {
+  std::string host_ip;         // "" = all addresses
+  uint16_t host_port = 0;      // 0 = engine picks one
+  uint16_t container_port = 0;
+  std::string protocol = "tcp";
+  std::vector<NodeFilter> filters;  // at least one (default: loadbalancer)
+  std::string text;                 // original spec
+};
+
+// --api-port [HOST:]PORT
+struct ApiPort {
+  std::string host_ip = "127.0.0.1";
+  uint16_t host_port = 0;  // 0 = pick a free port
+};
+
+// -v HOSTPATH:NODEPATH[:ro|rw][@nodefilter]
+struct VolumeMount {
+  std::string host_path;
+  std::string node_path;
+  std::string mode;  // "", "ro", "rw"
+  std::vector<NodeFilter> filters;  // default: all
+  std::string text;
+};
+
+// A -p mapping after its filters were resolved against the cluster's nodes: the LB forwards
+// listen/protocol to every upstream node's same container port. Stored (JSON) in k3dpp.ports.
+struct ResolvedPort {
+  std::string host_ip;
+  uint16_t host_port = 0;
+  uint16_t container_port = 0;
+  std::string protocol = "tcp";
+  std::vector<std::string> nodes;  // upstream container names
+  bool direct = false;             // published on the node itself instead of the LB
+  std::string text;
+};
+
+struct ClusterSpec {
+  std::string name;
+  int servers = 1;
+  int agents = 0;
+  std::string node_image;  // k3dpp/node:<version>
+  std::string lb_image;    // k3dpp/lb:<version>
+  std::string network;     // default k3dpp-NAME
+  bool own_network = true; // false when --network names an existing network
+  ApiPort api;
+  std::vector<PortMapping> ports;
+  std::vector<VolumeMount> volumes;
+  bool with_lb = true;
+  std::string token;       // filled by the create pipeline
+  std::string version;     // K3DPP_VERSION
+};
+
+// Names (architecture.md): k3dpp-NAME, k3dpp-NAME-server-N, k3dpp-NAME-agent-N, k3dpp-NAME-serverlb.
+std::string network_name(const std::string& cluster);
+std::string node_name(const std::string& cluster, Role role, int index);
+std::string lb_name(const std::string& cluster);
+std::string containerd_volume_name(const std::string& cluster, const std::string& container);
+std::string default_node_image();
+std::string default_lb_image();
+
+// The nodes (servers then agents) a spec asks for, with names.
+std::vector<NodeSpec> planned_nodes(const ClusterSpec& spec);
+
+}  // namespace k3dpp::cluster

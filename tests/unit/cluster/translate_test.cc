@@ -1,0 +1,116 @@
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cluster/parse.h"
+#include "cluster/translate.h"
+#include "golden.h"
+
+using namespace k3dpp;
+using namespace k3dpp::cluster;
+using k3dpp::testing::check_golden;
+
+namespace {
+
+// A stable, readable rendering of a ContainerSpec (every field), for golden files.
+std::string spec_json(const runtime::ContainerSpec& s) {
+  nlohmann::ordered_json j;
+  j["name"] = s.name;
+  j["image"] = s.image;
+  j["hostname"] = s.hostname;
+  j["network"] = s.network;
+  j["network_aliases"] = s.network_aliases;
+  j["labels"] = s.labels;
+  j["env"] = s.env;
+  j["entrypoint"] = s.entrypoint;
+  j["cmd"] = s.cmd;
+  j["binds"] = s.binds;
+  j["tmpfs"] = s.tmpfs;
+  j["cap_add"] = s.cap_add;
+  j["cap_drop"] = s.cap_drop;
+  j["security_opt"] = s.security_opt;
+  j["sysctls"] = s.sysctls;
+  nlohmann::ordered_json ports = nlohmann::ordered_json::array();
+  for (const auto& p : s.ports) {
+    ports.push_back({{"host_ip", p.host_ip}, {"host_port", p.host_port}, {"container_port", p.container_port},
+                     {"protocol", p.protocol}});
+  }
+  j["ports"] = ports;
+  nlohmann::ordered_json ul = nlohmann::ordered_json::array();
+  for (const auto& u : s.ulimits) ul.push_back({{"name", u.name}, {"soft", u.soft}, {"hard", u.hard}});
+  j["ulimits"] = ul;
+  j["device_cgroup_rules"] = s.device_cgroup_rules;
+  j["extra_hosts"] = s.extra_hosts;
+  j["init"] = s.init;
+  j["restart_policy"] = s.restart_policy;
+  return j.dump(2) + "\n";
+}
+
+NodeContext ctx() { return {"dev", "k3dpp-dev", "k3dpp/node:0.1.0", "0.1.0"}; }
+
+}  // namespace
+
+TEST_CASE("server node container spec (golden)") {
+  auto s = node_container(ctx(), {Role::kServer, 0, "k3dpp-dev-server-0"}, {"/tmp/data:/data:ro"}, {});
+  CHECK(s.cap_add == std::vector<std::string>{"ALL"});
+  CHECK(s.cap_drop == std::vector<std::string>{"SYS_RESOURCE"});
+  check_golden("server-0.json", spec_json(s));
+}
+
+TEST_CASE("agent node container spec (golden)") {
+  auto s = node_container(ctx(), {Role::kAgent, 1, "k3dpp-dev-agent-1"}, {}, {});
+  CHECK(s.cmd[0] == "agent");
+  check_golden("agent-1.json", spec_json(s));
+}
+
+TEST_CASE("node create X makes k3dpp-X-N whose volume is prefixed by the cluster") {
+  auto s = node_container({"mycluster", "k3dpp-mycluster", "k3dpp/node:0.1.0", "0.1.0"},
+                          {Role::kAgent, 0, "k3dpp-agent-02-0"}, {}, {});
+  CHECK(s.binds.front() == "k3dpp-mycluster-agent-02-0-containerd:/var/lib/containerd");
+  CHECK(s.cmd == std::vector<std::string>{"agent", "--node-name", "k3dpp-agent-02-0", "--server",
+                                           "https://k3dpp-mycluster-server-0:6443", "--token-file", "/etc/k3dpp/token"});
+}
+
+TEST_CASE("load balancer container spec with -p mappings (golden)") {
+  std::vector<FilterNode> nodes{{Role::kServer, 0, "k3dpp-dev-server-0"}, {Role::kAgent, 0, "k3dpp-dev-agent-0"},
+                                {Role::kLoadBalancer, 0, "k3dpp-dev-serverlb"}};
+  std::vector<ResolvedPort> ports;
+  for (const char* spec : {"30050:30050@server:0", "8080:80@loadbalancer", "127.0.0.1:5353:53/udp@agent:0"}) {
+    auto rp = resolve_port(*parse_port_mapping(spec), nodes, true);
+    REQUIRE(rp);
+    ports.push_back(*rp);
+  }
+  NodeContext c = ctx();
+  c.image = "k3dpp/lb:0.1.0";
+  auto s = lb_container(c, {"127.0.0.1", 45273}, ports);
+  CHECK(s.ports.at(0).host_ip == "127.0.0.1");
+  CHECK(s.ports.at(0).container_port == 6443);
+  check_golden("serverlb.json", spec_json(s));
+
+  auto back = parse_ports_label(s.labels.at("k3dpp.ports"));
+  REQUIRE(back);
+  REQUIRE(back->size() == 3);
+  CHECK((*back)[1].nodes == std::vector<std::string>{"k3dpp-dev-server-0", "k3dpp-dev-agent-0"});
+  CHECK((*back)[2].protocol == "udp");
+
+  check_golden("ports.json", render_ports_json({"k3dpp-dev-server-0"}, ports));
+}
+
+TEST_CASE("ports.json: contract format, servers on 6443, removed nodes dropped") {
+  std::vector<ResolvedPort> ports{{"", 30050, 30050, "tcp", {"k3dpp-x-server-0"}, false, "30050:30050@server:0"}};
+  CHECK(render_ports_json({"k3dpp-x-server-0"}, ports) ==
+        "{\"ports\":[{\"listen\":6443,\"protocol\":\"tcp\",\"upstreams\":[\"k3dpp-x-server-0:6443\"]},"
+        "{\"listen\":30050,\"protocol\":\"tcp\",\"upstreams\":[\"k3dpp-x-server-0:30050\"]}]}\n");
+  CHECK(render_ports_json({"k3dpp-x-server-0", "k3dpp-x-server-1"}, {}) ==
+        "{\"ports\":[{\"listen\":6443,\"protocol\":\"tcp\",\"upstreams\":[\"k3dpp-x-server-0:6443\",\"k3dpp-x-server-1:6443\"]}]}\n");
+  // server-0's NodePort entry disappears when only server-1 exists.
+  CHECK(render_ports_json({"k3dpp-x-server-1"}, ports, {"k3dpp-x-server-1"}) ==
+        "{\"ports\":[{\"listen\":6443,\"protocol\":\"tcp\",\"upstreams\":[\"k3dpp-x-server-1:6443\"]}]}\n");
+}
+
+TEST_CASE("mapping the LB's API port is refused") {
+  std::vector<ResolvedPort> ports{{"", 7000, 6443, "tcp", {"s0"}, false, "7000:6443@server:0"}};
+  auto st = check_lb_port_conflicts(ports);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().message.find("reserved for the API server") != std::string::npos);
+}
