@@ -1,0 +1,98 @@
+// Shared between the apiserver's .cc files (not part of the public interface).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <optional>
+#include <vector>
+
+#include "apiserver/api_server.h"
+#include "apiserver/status.h"
+#include "common/log.h"
+#include "node-image/schema/schema.h"
+#include "store/store.h"
+
+namespace k3dpp::apiserver {
+
+// A parsed API path: /api/v1/namespaces/NS/pods/NAME/status, /apis/apps/v1/deployments, ...
+struct RequestInfo {
+  std::string group, version;
+  std::string namespace_;  // from the URL ("" for cluster scope or all namespaces)
+  std::string resource;    // plural
+  std::string name;
+  std::string subresource;
+  std::string verb;  // get list watch create update patch delete deletecollection
+  const schema::ResourceType* type = nullptr;
+};
+
+// Outcome of a handler: a JSON body to send, or an error.
+struct Reply {
+  int code = 200;
+  json body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string content_type = "application/json";
+};
+
+using Outcome = std::variant<Reply, ApiError>;
+
+std::string now_rfc3339();
+std::string new_uid();
+std::string storage_key(const schema::ResourceType& t, std::string_view ns, std::string_view name);
+std::string storage_prefix(const schema::ResourceType& t, std::string_view ns);
+GroupResource group_resource(const schema::ResourceType& t);
+
+struct ApiServer::Impl {
+  Options opts;
+  std::shared_ptr<store::Store> store;
+  std::shared_ptr<spdlog::logger> log = log::get("apiserver");
+  std::mutex alloc_mu;  // Service ClusterIP / NodePort allocation
+  std::atomic<bool> stopping{false};
+  std::mutex bg_mu;
+  std::condition_variable bg_cv;
+  std::thread bg;
+
+  // objects
+  Result<json> read(const schema::ResourceType& t, const std::string& ns, const std::string& name,
+                    int64_t* revision = nullptr);
+  Outcome get(const RequestInfo& ri, const http::Request& req);
+  Outcome list(const RequestInfo& ri, const http::Request& req);
+  void watch(const RequestInfo& ri, const http::Request& req, http::Responder& resp);
+  Outcome create(const RequestInfo& ri, const http::Request& req);
+  Outcome update(const RequestInfo& ri, const http::Request& req);
+  Outcome patch(const RequestInfo& ri, const http::Request& req);
+  Outcome remove(const RequestInfo& ri, const http::Request& req);
+  Outcome remove_collection(const RequestInfo& ri, const http::Request& req);
+
+  // Shared write paths (also used by bootstrap and the namespace finalizer).
+  Outcome create_object(const schema::ResourceType& t, const std::string& ns, json obj,
+                        std::vector<std::string> warnings = {});
+  // Stores `obj` (already merged by the caller) over the current object at `revision`.
+  Outcome update_object(const schema::ResourceType& t, const std::string& ns, const std::string& name,
+                        const std::string& subresource, json obj, const json& old, int64_t revision,
+                        std::vector<std::string> warnings = {});
+  Outcome delete_object(const schema::ResourceType& t, const std::string& ns, const std::string& name,
+                        const json& options);
+
+  std::optional<ApiError> authorize(const http::User& user, const RequestInfo& ri);
+
+  // Services
+  std::optional<ApiError> allocate_service(const schema::ResourceType& t, json& svc, const json* old);
+
+  // Lifecycle
+  Status bootstrap();
+  void background_loop();
+  void finalize_namespaces();
+
+  // Decoded request body with strict/warn/ignore field validation applied.
+  std::variant<json, ApiError> decode_body(const schema::ResourceType& t, const http::Request& req,
+                                           std::vector<std::string>& warnings, bool check_fields);
+};
+
+}  // namespace k3dpp::apiserver

@@ -1,0 +1,825 @@
+// Generic REST over the store: get, list, watch, create, update, patch, delete, deletecollection.
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <ctime>
+#include <set>
+
+#include "apiserver/internal.h"
+#include "common/strings.h"
+#include "node-image/apimachinery/apimachinery.h"
+#include "node-image/printers/printers.h"
+
+namespace k3dpp::apiserver {
+
+namespace am = apimachinery;
+
+std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string new_uid() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
+    s += hex[b[i] >> 4];
+    s += hex[b[i] & 15];
+  }
+  return s;
+}
+
+GroupResource group_resource(const schema::ResourceType& t) { return {t.group, t.plural}; }
+
+std::string storage_key(const schema::ResourceType& t, std::string_view ns, std::string_view name) {
+  std::string k = "/registry/" + group_resource(t).str() + "/";
+  if (t.namespaced) k += std::string(ns) + "/";
+  return k + std::string(name);
+}
+
+std::string storage_prefix(const schema::ResourceType& t, std::string_view ns) {
+  std::string k = "/registry/" + group_resource(t).str() + "/";
+  if (t.namespaced && !ns.empty()) k += std::string(ns) + "/";
+  return k;
+}
+
+namespace {
+
+std::optional<std::string> param(const http::Request& r, const std::string& name) {
+  auto it = r.query.find(name);
+  if (it == r.query.end()) return std::nullopt;
+  return it->second;
+}
+std::string header(const http::Request& r, const std::string& name) {
+  auto it = r.headers.find(name);
+  return it == r.headers.end() ? std::string() : it->second;
+}
+
+json decode_stored(const store::KeyValue& kv) {
+  json obj = json::parse(kv.value, nullptr, false);
+  if (obj.is_discarded() || !obj.is_object()) return json::object();
+  obj["metadata"]["resourceVersion"] = std::to_string(kv.mod_revision);
+  return obj;
+}
+
+std::string encode_stored(json obj) {
+  if (obj.contains("metadata") && obj["metadata"].is_object()) obj["metadata"].erase("resourceVersion");
+  return obj.dump();
+}
+
+bool wants_table(const http::Request& r) {
+  return header(r, "accept").find("as=Table") != std::string::npos;
+}
+
+std::string media_type(const std::string& content_type) {
+  auto semi = content_type.find(';');
+  return strings::to_lower(strings::trim(content_type.substr(0, semi)));
+}
+
+std::string random_suffix(size_t n) { return strings::random_string(n, "bcdfghjklmnpqrstvwxz2456789"); }
+
+bool is_terminating(const json& ns) {
+  return ns.contains("metadata") && ns["metadata"].contains("deletionTimestamp");
+}
+
+// Kinds whose metadata.generation the server maintains (spec-carrying, non-core kinds).
+bool tracks_generation(const schema::ResourceType& t) { return !t.group.empty(); }
+
+bool has_status_subresource(const schema::ResourceType& t) {
+  return t.find_subresource("status") != nullptr;
+}
+
+std::string pod_qos(const json& pod) {
+  bool any = false, guaranteed = true;
+  auto containers = pod["spec"].value("containers", json::array());
+  for (auto& c : containers) {
+    json req = c.contains("resources") ? c["resources"].value("requests", json::object()) : json::object();
+    json lim = c.contains("resources") ? c["resources"].value("limits", json::object()) : json::object();
+    if (!req.empty() || !lim.empty()) any = true;
+    for (const char* r : {"cpu", "memory"}) {
+      if (!lim.contains(r)) guaranteed = false;
+      else if (req.contains(r) && req[r] != lim[r]) guaranteed = false;
+    }
+  }
+  if (!any) return "BestEffort";
+  return guaranteed ? "Guaranteed" : "Burstable";
+}
+
+json causes_json(const std::vector<schema::FieldCause>& causes) {
+  json a = json::array();
+  for (auto& c : causes) a.push_back({{"reason", c.reason}, {"message", c.message}, {"field", c.field}});
+  return a;
+}
+
+Reply ok(json body, int code = 200) {
+  Reply r;
+  r.code = code;
+  r.body = std::move(body);
+  return r;
+}
+
+void add_warnings(Reply& r, const std::vector<std::string>& warnings) {
+  for (auto& w : warnings) {
+    std::string esc;
+    for (char c : w) {
+      if (c == '"' || c == '\\') esc += '\\';
+      esc += c;
+    }
+    r.headers.emplace_back("Warning", "299 - \"" + esc + "\"");
+  }
+}
+
+Outcome with_warnings(Outcome o, const std::vector<std::string>& warnings) {
+  if (auto* r = std::get_if<Reply>(&o)) add_warnings(*r, warnings);
+  return o;
+}
+
+ApiError from_store_error(const Error& e, const GroupResource& gr, const std::string& name) {
+  if (e.kind == "NotFound") return not_found(gr, name);
+  if (e.kind == "AlreadyExists") return already_exists(gr, name);
+  if (e.kind == "Conflict") return conflict_modified(gr, name);
+  if (e.kind == "Expired") return expired(e.message);
+  return internal_error(e.message);
+}
+
+struct Selectors {
+  am::LabelSelector labels;
+  am::FieldSelector fields;
+  bool matches(const json& obj) const {
+    if (!labels.empty()) {
+      json l = obj.contains("metadata") ? obj["metadata"].value("labels", json::object()) : json::object();
+      if (!labels.matches(l)) return false;
+    }
+    return fields.empty() || fields.matches(obj);
+  }
+};
+
+std::variant<Selectors, ApiError> parse_selectors(const http::Request& req) {
+  Selectors s;
+  if (auto l = param(req, "labelSelector"); l && !l->empty()) {
+    auto p = am::LabelSelector::parse(*l);
+    if (!p) return bad_request(p.error().message);
+    s.labels = *p;
+  }
+  if (auto f = param(req, "fieldSelector"); f && !f->empty()) {
+    auto p = am::FieldSelector::parse(*f);
+    if (!p) return bad_request(p.error().message);
+    s.fields = *p;
+  }
+  return s;
+}
+
+json list_of(const schema::ResourceType& t, json items, int64_t rev) {
+  return {{"kind", t.list_kind()}, {"apiVersion", t.api_version()},
+          {"metadata", {{"resourceVersion", std::to_string(rev)}}}, {"items", std::move(items)}};
+}
+
+Reply table_reply(const schema::ResourceType& t, const std::vector<json>& objs, const std::string& rv,
+                  const http::Request& req) {
+  auto include = printers::IncludeObject::kMetadata;
+  if (auto io = param(req, "includeObject")) {
+    if (*io == "None") include = printers::IncludeObject::kNone;
+    if (*io == "Object") include = printers::IncludeObject::kObject;
+  }
+  Reply r = ok(printers::to_table(t.group, t.kind, objs, std::chrono::system_clock::now(), rv, include));
+  r.content_type = "application/json;as=Table;v=v1;g=meta.k8s.io";
+  return r;
+}
+
+std::string scale_selector(const json& obj) {
+  json sel = obj.contains("spec") ? obj["spec"].value("selector", json()) : json();
+  if (sel.is_null()) return "";
+  auto ls = am::LabelSelector::from_json(sel);
+  return ls ? ls->to_string() : "";
+}
+
+json to_scale(const json& obj) {
+  json meta = {{"name", obj["metadata"].value("name", "")},
+               {"namespace", obj["metadata"].value("namespace", "")},
+               {"uid", obj["metadata"].value("uid", "")},
+               {"resourceVersion", obj["metadata"].value("resourceVersion", "")},
+               {"creationTimestamp", obj["metadata"].value("creationTimestamp", "")}};
+  json spec = json::object();
+  if (obj.contains("spec") && obj["spec"].contains("replicas")) spec["replicas"] = obj["spec"]["replicas"];
+  else spec["replicas"] = 1;
+  json status = {{"replicas", obj.contains("status") ? obj["status"].value("replicas", 0) : 0}};
+  std::string sel = scale_selector(obj);
+  if (!sel.empty()) status["selector"] = sel;
+  return {{"kind", "Scale"}, {"apiVersion", "autoscaling/v1"}, {"metadata", meta},
+          {"spec", spec}, {"status", status}};
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------
+// Body decoding
+
+std::variant<json, ApiError> ApiServer::Impl::decode_body(const schema::ResourceType& t,
+                                                          const http::Request& req,
+                                                          std::vector<std::string>& warnings,
+                                                          bool check_fields) {
+  std::string ct = media_type(header(req, "content-type"));
+  json obj;
+  if (ct == am::kProtobufContentType || am::is_protobuf_envelope(req.body)) {
+    auto d = am::decode_protobuf_object(req.body);
+    if (!d) {
+      if (d.error().kind == "UnsupportedMediaType") return unsupported_media_type(ct, false);
+      return bad_request(d.error().message);
+    }
+    obj = std::move(*d);
+  } else if (ct.empty() || ct == "application/json" || ct == "*/*") {
+    obj = json::parse(req.body, nullptr, false);
+    if (obj.is_discarded()) {
+      return bad_request("the body of the request could not be decoded as JSON");
+    }
+  } else {
+    return unsupported_media_type(ct, false);
+  }
+  if (!obj.is_object()) return bad_request("the body of the request must be a JSON object");
+  if (auto te = schema::decode_type_error(t, obj)) return bad_request(*te);
+  if (check_fields) {
+    std::string mode = param(req, "fieldValidation").value_or("Warn");
+    auto unknown = schema::unknown_fields(t, obj);
+    if (!unknown.empty()) {
+      if (mode == "Strict") return bad_request(schema::strict_decoding_message(t, unknown));
+      if (mode == "Warn") {
+        for (auto& w : schema::strict_decoding_warnings(unknown)) warnings.push_back(w);
+      }
+    }
+    schema::drop_unknown_fields(t, obj);
+  }
+  return obj;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Reads
+
+Result<json> ApiServer::Impl::read(const schema::ResourceType& t, const std::string& ns,
+                                   const std::string& name, int64_t* revision) {
+  auto kv = store->get(storage_key(t, ns, name));
+  if (!kv) return kv.error();
+  if (revision) *revision = kv->mod_revision;
+  return decode_stored(*kv);
+}
+
+Outcome ApiServer::Impl::get(const RequestInfo& ri, const http::Request& req) {
+  const auto& t = *ri.type;
+  auto obj = read(t, ri.namespace_, ri.name);
+  if (!obj) return from_store_error(obj.error(), group_resource(t), ri.name);
+  if (ri.subresource == "scale") return ok(to_scale(*obj));
+  if (wants_table(req) && ri.subresource.empty()) {
+    return table_reply(t, {*obj}, (*obj)["metadata"].value("resourceVersion", ""), req);
+  }
+  return ok(std::move(*obj));
+}
+
+Outcome ApiServer::Impl::list(const RequestInfo& ri, const http::Request& req) {
+  const auto& t = *ri.type;
+  auto sel = parse_selectors(req);
+  if (auto* e = std::get_if<ApiError>(&sel)) return *e;
+  auto& s = std::get<Selectors>(sel);
+  auto res = store->list(storage_prefix(t, ri.namespace_));
+  if (!res) return internal_error(res.error().message);
+  std::vector<json> objs;
+  for (auto& kv : res->items) {
+    json o = decode_stored(kv);
+    if (s.matches(o)) objs.push_back(std::move(o));
+  }
+  if (wants_table(req)) return table_reply(t, objs, std::to_string(res->revision), req);
+  json items = json::array();
+  for (auto& o : objs) items.push_back(std::move(o));
+  return ok(list_of(t, std::move(items), res->revision));
+}
+
+void ApiServer::Impl::watch(const RequestInfo& ri, const http::Request& req, http::Responder& resp) {
+  const auto& t = *ri.type;
+  auto sel = parse_selectors(req);
+  auto send_error = [&](const ApiError& e) {
+    http::Response r;
+    r.status = e.code;
+    r.headers = {{"Content-Type", "application/json"}};
+    r.body = e.status.dump();
+    resp.send(std::move(r));
+  };
+  if (auto* e = std::get_if<ApiError>(&sel)) return send_error(*e);
+  auto& s = std::get<Selectors>(sel);
+  bool table = wants_table(req);
+  bool bookmarks = param(req, "allowWatchBookmarks").value_or("") == "true";
+  long long timeout = 1800;
+  if (auto ts = param(req, "timeoutSeconds")) {
+    long long v;
+    if (strings::parse_int(*ts, v) && v > 0) timeout = v;
+  }
+  std::string rv = param(req, "resourceVersion").value_or("");
+  long long from = 0;
+  if (!rv.empty() && !strings::parse_int(rv, from)) {
+    return send_error(bad_request("invalid resource version: " + rv));
+  }
+
+  std::string prefix = storage_prefix(t, ri.namespace_);
+  std::vector<store::Event> initial;
+  if (rv.empty() || rv == "0") {
+    // Start from "now": synthetic ADDED events for the current state.
+    auto l = store->list(prefix);
+    if (!l) return send_error(internal_error(l.error().message));
+    for (auto& kv : l->items) {
+      store::Event e;
+      e.kv = kv;
+      e.created = true;
+      initial.push_back(std::move(e));
+    }
+    from = l->revision;
+  }
+  auto w = store->watch(prefix, from);
+
+  http::Stream& out = resp.stream(200, {{"Content-Type", table ? "application/json;as=Table;v=v1;g=meta.k8s.io"
+                                                               : "application/json"}});
+  auto emit = [&](const std::string& type, const json& obj) {
+    json o = obj;
+    if (table && type != "ERROR" && type != "BOOKMARK") {
+      o = printers::to_table(t.group, t.kind, {obj}, std::chrono::system_clock::now(),
+                             obj["metadata"].value("resourceVersion", ""));
+    }
+    return out.write(json{{"type", type}, {"object", o}}.dump() + "\n");
+  };
+  if (!w) {
+    if (w.error().kind == "Expired") {
+      emit("ERROR", status_object(410, "Expired",
+                                  "too old resource version: " + rv + " (" +
+                                      std::to_string(store->compacted_revision()) + ")"));
+    } else {
+      emit("ERROR", internal_error(w.error().message).status);
+    }
+    return;
+  }
+  auto deliver = [&](const store::Event& e) {
+    json obj = decode_stored(e.kv);
+    if (!s.matches(obj)) return true;
+    std::string type = e.type == store::EventType::kDelete ? "DELETED" : (e.created ? "ADDED" : "MODIFIED");
+    return emit(type, obj);
+  };
+  for (auto& e : initial) {
+    if (!deliver(e)) return;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
+  auto last_send = std::chrono::steady_clock::now();
+  int64_t last_rev = from;
+  while (!stopping.load()) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline || out.closed() || (*w)->closed()) break;
+    auto wait = std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::seconds(1));
+    auto e = (*w)->next(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+    if (e) {
+      last_rev = e->kv.mod_revision;
+      if (!deliver(*e)) return;
+      last_send = std::chrono::steady_clock::now();
+    } else if (bookmarks && std::chrono::steady_clock::now() - last_send > std::chrono::seconds(30)) {
+      last_rev = std::max<int64_t>(last_rev, store->current_revision());
+      json bm = {{"kind", t.kind}, {"apiVersion", t.api_version()},
+                 {"metadata", {{"resourceVersion", std::to_string(last_rev)}}}};
+      if (!out.write(json{{"type", "BOOKMARK"}, {"object", bm}}.dump() + "\n")) return;
+      last_send = std::chrono::steady_clock::now();
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Create
+
+Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req) {
+  const auto& t = *ri.type;
+  if (!ri.subresource.empty()) {
+    if (t.plural == "pods" && ri.subresource == "binding") {
+      json body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object()) return bad_request("invalid Binding body");
+      std::string node = body.contains("target") ? body["target"].value("name", "") : "";
+      if (node.empty()) return bad_request("Binding target name is required");
+      for (int attempt = 0; attempt < 5; ++attempt) {
+        int64_t rev = 0;
+        auto cur = read(t, ri.namespace_, ri.name, &rev);
+        if (!cur) return from_store_error(cur.error(), group_resource(t), ri.name);
+        if (cur->contains("metadata") && (*cur)["metadata"].contains("deletionTimestamp")) {
+          return conflict(group_resource(t), ri.name, "pod is being deleted, cannot be assigned to a host");
+        }
+        std::string have = (*cur)["spec"].value("nodeName", "");
+        if (!have.empty()) {
+          return conflict(group_resource(t), ri.name, "pod " + ri.name + " is already assigned to node \"" + have + "\"");
+        }
+        json next = *cur;
+        next["spec"]["nodeName"] = node;
+        json cond = {{"type", "PodScheduled"}, {"status", "True"}, {"lastProbeTime", nullptr},
+                     {"lastTransitionTime", now_rfc3339()}};
+        json conds = json::array();
+        for (auto& c : next["status"].value("conditions", json::array())) {
+          if (c.value("type", "") != "PodScheduled") conds.push_back(c);
+        }
+        conds.push_back(cond);
+        next["status"]["conditions"] = conds;
+        auto u = store->update(storage_key(t, ri.namespace_, ri.name), encode_stored(next), rev);
+        if (!u && u.error().kind == "Conflict") continue;
+        if (!u) return from_store_error(u.error(), group_resource(t), ri.name);
+        return ok({{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},
+                   {"status", "Success"}, {"code", 201}},
+                  201);
+      }
+      return conflict_modified(group_resource(t), ri.name);
+    }
+    return method_not_allowed();
+  }
+  std::vector<std::string> warnings;
+  auto body = decode_body(t, req, warnings, true);
+  if (auto* e = std::get_if<ApiError>(&body)) return *e;
+  json obj = std::move(std::get<json>(body));
+  if (t.namespaced) {
+    std::string body_ns = obj.contains("metadata") ? obj["metadata"].value("namespace", "") : "";
+    if (!body_ns.empty() && body_ns != ri.namespace_) {
+      return bad_request("the namespace of the provided object does not match the namespace sent on the request");
+    }
+  }
+  return with_warnings(create_object(t, ri.namespace_, std::move(obj), warnings), warnings);
+}
+
+Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std::string& ns, json obj,
+                                       std::vector<std::string> warnings) {
+  (void)warnings;
+  auto gr = group_resource(t);
+  std::string kind = obj.value("kind", "");
+  std::string api_version = obj.value("apiVersion", "");
+  if ((!kind.empty() && kind != t.kind) || (!api_version.empty() && api_version != t.api_version())) {
+    return bad_request("the API version in the data (" + api_version + ") does not match the expected API version (" +
+                       t.api_version() + ")");
+  }
+  obj["kind"] = t.kind;
+  obj["apiVersion"] = t.api_version();
+  if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = json::object();
+  json& meta = obj["metadata"];
+  if (t.namespaced) meta["namespace"] = ns;
+  else meta.erase("namespace");
+  std::string name = meta.value("name", "");
+  if (name.empty()) {
+    std::string gen = meta.value("generateName", "");
+    if (gen.empty()) {
+      return invalid(gr, t.kind, "",
+                     json::array({{{"reason", "FieldValueRequired"},
+                                   {"message", "Required value: name or generateName is required"},
+                                   {"field", "metadata.name"}}}));
+    }
+    name = gen + random_suffix(5);
+    meta["name"] = name;
+  }
+  // Namespace lifecycle admission.
+  if (t.namespaced) {
+    const auto* nst = schema::find_by_plural("", "v1", "namespaces");
+    auto nso = read(*nst, "", ns);
+    if (!nso) return not_found({"", "namespaces"}, ns);
+    if (is_terminating(*nso)) {
+      ApiError e = forbidden(gr, name,
+                             "unable to create new content in namespace " + ns + " because it is being terminated");
+      e.status["details"]["causes"] = json::array({{{"reason", "NamespaceTerminating"},
+                                                    {"message", "namespace " + ns + " is being terminated"},
+                                                    {"field", "metadata.namespace"}}});
+      return e;
+    }
+  }
+  meta.erase("resourceVersion");
+  meta.erase("deletionTimestamp");
+  meta.erase("deletionGracePeriodSeconds");
+  meta.erase("managedFields");
+  meta["uid"] = new_uid();
+  meta["creationTimestamp"] = now_rfc3339();
+  if (tracks_generation(t)) meta["generation"] = 1;
+  else meta.erase("generation");
+
+  // Kind-specific preparation.
+  if (t.plural == "namespaces" && t.group.empty()) {
+    meta["labels"]["kubernetes.io/metadata.name"] = name;
+    obj["spec"]["finalizers"] = json::array({"kubernetes"});
+    obj["status"] = {{"phase", "Active"}};
+  } else if (has_status_subresource(t)) {
+    obj.erase("status");
+  }
+  schema::apply_defaults(t, obj);
+  if (t.plural == "pods" && t.group.empty()) {
+    obj["status"] = {{"phase", "Pending"}, {"qosClass", pod_qos(obj)}};
+  }
+  auto causes = schema::validate_create(t, obj);
+  if (!causes.empty()) return invalid(gr, t.kind, name, causes_json(causes));
+
+  std::unique_lock<std::mutex> alloc_lock(alloc_mu, std::defer_lock);
+  if (t.plural == "services" && t.group.empty()) {
+    alloc_lock.lock();
+    if (auto e = allocate_service(t, obj, nullptr)) return *e;
+  }
+  auto kv = store->create(storage_key(t, ns, name), encode_stored(obj));
+  if (!kv) return from_store_error(kv.error(), gr, name);
+  if (alloc_lock.owns_lock()) alloc_lock.unlock();
+
+  if (t.plural == "namespaces" && t.group.empty()) {
+    // Every namespace gets its `default` ServiceAccount (the serviceaccount controller's job).
+    if (const auto* sat = schema::find_by_plural("", "v1", "serviceaccounts")) {
+      json sa = {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "default"}}}};
+      (void)create_object(*sat, name, sa);
+    }
+  }
+  return ok(decode_stored(*kv), 201);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Update / patch
+
+Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std::string& ns,
+                                       const std::string& name, const std::string& subresource, json obj,
+                                       const json& old, int64_t revision, std::vector<std::string> warnings) {
+  auto gr = group_resource(t);
+  if (!obj.is_object()) return bad_request("the body must be an object");
+  if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = json::object();
+  std::string body_name = obj["metadata"].value("name", "");
+  if (!body_name.empty() && body_name != name) {
+    return bad_request("the name of the object (" + body_name + ") does not match the name on the URL (" + name + ")");
+  }
+  std::string rv = obj["metadata"].value("resourceVersion", "");
+  if (!rv.empty() && rv != std::to_string(revision)) return conflict_modified(gr, name);
+
+  json next;
+  if (subresource == "status") {
+    next = old;
+    if (obj.contains("status")) next["status"] = obj["status"];
+    else next.erase("status");
+  } else {
+    next = std::move(obj);
+    json& m = next["metadata"];
+    const json& om = old["metadata"];
+    for (const char* f : {"uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"}) {
+      if (om.contains(f)) m[f] = om[f];
+      else m.erase(f);
+    }
+    m["name"] = name;
+    if (t.namespaced) m["namespace"] = ns;
+    next["kind"] = t.kind;
+    next["apiVersion"] = t.api_version();
+    if (has_status_subresource(t) || (t.plural == "namespaces" && t.group.empty())) {
+      if (old.contains("status")) next["status"] = old["status"];
+      else next.erase("status");
+    }
+    if (t.plural == "namespaces" && t.group.empty()) {
+      next["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
+      if (old.contains("spec")) next["spec"] = old["spec"];  // spec.finalizers: finalize subresource only
+    }
+    schema::apply_defaults(t, next);
+    if (tracks_generation(t) && next.value("spec", json()) != old.value("spec", json())) {
+      next["metadata"]["generation"] = old["metadata"].value("generation", 0) + 1;
+    }
+  }
+  if (subresource == "finalize" && t.plural == "namespaces") {
+    next = old;
+    if (obj.contains("spec")) next["spec"] = obj["spec"];
+  }
+  auto causes = schema::validate_update(t, next, old);
+  if (!causes.empty()) return invalid(gr, t.kind, name, causes_json(causes));
+
+  std::unique_lock<std::mutex> alloc_lock(alloc_mu, std::defer_lock);
+  if (t.plural == "services" && t.group.empty() && subresource.empty()) {
+    alloc_lock.lock();
+    if (auto e = allocate_service(t, next, &old)) return *e;
+  }
+  std::string key = storage_key(t, ns, name);
+  // Finalizers all gone on an object being deleted: the delete completes now.
+  if (next["metadata"].contains("deletionTimestamp") &&
+      next["metadata"].value("finalizers", json::array()).empty() &&
+      !(t.plural == "namespaces" && !next["spec"].value("finalizers", json::array()).empty())) {
+    auto r = store->remove(key, revision);
+    if (!r) return from_store_error(r.error(), gr, name);
+    json gone = next;
+    gone["metadata"]["resourceVersion"] = std::to_string(store->current_revision());
+    return ok(gone);
+  }
+  auto kv = store->update(key, encode_stored(next), revision);
+  if (!kv) return from_store_error(kv.error(), gr, name);
+  Reply r = ok(decode_stored(*kv));
+  add_warnings(r, warnings);
+  return r;
+}
+
+Outcome ApiServer::Impl::update(const RequestInfo& ri, const http::Request& req) {
+  const auto& t = *ri.type;
+  auto gr = group_resource(t);
+  if (ri.subresource == "scale") {
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) return bad_request("invalid Scale body");
+    int64_t rev = 0;
+    auto cur = read(t, ri.namespace_, ri.name, &rev);
+    if (!cur) return from_store_error(cur.error(), gr, ri.name);
+    std::string rv = body.contains("metadata") ? body["metadata"].value("resourceVersion", "") : "";
+    if (!rv.empty() && rv != std::to_string(rev)) return conflict_modified(gr, ri.name);
+    json next = *cur;
+    next["spec"]["replicas"] = body.contains("spec") ? body["spec"].value("replicas", 0) : 0;
+    auto o = update_object(t, ri.namespace_, ri.name, "", next, *cur, rev);
+    if (auto* r = std::get_if<Reply>(&o)) r->body = to_scale(r->body);
+    return o;
+  }
+  if (!ri.subresource.empty() && ri.subresource != "status" &&
+      !(ri.subresource == "finalize" && t.plural == "namespaces")) {
+    return method_not_allowed();
+  }
+  std::vector<std::string> warnings;
+  auto body = decode_body(t, req, warnings, true);
+  if (auto* e = std::get_if<ApiError>(&body)) return *e;
+  int64_t rev = 0;
+  auto cur = read(t, ri.namespace_, ri.name, &rev);
+  if (!cur) return from_store_error(cur.error(), gr, ri.name);
+  return update_object(t, ri.namespace_, ri.name, ri.subresource, std::move(std::get<json>(body)), *cur, rev,
+                       warnings);
+}
+
+Outcome ApiServer::Impl::patch(const RequestInfo& ri, const http::Request& req) {
+  const auto& t = *ri.type;
+  auto gr = group_resource(t);
+  std::string ct = media_type(header(req, "content-type"));
+  if (ct != "application/strategic-merge-patch+json" && ct != "application/merge-patch+json" &&
+      ct != "application/json-patch+json") {
+    return unsupported_media_type(ct, true);
+  }
+  if (!ri.subresource.empty() && ri.subresource != "status" && ri.subresource != "scale") {
+    return method_not_allowed();
+  }
+  json p = json::parse(req.body, nullptr, false);
+  if (p.is_discarded()) return bad_request("error decoding patch: invalid JSON");
+  std::string mode = param(req, "fieldValidation").value_or("Warn");
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    int64_t rev = 0;
+    auto cur = read(t, ri.namespace_, ri.name, &rev);
+    if (!cur) return from_store_error(cur.error(), gr, ri.name);
+    json base = ri.subresource == "scale" ? to_scale(*cur) : *cur;
+    Result<json> patched = fail("unreachable");
+    if (ct == "application/merge-patch+json") patched = am::json_merge_patch(base, p);
+    else if (ct == "application/json-patch+json") patched = am::json_patch(base, p);
+    else patched = am::strategic_merge_patch(base, p, ri.subresource == "scale" ? "Scale" : t.kind);
+    if (!patched) {
+      if (patched.error().kind == "Invalid") {
+        return ApiError{422, status_object(422, "Invalid", patched.error().message)};
+      }
+      return bad_request(patched.error().message);
+    }
+    json next = std::move(*patched);
+    std::vector<std::string> warnings;
+    if (ri.subresource == "scale") {
+      json obj = *cur;
+      obj["spec"]["replicas"] = next.contains("spec") ? next["spec"].value("replicas", 0) : 0;
+      auto o = update_object(t, ri.namespace_, ri.name, "", obj, *cur, rev);
+      if (auto* e = std::get_if<ApiError>(&o); e && e->code == 409 && !p.contains("metadata")) continue;
+      if (auto* r = std::get_if<Reply>(&o)) r->body = to_scale(r->body);
+      return o;
+    }
+    if (auto te = schema::decode_type_error(t, next)) return bad_request(*te);
+    auto unknown = schema::unknown_fields(t, next);
+    if (!unknown.empty()) {
+      if (mode == "Strict") return bad_request(schema::strict_decoding_message(t, unknown));
+      if (mode == "Warn") warnings = schema::strict_decoding_warnings(unknown);
+    }
+    schema::drop_unknown_fields(t, next);
+    // A resourceVersion in the patch is a precondition; otherwise retry on a racing write.
+    bool precondition = next.contains("metadata") && next["metadata"].value("resourceVersion", "") != std::to_string(rev);
+    if (!precondition && next.contains("metadata")) next["metadata"]["resourceVersion"] = std::to_string(rev);
+    auto o = update_object(t, ri.namespace_, ri.name, ri.subresource, std::move(next), *cur, rev, warnings);
+    if (auto* e = std::get_if<ApiError>(&o); e && e->code == 409 && !precondition &&
+                                             e->status.value("reason", "") == "Conflict") {
+      continue;
+    }
+    return o;
+  }
+  return conflict_modified(gr, ri.name);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Delete
+
+Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std::string& ns,
+                                       const std::string& name, const json& options) {
+  auto gr = group_resource(t);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    int64_t rev = 0;
+    auto cur = read(t, ns, name, &rev);
+    if (!cur) return from_store_error(cur.error(), gr, name);
+    json& meta = (*cur)["metadata"];
+    if (options.contains("preconditions") && options["preconditions"].is_object()) {
+      const json& pre = options["preconditions"];
+      if (pre.contains("uid") && pre["uid"].is_string() && pre["uid"] != meta.value("uid", "")) {
+        return conflict(gr, name, "Precondition failed: UID in precondition: " + pre["uid"].get<std::string>() +
+                                      ", UID in object meta: " + meta.value("uid", ""));
+      }
+      if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string() &&
+          pre["resourceVersion"] != meta.value("resourceVersion", "")) {
+        return conflict(gr, name, "Precondition failed: ResourceVersion in precondition: " +
+                                      pre["resourceVersion"].get<std::string>() +
+                                      ", ResourceVersion in meta: " + meta.value("resourceVersion", ""));
+      }
+    }
+    bool is_ns = t.plural == "namespaces" && t.group.empty();
+    if (is_ns && (name == "default" || name == "kube-system" || name == "kube-public")) {
+      return forbidden(gr, name, "this namespace may not be deleted");
+    }
+    bool finalizers = !meta.value("finalizers", json::array()).empty();
+    bool pod_graceful = false;
+    long long grace = -1;
+    if (options.contains("gracePeriodSeconds") && options["gracePeriodSeconds"].is_number_integer()) {
+      grace = options["gracePeriodSeconds"].get<long long>();
+    }
+    if (t.plural == "pods" && t.group.empty()) {
+      // Graceful deletion only matters for a pod a kubelet runs: bound and not finished.
+      std::string phase = (*cur)["status"].value("phase", "");
+      if (grace < 0) grace = (*cur)["spec"].value("terminationGracePeriodSeconds", 30LL);
+      pod_graceful = grace > 0 && !(*cur)["spec"].value("nodeName", "").empty() && phase != "Succeeded" &&
+                     phase != "Failed";
+    }
+    if (is_ns || finalizers || pod_graceful) {
+      json next = *cur;
+      if (!meta.contains("deletionTimestamp")) {
+        std::string ts = now_rfc3339();
+        if (pod_graceful) {
+          auto when = std::chrono::system_clock::now() + std::chrono::seconds(grace);
+          std::time_t tt = std::chrono::system_clock::to_time_t(when);
+          std::tm tm{};
+          gmtime_r(&tt, &tm);
+          char buf[32];
+          std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+          ts = buf;
+        }
+        next["metadata"]["deletionTimestamp"] = ts;
+        next["metadata"]["deletionGracePeriodSeconds"] = pod_graceful ? grace : 0;
+        if (is_ns) next["status"]["phase"] = "Terminating";
+      } else if (pod_graceful && grace < next["metadata"].value("deletionGracePeriodSeconds", 0LL)) {
+        next["metadata"]["deletionGracePeriodSeconds"] = grace;
+      } else {
+        return ok(*cur);  // already being deleted
+      }
+      auto kv = store->update(storage_key(t, ns, name), encode_stored(next), rev);
+      if (!kv && kv.error().kind == "Conflict") continue;
+      if (!kv) return from_store_error(kv.error(), gr, name);
+      if (is_ns) {
+        std::lock_guard<std::mutex> l(bg_mu);
+        bg_cv.notify_all();
+      }
+      return ok(decode_stored(*kv));
+    }
+    auto r = store->remove(storage_key(t, ns, name), rev);
+    if (!r && r.error().kind == "Conflict") continue;
+    if (!r) return from_store_error(r.error(), gr, name);
+    if (t.group.empty() && (t.plural == "pods" || t.plural == "services")) {
+      json gone = *cur;
+      return ok(gone);
+    }
+    return ok(status_success(gr, name, meta.value("uid", "")));
+  }
+  return conflict_modified(gr, name);
+}
+
+Outcome ApiServer::Impl::remove(const RequestInfo& ri, const http::Request& req) {
+  if (!ri.subresource.empty()) return method_not_allowed();
+  json options = json::object();
+  if (!req.body.empty()) {
+    options = json::parse(req.body, nullptr, false);
+    if (options.is_discarded() || !options.is_object()) return bad_request("invalid DeleteOptions body");
+  }
+  if (auto g = param(req, "gracePeriodSeconds")) {
+    long long v;
+    if (strings::parse_int(*g, v)) options["gracePeriodSeconds"] = v;
+  }
+  if (auto p = param(req, "propagationPolicy")) options["propagationPolicy"] = *p;
+  if (auto u = param(req, "preconditions.uid")) options["preconditions"]["uid"] = *u;
+  if (auto v = param(req, "preconditions.resourceVersion")) options["preconditions"]["resourceVersion"] = *v;
+  return delete_object(*ri.type, ri.namespace_, ri.name, options);
+}
+
+Outcome ApiServer::Impl::remove_collection(const RequestInfo& ri, const http::Request& req) {
+  const auto& t = *ri.type;
+  auto sel = parse_selectors(req);
+  if (auto* e = std::get_if<ApiError>(&sel)) return *e;
+  auto& s = std::get<Selectors>(sel);
+  auto res = store->list(storage_prefix(t, ri.namespace_));
+  if (!res) return internal_error(res.error().message);
+  json options = json::object();
+  if (!req.body.empty()) {
+    options = json::parse(req.body, nullptr, false);
+    if (options.is_discarded() || !options.is_object()) options = json::object();
+  }
+  json items = json::array();
+  for (auto& kv : res->items) {
+    json o = decode_stored(kv);
+    if (!s.matches(o)) continue;
+    auto r = delete_object(t, o["metadata"].value("namespace", ""), o["metadata"].value("name", ""), options);
+    if (auto* rep = std::get_if<Reply>(&r); rep && rep->body.value("kind", "") == t.kind) items.push_back(rep->body);
+    else items.push_back(o);
+  }
+  return ok(list_of(t, std::move(items), store->current_revision()));
+}
+
+}  // namespace k3dpp::apiserver

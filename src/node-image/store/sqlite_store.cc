@@ -1,0 +1,450 @@
+// SQLite (WAL) implementation of Store. One connection guarded by one mutex: writes are
+// serialized (each one is a revision), which also makes the watch fan-out ordered for free.
+//
+// Tables: kv (live keys), log (one row per revision: the write, for watch replay), meta
+// (current and compacted revision).
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+
+#include "common/log.h"
+#include "store/store.h"
+
+namespace k3dpp::store {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS kv (
+  key TEXT PRIMARY KEY, value BLOB NOT NULL, create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log (
+  rev INTEGER PRIMARY KEY, key TEXT NOT NULL, type INTEGER NOT NULL, created INTEGER NOT NULL,
+  value BLOB NOT NULL, create_rev INTEGER NOT NULL, ts INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta(name, value) VALUES ('revision', 0), ('compacted', 0);
+)sql";
+
+int64_t now_unix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Smallest string greater than every string with this prefix ("" = unbounded).
+std::string prefix_end(const std::string& prefix) {
+  std::string end = prefix;
+  while (!end.empty()) {
+    auto c = static_cast<unsigned char>(end.back());
+    if (c < 0xff) {
+      end.back() = static_cast<char>(c + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return end;
+}
+
+class Stmt {
+ public:
+  Stmt() = default;
+  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  sqlite3_stmt* get() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+    return s_;
+  }
+  bool ok() const { return s_ != nullptr; }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+};
+
+void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+void bind_blob(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+std::string column_string(sqlite3_stmt* s, int i) {
+  const void* p = sqlite3_column_blob(s, i);
+  int n = sqlite3_column_bytes(s, i);
+  return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+
+class SqliteWatch;
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(SqliteOptions o) : opts_(std::move(o)), log_(log::get("store")) {}
+  ~SqliteStore() override;
+
+  Status open();
+
+  Result<KeyValue> get(const std::string& key) override;
+  Result<ListResult> list(const std::string& prefix) override;
+  Result<KeyValue> create(const std::string& key, const std::string& value) override;
+  Result<KeyValue> update(const std::string& key, const std::string& value,
+                          int64_t expected_revision) override;
+  Result<KeyValue> remove(const std::string& key, int64_t expected_revision) override;
+  Result<std::unique_ptr<Watch>> watch(const std::string& prefix, int64_t from_revision) override;
+  int64_t current_revision() override {
+    std::lock_guard<std::mutex> l(mu_);
+    return revision_;
+  }
+  int64_t compacted_revision() override {
+    std::lock_guard<std::mutex> l(mu_);
+    return compacted_;
+  }
+  Status compact(int64_t revision) override;
+  Status compact_keep(int64_t keep_revisions, std::chrono::seconds min_age) override;
+
+  void unregister(SqliteWatch* w);
+
+ private:
+  Error db_error(const std::string& what) const {
+    return Error(what + ": " + sqlite3_errmsg(db_), "Internal");
+  }
+  Status exec(const char* sql);
+  std::optional<KeyValue> read_key(const std::string& key);  // mu_ held
+  // Appends a revision (log row + meta) and applies it to kv, inside one transaction. mu_ held.
+  Result<KeyValue> write(const std::string& key, const std::string& value, EventType type,
+                         bool created, int64_t create_rev);
+  void fan_out(const Event& e);  // mu_ held
+  Status compact_locked(int64_t revision);
+
+  SqliteOptions opts_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::mutex mu_;
+  sqlite3* db_ = nullptr;
+  int64_t revision_ = 0;
+  int64_t compacted_ = 0;
+  std::vector<SqliteWatch*> watchers_;
+  std::unique_ptr<Stmt> get_, list_, upsert_, del_, log_ins_, meta_set_, replay_;
+};
+
+class SqliteWatch final : public Watch {
+ public:
+  SqliteWatch(SqliteStore* store, std::string prefix, size_t max_backlog)
+      : store_(store), prefix_(std::move(prefix)), max_backlog_(max_backlog) {}
+  ~SqliteWatch() override {
+    if (store_) store_->unregister(this);
+  }
+
+  std::optional<Event> next(std::chrono::milliseconds timeout) override {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, timeout, [&] { return !q_.empty() || closed_; });
+    if (q_.empty()) return std::nullopt;
+    Event e = std::move(q_.front());
+    q_.pop_front();
+    return e;
+  }
+  bool closed() override {
+    std::lock_guard<std::mutex> l(mu_);
+    return closed_ && q_.empty();
+  }
+
+  const std::string& prefix() const { return prefix_; }
+  void push(const Event& e) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return;
+    if (q_.size() >= max_backlog_) {
+      closed_ = true;  // too slow: the client re-watches (and may get Expired)
+      q_.clear();
+    } else {
+      q_.push_back(e);
+    }
+    cv_.notify_all();
+  }
+  void close() {
+    std::lock_guard<std::mutex> l(mu_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+  void detach() {
+    store_ = nullptr;
+    close();
+  }
+
+ private:
+  SqliteStore* store_;
+  std::string prefix_;
+  size_t max_backlog_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> q_;
+  bool closed_ = false;
+};
+
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto* w : watchers_) w->detach();
+    watchers_.clear();
+    get_.reset();
+    list_.reset();
+    upsert_.reset();
+    del_.reset();
+    log_ins_.reset();
+    meta_set_.reset();
+    replay_.reset();
+  }
+  if (db_) sqlite3_close(db_);
+}
+
+Status SqliteStore::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown";
+    sqlite3_free(err);
+    return fail(std::string("sqlite: ") + msg, "Internal");
+  }
+  return {};
+}
+
+Status SqliteStore::open() {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(opts_.path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    return db_error("open " + opts_.path);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  K3DPP_TRY(exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"));
+  K3DPP_TRY(exec(kSchema));
+  get_ = std::make_unique<Stmt>(db_, "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?");
+  list_ = std::make_unique<Stmt>(
+      db_, "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 AND (?2 = '' OR key < ?2) ORDER BY key");
+  upsert_ = std::make_unique<Stmt>(
+      db_, "INSERT INTO kv(key, value, create_rev, mod_rev) VALUES (?1, ?2, ?3, ?4) "
+           "ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev");
+  del_ = std::make_unique<Stmt>(db_, "DELETE FROM kv WHERE key = ?");
+  log_ins_ = std::make_unique<Stmt>(
+      db_, "INSERT INTO log(rev, key, type, created, value, create_rev, ts) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  meta_set_ = std::make_unique<Stmt>(db_, "UPDATE meta SET value = ? WHERE name = ?");
+  replay_ = std::make_unique<Stmt>(
+      db_, "SELECT rev, key, type, created, value, create_rev FROM log WHERE rev > ?1 "
+           "AND key >= ?2 AND (?3 = '' OR key < ?3) ORDER BY rev");
+  for (auto* s : {get_.get(), list_.get(), upsert_.get(), del_.get(), log_ins_.get(),
+                  meta_set_.get(), replay_.get()}) {
+    if (!s->ok()) return db_error("prepare");
+  }
+  Stmt meta(db_, "SELECT name, value FROM meta");
+  auto* s = meta.get();
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    std::string name = column_string(s, 0);
+    if (name == "revision") revision_ = sqlite3_column_int64(s, 1);
+    if (name == "compacted") compacted_ = sqlite3_column_int64(s, 1);
+  }
+  log_->debug("opened {} at revision {} (compacted {})", opts_.path, revision_, compacted_);
+  return {};
+}
+
+std::optional<KeyValue> SqliteStore::read_key(const std::string& key) {
+  auto* s = get_->get();
+  bind_text(s, 1, key);
+  if (sqlite3_step(s) != SQLITE_ROW) return std::nullopt;
+  KeyValue kv;
+  kv.key = key;
+  kv.value = column_string(s, 0);
+  kv.create_revision = sqlite3_column_int64(s, 1);
+  kv.mod_revision = sqlite3_column_int64(s, 2);
+  return kv;
+}
+
+Result<KeyValue> SqliteStore::get(const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto kv = read_key(key);
+  if (!kv) return fail("key not found: " + key, "NotFound");
+  return *kv;
+}
+
+Result<ListResult> SqliteStore::list(const std::string& prefix) {
+  std::lock_guard<std::mutex> l(mu_);
+  ListResult out;
+  out.revision = revision_;
+  auto* s = list_->get();
+  bind_text(s, 1, prefix);
+  bind_text(s, 2, prefix_end(prefix));
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    KeyValue kv;
+    kv.key = column_string(s, 0);
+    kv.value = column_string(s, 1);
+    kv.create_revision = sqlite3_column_int64(s, 2);
+    kv.mod_revision = sqlite3_column_int64(s, 3);
+    out.items.push_back(std::move(kv));
+  }
+  if (rc != SQLITE_DONE) return db_error("list");
+  return out;
+}
+
+Result<KeyValue> SqliteStore::write(const std::string& key, const std::string& value,
+                                    EventType type, bool created, int64_t create_rev) {
+  int64_t rev = revision_ + 1;
+  K3DPP_TRY(exec("BEGIN IMMEDIATE"));
+  auto rollback = [&](const std::string& what) {
+    Error e = db_error(what);
+    (void)exec("ROLLBACK");
+    return e;
+  };
+  if (type == EventType::kPut) {
+    auto* s = upsert_->get();
+    bind_text(s, 1, key);
+    bind_blob(s, 2, value);
+    sqlite3_bind_int64(s, 3, create_rev ? create_rev : rev);
+    sqlite3_bind_int64(s, 4, rev);
+    if (sqlite3_step(s) != SQLITE_DONE) return rollback("write " + key);
+  } else {
+    auto* s = del_->get();
+    bind_text(s, 1, key);
+    if (sqlite3_step(s) != SQLITE_DONE) return rollback("delete " + key);
+  }
+  {
+    auto* s = log_ins_->get();
+    sqlite3_bind_int64(s, 1, rev);
+    bind_text(s, 2, key);
+    sqlite3_bind_int(s, 3, type == EventType::kPut ? 0 : 1);
+    sqlite3_bind_int(s, 4, created ? 1 : 0);
+    bind_blob(s, 5, value);
+    sqlite3_bind_int64(s, 6, create_rev ? create_rev : rev);
+    sqlite3_bind_int64(s, 7, now_unix());
+    if (sqlite3_step(s) != SQLITE_DONE) return rollback("log " + key);
+  }
+  {
+    auto* s = meta_set_->get();
+    sqlite3_bind_int64(s, 1, rev);
+    bind_text(s, 2, "revision");
+    if (sqlite3_step(s) != SQLITE_DONE) return rollback("meta");
+  }
+  if (auto st = exec("COMMIT"); !st) {
+    (void)exec("ROLLBACK");
+    return st.error();
+  }
+  revision_ = rev;
+  KeyValue kv{key, value, create_rev ? create_rev : rev, rev};
+  Event e;
+  e.type = type;
+  e.kv = kv;
+  e.created = created;
+  fan_out(e);
+  return kv;
+}
+
+void SqliteStore::fan_out(const Event& e) {
+  for (auto* w : watchers_) {
+    if (e.kv.key.compare(0, w->prefix().size(), w->prefix()) == 0) w->push(e);
+  }
+}
+
+Result<KeyValue> SqliteStore::create(const std::string& key, const std::string& value) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (read_key(key)) return fail("key exists: " + key, "AlreadyExists");
+  return write(key, value, EventType::kPut, true, 0);
+}
+
+Result<KeyValue> SqliteStore::update(const std::string& key, const std::string& value,
+                                     int64_t expected_revision) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto cur = read_key(key);
+  if (!cur) return fail("key not found: " + key, "NotFound");
+  if (expected_revision > 0 && cur->mod_revision != expected_revision) {
+    return fail("revision mismatch on " + key + ": have " + std::to_string(cur->mod_revision) +
+                    ", expected " + std::to_string(expected_revision),
+                "Conflict");
+  }
+  return write(key, value, EventType::kPut, false, cur->create_revision);
+}
+
+Result<KeyValue> SqliteStore::remove(const std::string& key, int64_t expected_revision) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto cur = read_key(key);
+  if (!cur) return fail("key not found: " + key, "NotFound");
+  if (expected_revision > 0 && cur->mod_revision != expected_revision) {
+    return fail("revision mismatch on " + key, "Conflict");
+  }
+  auto r = write(key, cur->value, EventType::kDelete, false, cur->create_revision);
+  if (!r) return r;
+  return *cur;
+}
+
+Result<std::unique_ptr<Watch>> SqliteStore::watch(const std::string& prefix, int64_t from_revision) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (from_revision < compacted_) {
+    return fail("The resourceVersion for the provided watch is too old.", "Expired");
+  }
+  auto w = std::make_unique<SqliteWatch>(this, prefix, opts_.max_watch_backlog);
+  if (from_revision < revision_) {
+    auto* s = replay_->get();
+    sqlite3_bind_int64(s, 1, from_revision);
+    bind_text(s, 2, prefix);
+    bind_text(s, 3, prefix_end(prefix));
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      Event e;
+      e.type = sqlite3_column_int(s, 2) == 0 ? EventType::kPut : EventType::kDelete;
+      e.created = sqlite3_column_int(s, 3) != 0;
+      e.kv.key = column_string(s, 1);
+      e.kv.value = column_string(s, 4);
+      e.kv.create_revision = sqlite3_column_int64(s, 5);
+      e.kv.mod_revision = sqlite3_column_int64(s, 0);
+      w->push(e);
+    }
+    if (rc != SQLITE_DONE) return db_error("watch replay");
+  }
+  watchers_.push_back(w.get());
+  return std::unique_ptr<Watch>(std::move(w));
+}
+
+void SqliteStore::unregister(SqliteWatch* w) {
+  std::lock_guard<std::mutex> l(mu_);
+  watchers_.erase(std::remove(watchers_.begin(), watchers_.end(), w), watchers_.end());
+}
+
+Status SqliteStore::compact_locked(int64_t revision) {
+  if (revision <= compacted_) return {};
+  revision = std::min(revision, revision_);
+  Stmt del(db_, "DELETE FROM log WHERE rev <= ?");
+  auto* s = del.get();
+  sqlite3_bind_int64(s, 1, revision);
+  if (sqlite3_step(s) != SQLITE_DONE) return db_error("compact");
+  auto* m = meta_set_->get();
+  sqlite3_bind_int64(m, 1, revision);
+  bind_text(m, 2, "compacted");
+  if (sqlite3_step(m) != SQLITE_DONE) return db_error("compact meta");
+  compacted_ = revision;
+  log_->debug("compacted to revision {}", revision);
+  return {};
+}
+
+Status SqliteStore::compact(int64_t revision) {
+  std::lock_guard<std::mutex> l(mu_);
+  return compact_locked(revision);
+}
+
+Status SqliteStore::compact_keep(int64_t keep_revisions, std::chrono::seconds min_age) {
+  std::lock_guard<std::mutex> l(mu_);
+  int64_t by_count = revision_ - keep_revisions;
+  if (by_count <= compacted_) return {};
+  // The newest revision older than min_age: never compact past it.
+  Stmt q(db_, "SELECT COALESCE(MAX(rev), 0) FROM log WHERE ts < ?");
+  auto* s = q.get();
+  sqlite3_bind_int64(s, 1, now_unix() - min_age.count());
+  int64_t by_age = 0;
+  if (sqlite3_step(s) == SQLITE_ROW) by_age = sqlite3_column_int64(s, 0);
+  return compact_locked(std::min(by_count, by_age));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite(const SqliteOptions& options) {
+  auto s = std::make_unique<SqliteStore>(options);
+  if (auto st = s->open(); !st) return st.error();
+  return std::unique_ptr<Store>(std::move(s));
+}
+
+}  // namespace k3dpp::store

@@ -1,0 +1,87 @@
+// The revisioned key-value store behind the API server (etcd's model, so etcd can back it later).
+// Keys look like "/registry/pods/default/web"; values are opaque bytes (JSON objects without
+// metadata.resourceVersion, which the API server fills in from mod_revision).
+//
+// Every write gets the next global revision. Errors carry a kind: "NotFound", "AlreadyExists",
+// "Conflict" (expected revision mismatch), "Expired" (watch from a compacted revision),
+// "Internal".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace k3dpp::store {
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+  int64_t create_revision = 0;  // revision of the write that created the key
+  int64_t mod_revision = 0;     // revision of the last write (the resourceVersion)
+};
+
+struct ListResult {
+  std::vector<KeyValue> items;  // sorted by key
+  int64_t revision = 0;         // the store's revision at the time of the list
+};
+
+enum class EventType { kPut, kDelete };
+
+struct Event {
+  EventType type = EventType::kPut;
+  // For kPut: the new value, mod_revision = revision of the event.
+  // For kDelete: the last value before deletion, with mod_revision = revision of the delete.
+  KeyValue kv;
+  bool created = false;  // kPut that created the key (ADDED) rather than updated it (MODIFIED)
+};
+
+// A live watch. Events arrive in revision order, each exactly once, none skipped.
+class Watch {
+ public:
+  virtual ~Watch() = default;
+  // Waits up to `timeout` for the next event. nullopt on timeout or once the watch is closed.
+  virtual std::optional<Event> next(std::chrono::milliseconds timeout) = 0;
+  // True when the store dropped this watch (closed store, or the watcher fell too far behind).
+  virtual bool closed() = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Result<KeyValue> get(const std::string& key) = 0;
+  // Every key starting with prefix, plus the current revision (consistent with the items).
+  virtual Result<ListResult> list(const std::string& prefix) = 0;
+  // AlreadyExists if the key exists.
+  virtual Result<KeyValue> create(const std::string& key, const std::string& value) = 0;
+  // expected_revision > 0: Conflict unless the key's mod_revision equals it. NotFound if absent.
+  virtual Result<KeyValue> update(const std::string& key, const std::string& value,
+                                  int64_t expected_revision) = 0;
+  // Deletes and returns the last value (mod_revision = the key's last write). Same preconditions.
+  virtual Result<KeyValue> remove(const std::string& key, int64_t expected_revision) = 0;
+  // Events for keys under prefix with revision > from_revision: history first, then live.
+  // Expired if from_revision is older than the compacted revision.
+  virtual Result<std::unique_ptr<Watch>> watch(const std::string& prefix, int64_t from_revision) = 0;
+
+  virtual int64_t current_revision() = 0;
+  virtual int64_t compacted_revision() = 0;
+  // Drops history (not live keys) at or below `revision`.
+  virtual Status compact(int64_t revision) = 0;
+  // Compacts keeping the last keep_revisions revisions and anything younger than min_age.
+  virtual Status compact_keep(int64_t keep_revisions, std::chrono::seconds min_age) = 0;
+};
+
+struct SqliteOptions {
+  std::string path;  // database file; ":memory:" for tests (no persistence)
+  size_t max_watch_backlog = 200000;  // a watcher further behind than this is closed
+};
+
+// Opens (creating if needed) a SQLite store in WAL mode.
+Result<std::unique_ptr<Store>> open_sqlite(const SqliteOptions& options);
+
+}  // namespace k3dpp::store

@@ -1,0 +1,224 @@
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "store/store.h"
+
+using namespace k3dpp;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::unique_ptr<store::Store> open_mem() {
+  auto s = store::open_sqlite({":memory:"});
+  REQUIRE(s.has_value());
+  return std::move(*s);
+}
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/k3dpp-store-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+}  // namespace
+
+TEST_CASE("create, get, update, remove with revisions") {
+  auto s = open_mem();
+  CHECK(s->current_revision() == 0);
+  auto a = s->create("/registry/pods/default/a", "A1");
+  REQUIRE(a);
+  CHECK(a->mod_revision == 1);
+  CHECK(a->create_revision == 1);
+  auto dup = s->create("/registry/pods/default/a", "X");
+  REQUIRE(!dup);
+  CHECK(dup.error().kind == "AlreadyExists");
+
+  auto b = s->create("/registry/pods/other/b", "B1");
+  REQUIRE(b);
+  CHECK(b->mod_revision == 2);
+
+  auto u = s->update("/registry/pods/default/a", "A2", 1);
+  REQUIRE(u);
+  CHECK(u->mod_revision == 3);
+  CHECK(u->create_revision == 1);
+  auto stale = s->update("/registry/pods/default/a", "A3", 1);
+  REQUIRE(!stale);
+  CHECK(stale.error().kind == "Conflict");
+  auto missing = s->update("/registry/pods/default/zz", "Z", 0);
+  REQUIRE(!missing);
+  CHECK(missing.error().kind == "NotFound");
+
+  auto g = s->get("/registry/pods/default/a");
+  REQUIRE(g);
+  CHECK(g->value == "A2");
+  CHECK(g->mod_revision == 3);
+
+  auto l = s->list("/registry/pods/");
+  REQUIRE(l);
+  CHECK(l->revision == 3);
+  REQUIRE(l->items.size() == 2);
+  CHECK(l->items[0].key == "/registry/pods/default/a");
+  auto ld = s->list("/registry/pods/default/");
+  REQUIRE(ld);
+  CHECK(ld->items.size() == 1);
+
+  auto badpre = s->remove("/registry/pods/default/a", 2);
+  REQUIRE(!badpre);
+  CHECK(badpre.error().kind == "Conflict");
+  auto r = s->remove("/registry/pods/default/a", 3);
+  REQUIRE(r);
+  CHECK(r->value == "A2");
+  CHECK(s->current_revision() == 4);
+  CHECK(s->get("/registry/pods/default/a").error().kind == "NotFound");
+}
+
+TEST_CASE("watch replays history then delivers live events in order") {
+  auto s = open_mem();
+  REQUIRE(s->create("/registry/pods/ns/a", "1"));
+  REQUIRE(s->create("/registry/services/ns/a", "svc"));
+  REQUIRE(s->update("/registry/pods/ns/a", "2", 0));
+  auto w = s->watch("/registry/pods/", 0);
+  REQUIRE(w);
+  auto e1 = (*w)->next(100ms);
+  REQUIRE(e1);
+  CHECK(e1->type == store::EventType::kPut);
+  CHECK(e1->created);
+  CHECK(e1->kv.value == "1");
+  CHECK(e1->kv.mod_revision == 1);
+  auto e2 = (*w)->next(100ms);
+  REQUIRE(e2);
+  CHECK(!e2->created);
+  CHECK(e2->kv.mod_revision == 3);
+  CHECK(!(*w)->next(20ms));  // the service is filtered out; nothing else
+
+  REQUIRE(s->remove("/registry/pods/ns/a", 0));
+  auto e3 = (*w)->next(100ms);
+  REQUIRE(e3);
+  CHECK(e3->type == store::EventType::kDelete);
+  CHECK(e3->kv.value == "2");
+  CHECK(e3->kv.mod_revision == 4);
+
+  // From the current revision: only new events.
+  auto w2 = s->watch("/registry/", s->current_revision());
+  REQUIRE(w2);
+  CHECK(!(*w2)->next(10ms));
+  REQUIRE(s->create("/registry/pods/ns/c", "c"));
+  auto e4 = (*w2)->next(100ms);
+  REQUIRE(e4);
+  CHECK(e4->kv.key == "/registry/pods/ns/c");
+}
+
+TEST_CASE("concurrent writers; every watcher sees every event once, in revision order") {
+  auto s = open_mem();
+  constexpr int kWriters = 4;
+  constexpr int kPerWriter = 150;
+  constexpr int kWatchers = 10;
+  std::vector<std::unique_ptr<store::Watch>> watches;
+  for (int i = 0; i < kWatchers; ++i) {
+    auto w = s->watch("/registry/", 0);
+    REQUIRE(w);
+    watches.push_back(std::move(*w));
+  }
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kWriters; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kPerWriter; ++i) {
+        std::string key = "/registry/configmaps/ns/w" + std::to_string(t) + "-" + std::to_string(i % 10);
+        if (i < 10) {
+          (void)s->create(key, std::to_string(i));
+        } else {
+          auto cur = s->get(key);
+          if (!cur) continue;
+          auto u = s->update(key, std::to_string(i), cur->mod_revision);
+          if (!u) conflicts++;
+        }
+      }
+    });
+  }
+  // A shared counter key: contended read-modify-write must never lose an increment.
+  REQUIRE(s->create("/registry/counter", "0"));
+  std::vector<std::thread> incs;
+  for (int t = 0; t < 2; ++t) {
+    incs.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        for (;;) {
+          auto cur = s->get("/registry/counter");
+          int v = std::stoi(cur->value);
+          if (s->update("/registry/counter", std::to_string(v + 1), cur->mod_revision)) break;
+        }
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  for (auto& t : incs) t.join();
+  CHECK(s->get("/registry/counter")->value == "100");
+  CHECK(conflicts.load() == 0);  // each key has one writer
+
+  int64_t last = s->current_revision();
+  CHECK(last == kWriters * kPerWriter + 1 + 100);
+  for (auto& w : watches) {
+    int64_t expect = 1;
+    while (expect <= last) {
+      auto e = w->next(1000ms);
+      REQUIRE(e);
+      CHECK(e->kv.mod_revision == expect);
+      ++expect;
+    }
+    CHECK(!w->next(1ms));
+  }
+}
+
+TEST_CASE("data survives a restart") {
+  TempDir dir;
+  std::string db = (dir.path / "state.db").string();
+  {
+    auto s = store::open_sqlite({db});
+    REQUIRE(s);
+    REQUIRE((*s)->create("/registry/namespaces/dev", "{\"a\":1}"));
+    REQUIRE((*s)->create("/registry/namespaces/tmp", "x"));
+    REQUIRE((*s)->remove("/registry/namespaces/tmp", 0));
+  }
+  auto s = store::open_sqlite({db});
+  REQUIRE(s);
+  CHECK((*s)->current_revision() == 3);
+  auto g = (*s)->get("/registry/namespaces/dev");
+  REQUIRE(g);
+  CHECK(g->value == "{\"a\":1}");
+  CHECK(g->mod_revision == 1);
+  auto n = (*s)->create("/registry/namespaces/next", "y");
+  REQUIRE(n);
+  CHECK(n->mod_revision == 4);
+  auto w = (*s)->watch("/registry/namespaces/", 1);  // history persisted too
+  REQUIRE(w);
+  auto e = (*w)->next(100ms);
+  REQUIRE(e);
+  CHECK(e->kv.mod_revision == 2);
+}
+
+TEST_CASE("compaction makes old watches Expired") {
+  auto s = open_mem();
+  for (int i = 0; i < 20; ++i) REQUIRE(s->create("/registry/k/" + std::to_string(i), "v"));
+  // Everything is younger than 5 minutes: compact_keep must not drop anything.
+  REQUIRE(s->compact_keep(5, std::chrono::seconds(300)));
+  CHECK(s->compacted_revision() == 0);
+  REQUIRE(s->compact_keep(5, std::chrono::seconds(-10)));
+  CHECK(s->compacted_revision() == 15);
+  auto old = s->watch("/registry/", 3);
+  REQUIRE(!old);
+  CHECK(old.error().kind == "Expired");
+  auto ok = s->watch("/registry/", 15);
+  REQUIRE(ok);
+  auto e = (*ok)->next(100ms);
+  REQUIRE(e);
+  CHECK(e->kv.mod_revision == 16);
+  CHECK(s->list("/registry/")->items.size() == 20);  // live keys are kept
+}
