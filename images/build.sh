@@ -6,8 +6,9 @@
 #
 # How: debootstrap (minbase) a Debian rootfs once, install each image's packages into a copy of
 # it with apt-get in a chroot, trim it, and cache the result under a key made from the package
-# list. Every build then adds our files to the cached rootfs in a tar stream and `docker import`s
-# it, so a rebuild after a code change takes seconds. See images/README.md.
+# list; that rootfs is `docker import`ed once as k3dpp/<kind>-rootfs:<key>. Every build then
+# adds our files as one small layer (docker cp + docker commit), so a rebuild after a code
+# change takes seconds. See images/README.md.
 #
 # Usage: images/build.sh [--build-dir DIR] [--only node|lb]
 #   --build-dir DIR  CMake build directory holding k3dpp-node and k3dpp-lb (default <repo>/build)
@@ -101,21 +102,29 @@ find_binary() { # $1 = target name, $2 = env override; prints the path
 # Debian packages providing the shared libraries a binary needs (ldd + dpkg -S on this host,
 # which is the same Debian release as the image). Host .so files are never copied.
 runtime_packages() { # $1 = binary
-  local bin=$1 out lib cand pkg
+  local bin=$1 out lib cand pkg owners
+  local -a libs=() cands=()
   out=$(ldd "$bin" 2>&1) || { [[ $out == *"not a dynamic executable"* ]] && return 0; die "ldd $bin failed: $out"; }
   if grep -q 'not found' <<<"$out"; then
     die "$bin needs libraries that are not installed on this host:
 $(grep 'not found' <<<"$out")"
   fi
-  while read -r lib; do
+  mapfile -t libs < <(awk '/=> \// {print $3} /^[[:space:]]*\/[^ ]+ \(/ {print $1}' <<<"$out" | sort -u)
+  # dpkg knows a file under the path its package shipped it at (/lib or /usr/lib on this
+  # merged-/usr system), so ask for every spelling in one dpkg -S call (it reads its whole
+  # database each time).
+  lib_candidates() { printf '%s\n' "$1" "$(readlink -f "$1")" "/usr${1#/usr}" "${1#/usr}" | sort -u; }
+  for lib in "${libs[@]}"; do mapfile -t -O "${#cands[@]}" cands < <(lib_candidates "$lib"); done
+  owners=$(dpkg -S "${cands[@]}" 2>/dev/null || true)
+  for lib in "${libs[@]}"; do
     pkg=
-    for cand in "$lib" "$(readlink -f "$lib")" "/usr${lib#/usr}" "${lib#/usr}"; do
-      pkg=$(dpkg -S "$cand" 2>/dev/null | head -n 1 | cut -d: -f1) || true
+    while IFS= read -r cand; do
+      pkg=$(awk -v p="$cand" '{ i = index($0, ": /"); if (substr($0, i + 2) == p) { split(substr($0, 1, i - 1), a, /[:,]/); print a[1]; exit } }' <<<"$owners")
       [ -n "$pkg" ] && break
-    done
+    done < <(lib_candidates "$lib")
     [ -n "$pkg" ] || die "$bin links $lib, which no Debian package owns (a locally built library?); the image can only contain packaged libraries"
     echo "$pkg"
-  done < <(awk '/=> \// {print $3} /^[[:space:]]*\/[^ ]+ \(/ {print $1}' <<<"$out") | sort -u
+  done | sort -u
 }
 
 # --- rootfs cache ----------------------------------------------------------------------------
@@ -227,21 +236,49 @@ package_rootfs() { # $1 = kind, rest = packages
   rootfs_dir=$dir
 }
 
-# Streams rootfs + staged files into `docker import`. Only staged entries that are not already
-# directories in the rootfs are listed, so the tar has no duplicate entries.
-import_image() { # $1 = rootfs, $2 = stage dir, $3 = image:tag, rest = --change options
-  local rootfs=$1 stagedir=$2 image=$3; shift 3
-  local list=$stagedir.list entry
-  : >"$list"
-  while IFS= read -r entry; do
-    if [ -d "$stagedir/$entry" ] && [ ! -L "$stagedir/$entry" ] && [ -d "$rootfs/$entry" ]; then
-      continue
-    fi
-    printf '%s\n' "$entry" >>"$list"
-  done < <(cd "$stagedir" && find . -mindepth 1 | sort)
-  tar --numeric-owner -C "$rootfs" -cf - . -C "$stagedir" --no-recursion -T "$list" |
-    docker import "$@" - "$image" >/dev/null || die "docker import of $image failed"
-  rm -f "$list"
+# Two layers per image: the cached rootfs, imported once per cache key as
+# k3dpp/<kind>-rootfs:<key>, and a small layer with our files added with `docker cp` +
+# `docker commit`. A code change re-sends only our files (seconds), and rebuilds do not pile
+# up copies of the whole rootfs in docker's storage.
+rootfs_image() { # $1 = kind, $2 = rootfs dir; sets base_image
+  local kind=$1 dir=$2 t0 old
+  base_image=k3dpp/$kind-rootfs:${dir##*-}
+  if ! docker image inspect "$base_image" >/dev/null 2>&1; then
+    t0=$(now)
+    tar --numeric-owner -C "$dir" -cf - . | docker import - "$base_image" >/dev/null ||
+      die "docker import of $dir as $base_image failed"
+    say "$kind: imported the rootfs as $base_image in $(elapsed "$t0")"
+    # Older rootfs images of this kind: untag (docker keeps the layer while an image uses it).
+    for old in $(docker images --format '{{.Repository}}:{{.Tag}}' "k3dpp/$kind-rootfs" | grep -vx "$base_image"); do
+      docker rmi "$old" >/dev/null 2>&1 || true
+    done
+  fi
+}
+
+# Adds the staged files to the rootfs image and commits the result as image:tag, also tagged
+# :latest.
+commit_image() { # $1 = kind, $2 = rootfs dir, $3 = stage dir, $4 = image:tag, rest = --change options
+  local kind=$1 dir=$2 stagedir=$3 image=$4 cid previous latest=${4%:*}:latest
+  shift 4
+  rootfs_image "$kind" "$dir"
+  previous=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
+  cid=$(docker create --entrypoint /bin/true "$base_image") ||
+    die "cannot create a build container from $base_image"
+  if ! tar --numeric-owner --owner=0 --group=0 -C "$stagedir" -cf - . | docker cp - "$cid:/"; then
+    docker rm -f "$cid" >/dev/null 2>&1
+    die "cannot copy our files into the build container"
+  fi
+  if ! docker commit "$@" "$cid" "$image" >/dev/null; then
+    docker rm -f "$cid" >/dev/null 2>&1
+    die "docker commit of $image failed"
+  fi
+  docker rm -f "$cid" >/dev/null
+  docker tag "$image" "$latest"
+  # The image this build replaced, if nothing else refers to it now.
+  if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$image")" ] &&
+     [ -z "$(docker image inspect -f '{{join .RepoTags ","}}' "$previous" 2>/dev/null)" ]; then
+    docker rmi "$previous" >/dev/null 2>&1 || true
+  fi
 }
 
 image_size() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1 / 1e6}'; }
@@ -262,12 +299,18 @@ install_binary() { # $1 = source, $2 = destination; strips debug info on the way
 # --- pause image -----------------------------------------------------------------------------
 build_pause() { # saves the pause image to $1
   command -v gcc >/dev/null || die "gcc not found (needed for the static pause binary)"
-  local dir=$stage/pause-build
-  mkdir -p "$dir/root"
-  gcc -static -Os -s -Wall -Wextra -Werror -o "$dir/root/pause" "$images_dir/pause/pause.c" ||
-    die "cannot compile images/pause/pause.c (is libc6-dev installed?)"
-  tar --numeric-owner --owner=0 --group=0 -C "$dir/root" -cf - pause |
-    docker import -c 'ENTRYPOINT ["/pause"]' -c "LABEL k3dpp.version=$version" - "$pause_image" >/dev/null
+  local dir=$stage/pause-build src_hash
+  # Rebuilt only when pause.c changes, so the image (and pause.tar) stay the same otherwise.
+  src_hash=$(sha256sum "$images_dir/pause/pause.c" | cut -c1-16)
+  if [ "$(docker image inspect -f '{{index .Config.Labels "k3dpp.pause.source"}}' "$pause_image" 2>/dev/null)" != "$src_hash" ]; then
+    mkdir -p "$dir/root"
+    gcc -static -Os -s -Wall -Wextra -Werror -o "$dir/root/pause" "$images_dir/pause/pause.c" ||
+      die "cannot compile images/pause/pause.c (is libc6-dev installed?)"
+    tar --numeric-owner --owner=0 --group=0 -C "$dir/root" -cf - pause |
+      docker import -c 'ENTRYPOINT ["/pause"]' -c "LABEL k3dpp.pause.source=$src_hash" - "$pause_image" >/dev/null ||
+      die "docker import of $pause_image failed"
+    say "pause: built $pause_image"
+  fi
   install -d "$(dirname "$1")"
   docker save "$pause_image" >"$1"
   rm -rf "$dir"
@@ -288,9 +331,8 @@ build_node() {
   install -D -m 0644 "$images_dir/node/containerd-config.toml" "$s/etc/containerd/config.toml"
   install -d -m 0755 "$s/etc/cni/net.d" "$s/etc/k3dpp" "$s/var/lib/k3dpp"
   build_pause "$s/usr/share/k3dpp/images/pause.tar"
-  import_image "$rootfs" "$s" "k3dpp/node:$version" "${common_changes[@]}" \
+  commit_image node "$rootfs" "$s" "k3dpp/node:$version" "${common_changes[@]}" \
     -c 'ENTRYPOINT ["/usr/local/bin/k3dpp-entrypoint"]'
-  docker tag "k3dpp/node:$version" k3dpp/node:latest
   say "node: k3dpp/node:$version ($(image_size "k3dpp/node:$version")) built in $(elapsed "$t0")"
 }
 
@@ -306,9 +348,8 @@ build_lb() {
   mkdir -p "$s"
   install_binary "$bin" "$s/usr/local/bin/k3dpp-lb"
   install -D -m 0644 "$images_dir/lb/ports.json" "$s/etc/k3dpp-lb/ports.json"
-  import_image "$rootfs" "$s" "k3dpp/lb:$version" "${common_changes[@]}" \
+  commit_image lb "$rootfs" "$s" "k3dpp/lb:$version" "${common_changes[@]}" \
     -c 'ENTRYPOINT ["/usr/local/bin/k3dpp-lb", "run", "--config", "/etc/k3dpp-lb/ports.json"]'
-  docker tag "k3dpp/lb:$version" k3dpp/lb:latest
   say "lb: k3dpp/lb:$version ($(image_size "k3dpp/lb:$version")) built in $(elapsed "$t0")"
 }
 

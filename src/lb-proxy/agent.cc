@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -143,6 +146,40 @@ std::vector<std::string> resolve_host(const Upstream& up) {
   return {addrs.begin(), addrs.end()};
 }
 
+std::map<std::string, std::vector<std::string>> resolve_all(const std::vector<Upstream>& ups,
+                                                            std::chrono::milliseconds limit) {
+  // Shared with detached resolver threads that may outlive this call.
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::map<std::string, std::vector<std::string>> answers;
+  };
+  auto shared = std::make_shared<Shared>();
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& up : ups) {
+    if (out.count(up.host)) continue;
+    out[up.host] = {};
+    std::thread([shared, up] {
+      auto addrs = resolve_host(up);
+      std::lock_guard<std::mutex> lock(shared->mu);
+      shared->answers[up.host] = std::move(addrs);
+      shared->cv.notify_all();
+    }).detach();
+  }
+  std::unique_lock<std::mutex> lock(shared->mu);
+  shared->cv.wait_for(lock, limit, [&] { return shared->answers.size() == out.size(); });
+  for (auto& [host, addrs] : out) {
+    auto it = shared->answers.find(host);
+    if (it != shared->answers.end()) {
+      addrs = it->second;
+    } else {
+      logger()->warn("resolving {} takes longer than {} ms; treating it as unresolvable for now", host,
+                     limit.count());
+    }
+  }
+  return out;
+}
+
 Agent::Agent(AgentOptions opts) : opts_(std::move(opts)) { opts_.render.source = opts_.config_path; }
 
 Status Agent::install(const std::string& conf) {
@@ -172,12 +209,9 @@ Status Agent::apply(bool force_reload) {
   auto cfg = load_ports_config(opts_.config_path);
   if (!cfg) return unexpected(cfg.error());
 
-  std::map<std::string, std::vector<std::string>> resolved;
-  for (const auto& p : cfg->ports) {
-    for (const auto& u : p.upstreams) {
-      if (!resolved.count(u.host)) resolved[u.host] = resolve_host(u);
-    }
-  }
+  std::vector<Upstream> all;
+  for (const auto& p : cfg->ports) all.insert(all.end(), p.upstreams.begin(), p.upstreams.end());
+  auto resolved = resolve_all(all, opts_.dns_timeout);
   auto usable = [&resolved](const Upstream& u) { return !resolved[u.host].empty(); };
   std::string conf = render_nginx_conf(*cfg, opts_.render, usable);
 

@@ -31,6 +31,7 @@ struct AgentOptions {
   // Quiet time after a file event before reloading (editors and `docker cp` write in steps).
   std::chrono::milliseconds debounce{std::chrono::milliseconds(200)};
   std::chrono::milliseconds stop_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds dns_timeout{std::chrono::seconds(3)};
 };
 
 // Output and exit status of a finished command.
@@ -45,6 +46,12 @@ Result<CommandResult> run_command(const std::vector<std::string>& argv);
 // Resolves an upstream's host to its sorted addresses; IP literals resolve to themselves.
 // An empty vector means "does not resolve".
 std::vector<std::string> resolve_host(const Upstream& up);
+
+// Resolves the hosts of all upstreams in parallel, waiting at most `limit`: a host whose answer
+// has not come back by then (an unreachable DNS server) counts as not resolving, so the agent
+// never blocks on DNS for long.
+std::map<std::string, std::vector<std::string>> resolve_all(const std::vector<Upstream>& ups,
+                                                            std::chrono::milliseconds limit);
 
 class Agent {
  public:

@@ -218,3 +218,11 @@ TEST_CASE("resolve_host: IP literals resolve to themselves, localhost resolves")
   CHECK(k3dpp::lb::resolve_host({"::1", 1, true}) == std::vector<std::string>{"::1"});
   CHECK_FALSE(k3dpp::lb::resolve_host({"localhost", 1, false}).empty());
 }
+
+TEST_CASE("resolve_all: one answer per host, IP literals without DNS") {
+  std::vector<k3dpp::lb::Upstream> ups = {{"10.0.0.1", 80, false}, {"localhost", 80, false}, {"10.0.0.1", 81, false}};
+  auto res = k3dpp::lb::resolve_all(ups, std::chrono::seconds(3));
+  CHECK(res.size() == 2);
+  CHECK(res["10.0.0.1"] == std::vector<std::string>{"10.0.0.1"});
+  CHECK_FALSE(res["localhost"].empty());
+}
