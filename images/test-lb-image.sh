@@ -6,7 +6,9 @@
 #   - after `docker cp` of a new ports.json: 8080 -> backend-b, 9090 -> backend-a (inotify reload)
 #   - an invalid ports.json is refused and traffic keeps flowing
 #   - an upstream name that does not resolve yet is left out, and picked up once it exists
+#   - an open connection (like kubectl get -w) survives a reload
 #   - `k3dpp-lb reload` works, `docker stop` stops it cleanly (exit 0)
+#   - nginx accepts the rendered UDP / IPv6 / multi-upstream directives (nginx -t in the image)
 # Traffic goes only to 127.0.0.1 and to the containers this script creates; everything it
 # creates is named k3dpp-img-test-* and removed at the end.
 #
@@ -28,7 +30,7 @@ say() { echo "test-lb-image: $*" >&2; }
 pass() { say "PASS $*"; }
 failed() { say "FAIL $*"; failures=$((failures + 1)); }
 cleanup() {
-  docker rm -f "$lb" "$backend_a" "$backend_b" "$late" >/dev/null 2>&1 || true
+  docker rm -f "$lb" "$backend_a" "$backend_b" "$late" "$echo_server" >/dev/null 2>&1 || true
   docker network rm "$net" >/dev/null 2>&1 || true
   docker rmi "$bb_image" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -53,6 +55,9 @@ backend() { # $1 = container name, $2 = answer
 }
 backend "$backend_a" backend-a
 backend "$backend_b" backend-b
+echo_server=$id-echo
+docker run -d --name "$echo_server" --network "$net" --label k3dpp.test=images "$bb_image" \
+  nc -ll -p 8080 -e cat >/dev/null
 
 # Reads what the server behind 127.0.0.1:$1 says ("" when nothing answers).
 ask() {
@@ -80,6 +85,7 @@ wait_log() {
   done
   return 1
 }
+reload_count() { local out; out=$(docker logs "$lb" 2>&1); grep -c 'nginx reloaded' <<<"$out" || true; }
 ports_file() { # $1 = file, rest = JSON port entries
   local f=$1; shift
   local IFS=,
@@ -138,12 +144,48 @@ fi
 backend "$late" backend-late
 if expect_answer "$hp8080" backend-late 15; then pass "late upstream picked up after it appeared"; else failed "late upstream never picked up"; fi
 
+# A long-lived connection (kubectl watch, exec, port-forward) must survive a reload: old nginx
+# workers keep serving their connections.
+ports_file "$work/ports-4.json" "$(entry 8080 "$late:8080")" "$(entry 9090 "$echo_server:8080")"
+docker cp "$work/ports-4.json" "$lb:/etc/k3dpp-lb/ports.json"
+for _ in $(seq 1 25); do
+  [ "$(timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$hp9090 && echo ping >&3 && head -n 1 <&3" 2>/dev/null)" = ping ] && break
+  sleep 0.2
+done
+exec 7<>"/dev/tcp/127.0.0.1/$hp9090"
+echo before-reload >&7
+read -r -t 3 line1 <&7 || line1=""
+before=$(reload_count)
+ports_file "$work/ports-5.json" "$(entry 8080 "$late:8080")" "$(entry 9090 "$echo_server:8080")" "$(entry 9191 "$backend_a:8080")"
+docker cp "$work/ports-5.json" "$lb:/etc/k3dpp-lb/ports.json"
+for _ in $(seq 1 25); do [ "$(reload_count)" -gt "$before" ] && break; sleep 0.2; done
+[ "$(reload_count)" -gt "$before" ] || failed "no reload after adding port 9191"
+sleep 0.5  # nginx starts new workers; the old one keeps our connection
+echo after-reload >&7
+read -r -t 3 line2 <&7 || line2=""
+exec 7>&-
+if [ "$line1" = before-reload ] && [ "$line2" = after-reload ]; then
+  pass "open connection survives a reload"
+else
+  failed "open connection across a reload: got '$line1' / '$line2'"
+fi
+
 if docker exec "$lb" k3dpp-lb reload; then
   wait_log 'reload requested' && pass "k3dpp-lb reload" || failed "reload not logged"
 else
   failed "k3dpp-lb reload exited non-zero"
 fi
 expect_answer "$hp8080" backend-late && pass "serves after k3dpp-lb reload" || failed "broken after k3dpp-lb reload"
+
+# nginx accepts everything the renderer writes for UDP, IPv6 and several upstreams.
+printf '%s\n' '{"ports":[{"listen":53,"protocol":"udp","upstreams":["10.0.0.1:53","[fd00::1]:53"]},' \
+  '{"listen":6443,"upstreams":["127.0.0.1:6443","127.0.0.2:6443"]}]}' >"$work/ports-check.json"
+docker cp "$work/ports-check.json" "$lb:/tmp/ports-check.json"
+if out=$(docker exec "$lb" sh -c 'k3dpp-lb render --config /tmp/ports-check.json --out /tmp/check.conf && nginx -t -c /tmp/check.conf' 2>&1); then
+  pass "nginx -t accepts a rendered UDP/IPv6/multi-upstream config"
+else
+  failed "nginx -t refused a rendered config: $out"
+fi
 
 t0=$(date +%s.%N)
 docker stop -t 10 "$lb" >/dev/null
