@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <atomic>
 #include <sstream>
+#include <thread>
 
 #include "common/log.h"
 #include "fake_engine.h"
@@ -511,4 +513,37 @@ TEST_CASE("factory: docker by name, podman not built yet, unknown names, DOCKER_
   CHECK_FALSE(make_runtime("docker").has_value());
   ::unsetenv("DOCKER_HOST");
   CHECK(*socket_from_env() == "/var/run/docker.sock");
+}
+
+TEST_CASE("start/stop are idempotent (304), remove asks for anonymous volumes, calls are thread-safe") {
+  Router router;
+  router.routes["POST /containers/n/start"] = FakeResponse{304, "", "", {}};
+  router.routes["POST /containers/n/stop"] = FakeResponse{304, "", "", {}};
+  router.routes["DELETE /containers/n"] = FakeResponse{204, "", "", {}};
+  router.routes["GET /containers/n/json"] = ok(R"({"Id":"n","Name":"/n","State":{"Status":"running","Running":true,"Pid":42}})");
+  FakeEngine engine(router.handler());
+  DockerRuntime rt(engine.socket_path());
+  CHECK(rt.start_container("n").has_value());
+  CHECK(rt.stop_container("n", 7).has_value());
+  CHECK(engine.find("/containers/n/stop").query["t"] == "7");
+  CHECK(rt.remove_container("n", true).has_value());
+  auto del = engine.find("/containers/n", "DELETE");
+  CHECK(del.query["force"] == "1");
+  CHECK(del.query["v"] == "1");
+
+  std::vector<std::thread> threads;
+  std::atomic<int> good{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      for (int j = 0; j < 5; ++j) {
+        auto c = rt.inspect_container("n");
+        if (c && c->pid == 42 && c->running) ++good;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(good == 20);
+  int versions = 0;
+  for (const auto& r : engine.requests()) versions += r.path == "/version" ? 1 : 0;
+  CHECK(versions == 1);  // negotiated once
 }
