@@ -1,0 +1,415 @@
+// ApiServer::handle driven through a fake Responder (no network).
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+#include "apiserver/api_server.h"
+#include "store/store.h"
+
+using namespace k3dpp;
+using json = nlohmann::json;
+
+namespace {
+
+class FakeStream : public http::Stream {
+ public:
+  explicit FakeStream(size_t max_chunks) : max_(max_chunks) {}
+  bool write(std::string_view chunk) override {
+    if (chunks.size() >= max_) return false;
+    chunks.emplace_back(chunk);
+    return chunks.size() < max_;
+  }
+  bool closed() override { return chunks.size() >= max_; }
+  std::vector<std::string> chunks;
+  size_t max_;
+};
+
+class FakeResponder : public http::Responder {
+ public:
+  explicit FakeResponder(size_t max_chunks = 100) : stream_(max_chunks) {}
+  void send(http::Response r) override { response = std::move(r); }
+  http::Stream& stream(int status, const std::vector<std::pair<std::string, std::string>>& headers) override {
+    response.status = status;
+    response.headers = headers;
+    streamed = true;
+    return stream_;
+  }
+  http::Conn& upgrade(const std::vector<std::pair<std::string, std::string>>&) override {
+    throw std::runtime_error("no upgrade");
+  }
+  std::string header(const std::string& name) const {
+    for (auto& h : response.headers) {
+      if (h.first == name) return h.second;
+    }
+    return "";
+  }
+  json body() const { return json::parse(response.body); }
+  http::Response response;
+  bool streamed = false;
+  FakeStream stream_;
+};
+
+http::User admin() { return {"admin", {"system:masters"}, true}; }
+
+struct Server {
+  std::unique_ptr<apiserver::ApiServer> api;
+  Server() {
+    auto s = store::open_sqlite({":memory:"});
+    REQUIRE(s);
+    apiserver::Options o;
+    o.background = false;
+    api = std::make_unique<apiserver::ApiServer>(o, std::shared_ptr<store::Store>(std::move(*s)));
+    REQUIRE(api->start());
+  }
+  FakeResponder call(const std::string& method, const std::string& target, const std::string& body = "",
+                     const std::string& content_type = "application/json", const std::string& accept = "application/json",
+                     http::User user = admin()) {
+    http::Request r;
+    r.method = method;
+    r.target = target;
+    auto q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) {
+      for (auto& kv : split(target.substr(q + 1), '&')) {
+        auto eq = kv.find('=');
+        r.query.emplace(kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1));
+      }
+    }
+    if (!content_type.empty() && !body.empty()) r.headers.emplace("content-type", content_type);
+    r.headers.emplace("accept", accept);
+    r.body = body;
+    r.user = std::move(user);
+    FakeResponder resp;
+    api->handle(r, resp);
+    return resp;
+  }
+  static std::vector<std::string> split(const std::string& s, char c) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    for (;;) {
+      auto p = s.find(c, start);
+      out.push_back(s.substr(start, p - start));
+      if (p == std::string::npos) break;
+      start = p + 1;
+    }
+    return out;
+  }
+};
+
+const char* kPod = R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"app":"web"}},
+  "spec":{"containers":[{"name":"nginx","image":"nginx:1.25"}]}})";
+
+const char* kDeploy = R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
+  "spec":{"replicas":2,"selector":{"matchLabels":{"app":"web"}},
+  "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"nginx","image":"nginx"}]}}}})";
+
+}  // namespace
+
+TEST_CASE("discovery, version, openapi") {
+  Server s;
+  auto v = s.call("GET", "/version");
+  CHECK(v.response.status == 200);
+  CHECK(v.body()["minor"] == "32");
+  CHECK(v.body()["gitVersion"] == "v1.32.4-k3dpp");
+
+  auto agg = s.call("GET", "/api", "", "",
+                    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json");
+  CHECK(agg.response.status == 200);
+  CHECK(agg.header("Content-Type") == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+  CHECK(agg.body()["kind"] == "APIGroupDiscoveryList");
+
+  auto legacy = s.call("GET", "/api");
+  CHECK(legacy.header("Content-Type") == "application/json");
+  CHECK(legacy.body()["kind"] == "APIVersions");
+  auto groups = s.call("GET", "/apis");
+  CHECK(groups.body()["kind"] == "APIGroupList");
+  auto v1 = s.call("GET", "/api/v1");
+  CHECK(v1.body()["kind"] == "APIResourceList");
+  CHECK(s.call("GET", "/apis/apps/v1").body()["groupVersion"] == "apps/v1");
+  CHECK(s.call("GET", "/openapi/v3").body()["paths"].contains("apis/apps/v1"));
+  CHECK(s.call("GET", "/openapi/v2").response.status == 404);
+  auto nope = s.call("GET", "/apis/nosuch.io/v1/things");
+  CHECK(nope.response.status == 404);
+  CHECK(nope.body()["message"] == "the server could not find the requested resource");
+}
+
+TEST_CASE("default namespaces and the kubernetes service exist after start") {
+  Server s;
+  auto l = s.call("GET", "/api/v1/namespaces");
+  REQUIRE(l.response.status == 200);
+  std::vector<std::string> names;
+  json list = l.body();
+  for (auto& ns : list["items"]) {
+    names.push_back(ns["metadata"]["name"]);
+    CHECK(ns["status"]["phase"] == "Active");
+    CHECK(ns["metadata"]["labels"]["kubernetes.io/metadata.name"] == ns["metadata"]["name"]);
+    CHECK(ns["spec"]["finalizers"] == json::array({"kubernetes"}));
+  }
+  CHECK(json(names).dump() == R"(["default","kube-node-lease","kube-public","kube-system"])");
+  auto svc = s.call("GET", "/api/v1/namespaces/default/services/kubernetes");
+  REQUIRE(svc.response.status == 200);
+  CHECK(svc.body()["spec"]["clusterIP"] == "10.43.0.1");
+  CHECK(s.call("GET", "/api/v1/namespaces/default/serviceaccounts/default").response.status == 200);
+  CHECK(l.body()["metadata"]["resourceVersion"].is_string());
+}
+
+TEST_CASE("create, get, list, conflict, patch, delete a pod") {
+  Server s;
+  auto c = s.call("POST", "/api/v1/namespaces/default/pods?fieldManager=kubectl-create&fieldValidation=Strict", kPod);
+  REQUIRE(c.response.status == 201);
+  json pod = c.body();
+  CHECK(pod["metadata"]["namespace"] == "default");
+  CHECK(pod["metadata"]["uid"].get<std::string>().size() == 36);
+  CHECK(pod["metadata"].contains("creationTimestamp"));
+  CHECK(pod["status"]["phase"] == "Pending");
+  std::string rv = pod["metadata"]["resourceVersion"];
+
+  auto dup = s.call("POST", "/api/v1/namespaces/default/pods", kPod);
+  CHECK(dup.response.status == 409);
+  CHECK(dup.body()["reason"] == "AlreadyExists");
+  CHECK(dup.body()["message"] == "pods \"web\" already exists");
+
+  auto missing = s.call("GET", "/api/v1/namespaces/default/pods/nosuch");
+  CHECK(missing.response.status == 404);
+  CHECK(missing.body()["message"] == "pods \"nosuch\" not found");
+  CHECK(missing.body()["details"] == json({{"name", "nosuch"}, {"kind", "pods"}}));
+  auto missing_dep = s.call("GET", "/apis/apps/v1/namespaces/default/deployments/x");
+  CHECK(missing_dep.body()["message"] == "deployments.apps \"x\" not found");
+  CHECK(missing_dep.body()["details"]["group"] == "apps");
+
+  auto nons = s.call("POST", "/api/v1/namespaces/nosuch/pods", kPod);
+  CHECK(nons.response.status == 404);
+  CHECK(nons.body()["message"] == "namespaces \"nosuch\" not found");
+
+  auto g = s.call("GET", "/api/v1/namespaces/default/pods/web");
+  CHECK(g.body()["metadata"]["resourceVersion"] == rv);
+
+  // Labels selector in lists.
+  CHECK(s.call("GET", "/api/v1/namespaces/default/pods?labelSelector=app=web").body()["items"].size() == 1);
+  CHECK(s.call("GET", "/api/v1/namespaces/default/pods?labelSelector=app=other").body()["items"].size() == 0);
+  CHECK(s.call("GET", "/api/v1/pods?fieldSelector=metadata.name=web").body()["items"].size() == 1);
+
+  // Update with the current RV works; the stale one conflicts with Kubernetes' message.
+  json upd = g.body();
+  upd["metadata"]["labels"]["tier"] = "front";
+  auto u = s.call("PUT", "/api/v1/namespaces/default/pods/web", upd.dump());
+  REQUIRE(u.response.status == 200);
+  CHECK(u.body()["metadata"]["labels"]["tier"] == "front");
+  auto stale = s.call("PUT", "/api/v1/namespaces/default/pods/web", upd.dump());
+  CHECK(stale.response.status == 409);
+  CHECK(stale.body()["reason"] == "Conflict");
+  CHECK(stale.body()["message"] ==
+        "Operation cannot be fulfilled on pods \"web\": the object has been modified; please apply your changes "
+        "to the latest version and try again");
+
+  // Merge patch (kubectl label).
+  auto p = s.call("PATCH", "/api/v1/namespaces/default/pods/web", R"({"metadata":{"labels":{"env":"dev"}}})",
+                  "application/merge-patch+json");
+  REQUIRE(p.response.status == 200);
+  CHECK(p.body()["metadata"]["labels"]["env"] == "dev");
+  CHECK(p.body()["metadata"]["labels"]["app"] == "web");
+  auto bad_ct = s.call("PATCH", "/api/v1/namespaces/default/pods/web", "{}", "text/plain");
+  CHECK(bad_ct.response.status == 415);
+
+  // Status subresource only touches status.
+  json st = p.body();
+  st["status"]["phase"] = "Running";
+  st["spec"]["containers"][0]["image"] = "changed";
+  auto su = s.call("PUT", "/api/v1/namespaces/default/pods/web/status", st.dump());
+  REQUIRE(su.response.status == 200);
+  CHECK(su.body()["status"]["phase"] == "Running");
+  CHECK(su.body()["spec"]["containers"][0]["image"] == "nginx:1.25");
+
+  // Unbound pod: deleted at once, then NotFound.
+  auto d = s.call("DELETE", "/api/v1/namespaces/default/pods/web", R"({"propagationPolicy":"Background"})");
+  CHECK(d.response.status == 200);
+  CHECK(s.call("GET", "/api/v1/namespaces/default/pods/web").response.status == 404);
+}
+
+TEST_CASE("Table negotiation") {
+  Server s;
+  REQUIRE(s.call("POST", "/api/v1/namespaces/default/pods", kPod).response.status == 201);
+  auto t = s.call("GET", "/api/v1/namespaces/default/pods?limit=500", "", "",
+                  "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json");
+  REQUIRE(t.response.status == 200);
+  CHECK(t.header("Content-Type") == "application/json;as=Table;v=v1;g=meta.k8s.io");
+  json table = t.body();
+  CHECK(table["kind"] == "Table");
+  CHECK(table["columnDefinitions"][0]["name"] == "Name");
+  REQUIRE(table["rows"].size() == 1);
+  CHECK(table["rows"][0]["cells"][0] == "web");
+  CHECK(table["rows"][0]["object"]["kind"] == "PartialObjectMetadata");
+}
+
+TEST_CASE("strict field validation, warnings, invalid objects") {
+  Server s;
+  std::string bad = R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},
+    "spec":{"x":1,"containers":[{"name":"c","image":"nginx"}]}})";
+  auto strict = s.call("POST", "/api/v1/namespaces/default/pods?fieldValidation=Strict", bad);
+  CHECK(strict.response.status == 400);
+  CHECK(strict.body()["message"] ==
+        "Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"spec.x\"");
+  auto warn = s.call("POST", "/api/v1/namespaces/default/pods?fieldValidation=Warn", bad);
+  CHECK(warn.response.status == 201);
+  CHECK(warn.header("Warning") == "299 - \"unknown field \\\"spec.x\\\"\"");
+  CHECK(!warn.body()["spec"].contains("x"));
+
+  std::string noimage = R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"mypod"},
+    "spec":{"containers":[{"name":"c"}]}})";
+  auto inv = s.call("POST", "/api/v1/namespaces/default/pods", noimage);
+  CHECK(inv.response.status == 422);
+  CHECK(inv.body()["reason"] == "Invalid");
+  CHECK(inv.body()["details"]["kind"] == "Pod");
+  CHECK(inv.body()["details"]["causes"][0]["field"] == "spec.containers[0].image");
+}
+
+TEST_CASE("generateName, generation and scale") {
+  Server s;
+  auto g = s.call("POST", "/api/v1/namespaces/default/configmaps",
+                  R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"generateName":"cfg-"},"data":{"a":"b"}})");
+  REQUIRE(g.response.status == 201);
+  std::string name = g.body()["metadata"]["name"];
+  CHECK(name.size() == 9);
+  CHECK(name.rfind("cfg-", 0) == 0);
+
+  auto d = s.call("POST", "/apis/apps/v1/namespaces/default/deployments", kDeploy);
+  REQUIRE(d.response.status == 201);
+  CHECK(d.body()["metadata"]["generation"] == 1);
+  auto sc = s.call("PATCH", "/apis/apps/v1/namespaces/default/deployments/web/scale", R"({"spec":{"replicas":6}})",
+                   "application/merge-patch+json");
+  REQUIRE(sc.response.status == 200);
+  CHECK(sc.body()["kind"] == "Scale");
+  CHECK(sc.body()["apiVersion"] == "autoscaling/v1");
+  CHECK(sc.body()["spec"]["replicas"] == 6);
+  CHECK(sc.body()["status"]["selector"] == "app=web");
+  auto after = s.call("GET", "/apis/apps/v1/namespaces/default/deployments/web").body();
+  CHECK(after["spec"]["replicas"] == 6);
+  CHECK(after["metadata"]["generation"] == 2);
+  // A label-only change does not bump the generation.
+  auto lp = s.call("PATCH", "/apis/apps/v1/namespaces/default/deployments/web", R"({"metadata":{"labels":{"a":"b"}}})",
+                   "application/strategic-merge-patch+json");
+  CHECK(lp.body()["metadata"]["generation"] == 2);
+  // Strategic merge keeps the containers list merged by name.
+  auto sp = s.call("PATCH", "/apis/apps/v1/namespaces/default/deployments/web",
+                   R"({"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.25"}]}}}})",
+                   "application/strategic-merge-patch+json");
+  REQUIRE(sp.response.status == 200);
+  CHECK(sp.body()["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25");
+  CHECK(sp.body()["metadata"]["generation"] == 3);
+}
+
+TEST_CASE("services: ClusterIP and NodePort allocation") {
+  Server s;
+  auto mk = [&](const std::string& name, const std::string& np) {
+    std::string body = R"({"apiVersion":"v1","kind":"Service","metadata":{"name":")" + name +
+                       R"("},"spec":{"type":"NodePort","selector":{"app":"web"},"ports":[{"port":80)" +
+                       (np.empty() ? "" : ",\"nodePort\":" + np) + "}]}}";
+    return s.call("POST", "/api/v1/namespaces/default/services", body);
+  };
+  auto a = mk("a", "30050");
+  REQUIRE(a.response.status == 201);
+  std::string ip = a.body()["spec"]["clusterIP"];
+  CHECK(ip.rfind("10.43.", 0) == 0);
+  CHECK(ip != "10.43.0.1");
+  CHECK(a.body()["spec"]["ports"][0]["nodePort"] == 30050);
+  auto b = mk("b", "30050");
+  CHECK(b.response.status == 422);
+  CHECK(b.body()["details"]["causes"][0]["field"] == "spec.ports[0].nodePort");
+  CHECK(b.body()["details"]["causes"][0]["message"] == "Invalid value: 30050: provided port is already allocated");
+  auto c = mk("c", "80");
+  CHECK(c.response.status == 422);
+  CHECK(c.body()["message"] ==
+        "The Service \"c\" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid "
+        "range. The range of valid ports is 30000-32767");
+  auto d = mk("d", "");
+  REQUIRE(d.response.status == 201);
+  int np = d.body()["spec"]["ports"][0]["nodePort"];
+  CHECK(np >= 30000);
+  CHECK(np <= 32767);
+  // Released on delete.
+  REQUIRE(s.call("DELETE", "/api/v1/namespaces/default/services/a").response.status == 200);
+  CHECK(mk("e", "30050").response.status == 201);
+}
+
+TEST_CASE("watch: replay from a resourceVersion, ADDED/MODIFIED/DELETED, Expired") {
+  Server s;
+  auto c = s.call("POST", "/api/v1/namespaces/default/configmaps",
+                  R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"w"},"data":{"a":"1"}})");
+  std::string rv0 = std::to_string(std::stoll(c.body()["metadata"]["resourceVersion"].get<std::string>()) - 1);
+  REQUIRE(s.call("PATCH", "/api/v1/namespaces/default/configmaps/w", R"({"data":{"a":"2"}})",
+                 "application/merge-patch+json").response.status == 200);
+  REQUIRE(s.call("DELETE", "/api/v1/namespaces/default/configmaps/w").response.status == 200);
+  http::Request r;
+  r.method = "GET";
+  r.path = "/api/v1/namespaces/default/configmaps";
+  r.query = {{"watch", "true"}, {"resourceVersion", rv0}, {"timeoutSeconds", "5"}};
+  r.user = admin();
+  FakeResponder resp(3);
+  s.api->handle(r, resp);
+  REQUIRE(resp.streamed);
+  REQUIRE(resp.stream_.chunks.size() == 3);
+  std::vector<std::string> types;
+  for (auto& ch : resp.stream_.chunks) {
+    CHECK(ch.back() == '\n');
+    types.push_back(json::parse(ch)["type"]);
+  }
+  CHECK(types == std::vector<std::string>{"ADDED", "MODIFIED", "DELETED"});
+  CHECK(json::parse(resp.stream_.chunks[1])["object"]["data"]["a"] == "2");
+
+  // Timeout ends a quiet watch.
+  r.query = {{"watch", "true"}, {"resourceVersion", std::to_string(s.api->store()->current_revision())},
+             {"timeoutSeconds", "1"}};
+  FakeResponder quiet;
+  auto t0 = std::chrono::steady_clock::now();
+  s.api->handle(r, quiet);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+  CHECK(quiet.stream_.chunks.empty());
+
+  REQUIRE(s.api->store()->compact(s.api->store()->current_revision()));
+  r.query = {{"watch", "true"}, {"resourceVersion", "1"}};
+  FakeResponder old;
+  s.api->handle(r, old);
+  REQUIRE(old.stream_.chunks.size() == 1);
+  json ev = json::parse(old.stream_.chunks[0]);
+  CHECK(ev["type"] == "ERROR");
+  CHECK(ev["object"]["code"] == 410);
+  CHECK(ev["object"]["reason"] == "Expired");
+}
+
+TEST_CASE("namespace deletion: Terminating, no new content; protected namespaces") {
+  Server s;
+  REQUIRE(s.call("POST", "/api/v1/namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"dev"}})")
+              .response.status == 201);
+  CHECK(s.call("GET", "/api/v1/namespaces/dev/serviceaccounts/default").response.status == 200);
+  auto d = s.call("DELETE", "/api/v1/namespaces/dev");
+  REQUIRE(d.response.status == 200);
+  CHECK(d.body()["status"]["phase"] == "Terminating");
+  auto c = s.call("POST", "/api/v1/namespaces/dev/pods", kPod);
+  CHECK(c.response.status == 403);
+  CHECK(c.body()["message"] ==
+        "pods \"web\" is forbidden: unable to create new content in namespace dev because it is being terminated");
+  auto def = s.call("DELETE", "/api/v1/namespaces/default");
+  CHECK(def.response.status == 403);
+}
+
+TEST_CASE("authorization: node restriction") {
+  Server s;
+  http::User node{"system:node:n1", {"system:nodes"}, true};
+  http::User nobody{"bob", {}, true};
+  auto f = s.call("GET", "/api/v1/namespaces/default/pods", "", "", "application/json", nobody);
+  CHECK(f.response.status == 403);
+  CHECK(f.body()["message"] ==
+        "pods is forbidden: User \"bob\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\"");
+  CHECK(s.call("GET", "/api/v1/namespaces/default/pods", "", "", "application/json", node).response.status == 200);
+  std::string n1 = R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"}})";
+  std::string n2 = R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"n2"}})";
+  CHECK(s.call("POST", "/api/v1/nodes", n1, "application/json", "application/json", node).response.status == 201);
+  CHECK(s.call("DELETE", "/api/v1/nodes/n2", "", "", "application/json", node).response.status == 403);
+  CHECK(s.call("DELETE", "/api/v1/namespaces/default/services/kubernetes", "", "", "application/json", node)
+            .response.status == 403);
+  (void)n2;
+  http::User anon;
+  CHECK(s.call("GET", "/api/v1/pods", "", "", "application/json", anon).response.status == 401);
+}
