@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "node-image/apimachinery/patch.h"
 
 using nlohmann::json;
@@ -28,7 +31,42 @@ json deployment() {
           {"name":"side","image":"busybox"}]}}}})");
 }
 
+json fixture(const std::string& name) {
+  std::ifstream in(std::string(K3DPP_APIM_FIXTURES) + "/" + name);
+  REQUIRE_MESSAGE(in.good(), "missing fixture " << name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return json::parse(ss.str());
+}
+
 }  // namespace
+
+TEST_CASE("strategic merge: the patch real kubectl apply sent") {
+  json live = fixture("smp-live-deployment.json");
+  json patch = fixture("smp-apply-patch.json");
+  json got = smp(live, patch);
+
+  json want = live;
+  want["metadata"]["labels"]["tier"] = "fe";
+  want["metadata"]["annotations"] = patch["metadata"]["annotations"];
+  want["spec"]["replicas"] = 3;
+  json nginx = live["spec"]["template"]["spec"]["containers"][0];
+  nginx["image"] = "nginx:1.25";
+  nginx["ports"] = json::parse(R"([{"containerPort":8080}])");
+  nginx["env"] = json::parse(R"([{"name":"C","value":"3"},{"name":"A","value":"1"}])");
+  want["spec"]["template"]["spec"]["containers"] = json::array({nginx, json::parse(R"({"image":"redis","name":"cache"})")});
+  CHECK(got == want);
+  // Applying the same patch again changes nothing.
+  CHECK(smp(got, patch) == got);
+}
+
+TEST_CASE("strategic merge: the patch real kubectl set image sent") {
+  json live = fixture("smp-live-deployment.json");
+  json got = smp(live, fixture("smp-set-image-patch.json"));
+  json want = live;
+  want["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26";
+  CHECK(got == want);
+}
 
 TEST_CASE("json merge patch follows RFC 7386") {
   json orig = json::parse(R"({"a":"b","c":{"d":"e","f":"g"},"l":[1,2]})");
