@@ -497,6 +497,89 @@ bool FieldSelector::matches(const json& object) const {
   return true;
 }
 
+namespace {
+
+struct FieldLabel {
+  const char* name;
+  const char* path;           // dotted path into the object
+  const char* default_value;  // value when the field is absent
+};
+
+const std::vector<FieldLabel>& kind_field_labels(const std::string& kind) {
+  static const std::vector<FieldLabel> kNone;
+  static const std::vector<FieldLabel> kPod = {
+      {"spec.nodeName", "spec.nodeName", ""},
+      {"spec.restartPolicy", "spec.restartPolicy", ""},
+      {"spec.schedulerName", "spec.schedulerName", ""},
+      {"spec.serviceAccountName", "spec.serviceAccountName", ""},
+      {"spec.hostNetwork", "spec.hostNetwork", "false"},
+      {"status.phase", "status.phase", ""},
+      {"status.podIP", "status.podIP", ""},
+      {"status.nominatedNodeName", "status.nominatedNodeName", ""}};
+  static const std::vector<FieldLabel> kEvent = {
+      {"involvedObject.kind", "involvedObject.kind", ""},
+      {"involvedObject.namespace", "involvedObject.namespace", ""},
+      {"involvedObject.name", "involvedObject.name", ""},
+      {"involvedObject.uid", "involvedObject.uid", ""},
+      {"involvedObject.apiVersion", "involvedObject.apiVersion", ""},
+      {"involvedObject.resourceVersion", "involvedObject.resourceVersion", ""},
+      {"involvedObject.fieldPath", "involvedObject.fieldPath", ""},
+      {"reason", "reason", ""},
+      {"reportingComponent", "reportingComponent", ""},
+      {"source", "source.component", ""},
+      {"type", "type", ""}};
+  static const std::vector<FieldLabel> kNode = {{"spec.unschedulable", "spec.unschedulable", "false"}};
+  static const std::vector<FieldLabel> kSecret = {{"type", "type", ""}};
+  static const std::vector<FieldLabel> kNamespace = {{"status.phase", "status.phase", ""}};
+  static const std::vector<FieldLabel> kReplicas = {{"status.replicas", "status.replicas", "0"}};
+  static const std::vector<FieldLabel> kJob = {{"status.successful", "status.successful", "0"}};
+  if (kind == "Pod") return kPod;
+  if (kind == "Event") return kEvent;
+  if (kind == "Node") return kNode;
+  if (kind == "Secret") return kSecret;
+  if (kind == "Namespace") return kNamespace;
+  if (kind == "ReplicaSet" || kind == "ReplicationController") return kReplicas;
+  if (kind == "Job") return kJob;
+  return kNone;
+}
+
+}  // namespace
+
+std::vector<std::string> supported_field_labels(const std::string& kind) {
+  std::vector<std::string> out = {"metadata.name", "metadata.namespace"};
+  for (const auto& f : kind_field_labels(kind)) out.emplace_back(f.name);
+  return out;
+}
+
+Status check_field_selector(const std::string& kind, const FieldSelector& selector) {
+  auto supported = supported_field_labels(kind);
+  for (const auto& r : selector.requirements()) {
+    if (std::find(supported.begin(), supported.end(), r.field) == supported.end()) {
+      return bad("field label not supported: " + r.field);
+    }
+  }
+  return {};
+}
+
+bool FieldSelector::matches(const json& object, const std::string& kind) const {
+  const auto& labels = kind_field_labels(kind);
+  for (const auto& r : requirements_) {
+    std::string path = r.field;
+    std::string dflt;
+    for (const auto& f : labels) {
+      if (r.field == f.name) {
+        path = f.path;
+        dflt = f.default_value;
+        break;
+      }
+    }
+    std::string v = field_value(object, path).value_or(dflt);
+    bool eq = v == r.value;
+    if (r.op == SelectorOp::kNotEquals ? eq : !eq) return false;
+  }
+  return true;
+}
+
 std::string FieldSelector::to_string() const {
   std::vector<std::string> parts;
   for (const auto& r : requirements_) parts.push_back(r.field + op_text(r.op) + escape_field_value(r.value));

@@ -67,6 +67,10 @@ class FieldSelector {
   // Looks each field up as a dotted path into the object; a missing field reads as "" (so
   // "spec.nodeName=" matches unscheduled pods); booleans/numbers read as their JSON text.
   bool matches(const nlohmann::json& object) const;
+  // Kind-aware: reads field labels the way Kubernetes computes them for that kind (Event "source"
+  // is source.component, a missing Pod spec.hostNetwork is "false", a missing
+  // ReplicaSet status.replicas is "0", ...). Prefer this one in the API server.
+  bool matches(const nlohmann::json& object, const std::string& kind) const;
   bool empty() const { return requirements_.empty(); }
   std::string to_string() const;
   // The server rejects fields it does not support per kind with
@@ -76,6 +80,14 @@ class FieldSelector {
  private:
   std::vector<FieldRequirement> requirements_;
 };
+
+// Field labels Kubernetes accepts in ?fieldSelector= for a kind: metadata.name and
+// metadata.namespace for every kind, plus e.g. Pod spec.nodeName/status.phase/..., Event
+// involvedObject.*/reason/type/source, Node spec.unschedulable, Secret type.
+std::vector<std::string> supported_field_labels(const std::string& kind);
+// Rejects a selector using a field the kind does not support:
+// Error kind "BadRequest", message "field label not supported: <field>".
+Status check_field_selector(const std::string& kind, const FieldSelector& selector);
 
 // Value of a dotted path ("metadata.name") inside an object as a field selector sees it;
 // nullopt when absent or when the value is an object/array.

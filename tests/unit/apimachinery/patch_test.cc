@@ -253,3 +253,11 @@ TEST_CASE("strategic merge: conditions by type, ownerReferences by uid, unknown 
   CHECK(w == json::parse(R"({"spec":{"items":[3],"m":{"a":1,"b":2}}})"));
   CHECK_FALSE(strategic_merge_patch(pod, json::array(), "Pod"));
 }
+
+TEST_CASE("strategic merge: $retainKeys in volume items (emptyDir -> configMap)") {
+  json pod = json::parse(R"({"spec":{"volumes":[{"name":"v","emptyDir":{}},{"name":"w","hostPath":{"path":"/x"}}]}})");
+  json patch = json::parse(R"({"spec":{"$setElementOrder/volumes":[{"name":"v"},{"name":"w"}],
+    "volumes":[{"$retainKeys":["configMap","name"],"configMap":{"name":"cfg"},"name":"v"}]}})");
+  json r = smp(pod, patch, "Pod");
+  CHECK(r["spec"]["volumes"] == json::parse(R"([{"name":"v","configMap":{"name":"cfg"}},{"name":"w","hostPath":{"path":"/x"}}])"));
+}

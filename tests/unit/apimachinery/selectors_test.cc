@@ -126,3 +126,24 @@ TEST_CASE("field selectors") {
   CHECK(field_value(pod, "metadata") == std::nullopt);
   CHECK(field_value(pod, "status.phase") == "Running");
 }
+
+TEST_CASE("field selectors per kind: supported labels, aliases, defaults") {
+  auto pods = fs("spec.nodeName=node-1,status.phase!=Succeeded");
+  CHECK(check_field_selector("Pod", pods));
+  auto bad = check_field_selector("Pod", fs("spec.containers=x"));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().kind == "BadRequest");
+  CHECK(bad.error().message == "field label not supported: spec.containers");
+  CHECK(check_field_selector("Deployment", fs("metadata.name=web")));
+  CHECK_FALSE(check_field_selector("Deployment", fs("spec.replicas=1")));
+  CHECK(check_field_selector("Secret", fs("type=Opaque")));
+
+  json ev = json::parse(R"({"source":{"component":"kubelet"},"type":"Warning"})");
+  CHECK(fs("source=kubelet").matches(ev, "Event"));
+  CHECK_FALSE(fs("source=kubelet").matches(ev));  // without the kind: plain path
+  json pod = json::parse(R"({"spec":{}})");
+  CHECK(fs("spec.hostNetwork=false").matches(pod, "Pod"));
+  CHECK_FALSE(fs("spec.hostNetwork=true").matches(pod, "Pod"));
+  CHECK(fs("status.replicas=0").matches(json::object(), "ReplicaSet"));
+  CHECK(fs("status.replicas=2").matches(json::parse(R"({"status":{"replicas":2}})"), "ReplicaSet"));
+}
