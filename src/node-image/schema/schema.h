@@ -2,6 +2,10 @@
 // and OpenAPI v3 documents, known fields (strict decoding), defaulting and validation, all over
 // nlohmann::json objects with Kubernetes' exact field names and messages.
 // Pure functions, no I/O, thread-safe (the tables are built once, on first use).
+//
+// Write pipeline the API server follows (create and update alike):
+//   decode_type_error → unknown_fields (Strict: 400 strict_decoding_message; Warn: warnings)
+//   → drop_unknown_fields → apply_defaults → validate_create / validate_update → 422 invalid_status.
 #pragma once
 
 #include <nlohmann/json.hpp>
