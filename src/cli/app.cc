@@ -1,0 +1,148 @@
+#include <spdlog/pattern_formatter.h>
+
+#include <chrono>
+
+#include "cli/cli.h"
+#include "common/log.h"
+#include "runtime/factory.h"
+
+namespace k3dpp::cli {
+
+Result<std::shared_ptr<runtime::Runtime>> Context::open_runtime() const {
+  if (runtime_override) return std::shared_ptr<runtime::Runtime>(runtime_override, [](runtime::Runtime*) {});
+  auto rt = runtime::make_runtime(globals.runtime);
+  if (!rt) return rt.error().wrap("cannot reach the container engine");
+  return std::shared_ptr<runtime::Runtime>(std::move(*rt));
+}
+
+Result<std::chrono::seconds> parse_duration(const std::string& text) {
+  if (text.empty()) return fail("empty duration", "Invalid");
+  long long total = 0, num = 0;
+  bool have_num = false, any_unit = false;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      num = num * 10 + (c - '0');
+      have_num = true;
+      if (num > 1000000) return fail("duration '" + text + "' is too long", "Invalid");
+      continue;
+    }
+    if (!have_num) return fail("invalid duration '" + text + "' (want e.g. 120s, 2m, 1h)", "Invalid");
+    if (c == 's') {
+      total += num;
+    } else if (c == 'm') {
+      total += num * 60;
+    } else if (c == 'h') {
+      total += num * 3600;
+    } else {
+      return fail("invalid duration '" + text + "' (want e.g. 120s, 2m, 1h)", "Invalid");
+    }
+    num = 0;
+    have_num = false;
+    any_unit = true;
+  }
+  if (have_num) {
+    if (any_unit) return fail("invalid duration '" + text + "' (missing unit)", "Invalid");
+    total += num;
+  }
+  if (total <= 0) return fail("duration '" + text + "' must be positive", "Invalid");
+  return std::chrono::seconds(total);
+}
+
+int run(const std::vector<std::string>& args, Context& ctx, std::ostream& err) {
+  CLI::App app{"k3dpp: run Kubernetes clusters (k3dpp-node) in containers", "k3dpp"};
+  build_app(app, ctx);
+  try {
+    std::vector<std::string> rev(args.rbegin(), args.rend());  // CLI11 wants them reversed
+    app.parse(rev);
+  } catch (const CLI::CallForHelp& e) {
+    *ctx.out << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp& e) {
+    *ctx.out << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    err << "ERROR: " << e.what() << "\n";
+    return e.get_exit_code() == 0 ? 1 : e.get_exit_code();
+  }
+  if (ctx.logging_setup) setup_logging(ctx.globals);
+  if (!ctx.run) return 0;
+  auto st = ctx.run();
+  if (!st) {
+    err << "ERROR: " << st.error().message << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+void build_app(CLI::App& app, Context& ctx) {
+  app.require_subcommand(1);
+  app.add_option("--runtime", ctx.globals.runtime, "Container runtime (docker|podman; default: auto)")
+      ->check(CLI::IsMember({"docker", "podman"}));
+  app.add_flag("--verbose", ctx.globals.verbose, "Enable verbose output (debug logging)");
+  app.add_flag("--trace", ctx.globals.trace, "Enable super verbose output (trace logging)");
+
+  auto* cluster = app.add_subcommand("cluster", "Manage cluster(s)");
+  cluster->require_subcommand(1);
+  add_cluster_create(*cluster, ctx);
+  add_cluster_delete(*cluster, ctx);
+  add_cluster_list(*cluster, ctx);
+  add_cluster_start(*cluster, ctx);
+  add_cluster_stop(*cluster, ctx);
+  add_cluster_edit(*cluster, ctx);
+
+  auto* node = app.add_subcommand("node", "Manage node(s)");
+  node->require_subcommand(1);
+  add_node_create(*node, ctx);
+  add_node_list(*node, ctx);
+  add_node_delete(*node, ctx);
+  add_node_start(*node, ctx);
+  add_node_stop(*node, ctx);
+
+  auto* kc = app.add_subcommand("kubeconfig", "Manage kubeconfig(s)");
+  kc->require_subcommand(1);
+  add_kubeconfig_get(*kc, ctx);
+  add_kubeconfig_merge(*kc, ctx);
+
+  add_version(app, ctx);
+}
+
+namespace {
+
+const auto kStart = std::chrono::steady_clock::now();
+
+// "INFO[0003]" like logrus' text formatter that k3d uses.
+class K3dLevelFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    const char* lvl = "INFO";
+    switch (msg.level) {
+      case spdlog::level::trace: lvl = "TRAC"; break;
+      case spdlog::level::debug: lvl = "DEBU"; break;
+      case spdlog::level::info: lvl = "INFO"; break;
+      case spdlog::level::warn: lvl = "WARN"; break;
+      case spdlog::level::err: lvl = "ERRO"; break;
+      case spdlog::level::critical: lvl = "FATA"; break;
+      default: break;
+    }
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - kStart).count();
+    char buf[32];
+    int n = std::snprintf(buf, sizeof(buf), "%s[%04lld]", lvl, static_cast<long long>(secs));
+    dest.append(buf, buf + n);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<K3dLevelFlag>(); }
+};
+
+}  // namespace
+
+void setup_logging(const Globals& g) {
+  log::set_level(g.trace ? "trace" : g.verbose ? "debug" : "info");
+  // Create the loggers we know of now, so they all get the k3d format.
+  for (const char* name : {"cli", "cluster", "runtime", "runtime.docker", "runtime.podman"}) log::get(name);
+  spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) {
+    auto f = std::make_unique<spdlog::pattern_formatter>();
+    f->add_flag<K3dLevelFlag>('*').set_pattern("%^%*%$ %v");
+    l->set_formatter(std::move(f));
+  });
+}
+
+}  // namespace k3dpp::cli

@@ -1,0 +1,69 @@
+// Shared plumbing of the k3dpp CLI: global options, the deferred command action, runtime opening.
+// One command per file (cluster_create.cc, ...), each registering itself on its parent.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <chrono>
+#include <iostream>
+
+#include "cluster/probes.h"
+#include "common/result.h"
+#include "runtime/runtime.h"
+
+namespace k3dpp::cli {
+
+struct Globals {
+  std::string runtime;  // --runtime docker|podman ("" = auto)
+  bool verbose = false;
+  bool trace = false;
+};
+
+// Commands set `run` from their CLI11 callback; main runs it after parsing and prints one
+// `ERROR: ...` line on failure.
+struct Context {
+  Globals globals;
+  std::function<Status()> run;
+  std::ostream* out = &std::cout;  // data (tables, YAML, JSON, hints)
+  // Tests inject an in-memory runtime and host probes here.
+  runtime::Runtime* runtime_override = nullptr;
+  cluster::HostProbes probes = cluster::real_probes();
+  bool logging_setup = true;  // tests keep their own log format
+
+  // Opens the runtime chosen by --runtime (or auto); errors say the engine is unreachable.
+  Result<std::shared_ptr<runtime::Runtime>> open_runtime() const;
+};
+
+// Parses args (without argv[0]) and runs the chosen command; returns the exit code. Errors are
+// printed as one `ERROR: ...` line on err.
+int run(const std::vector<std::string>& args, Context& ctx, std::ostream& err);
+
+// "120s", "2m", "1m30s", "90" (seconds) -> seconds.
+Result<std::chrono::seconds> parse_duration(const std::string& text);
+
+void add_cluster_create(CLI::App& cluster, Context& ctx);
+void add_cluster_delete(CLI::App& cluster, Context& ctx);
+void add_cluster_list(CLI::App& cluster, Context& ctx);
+void add_cluster_start(CLI::App& cluster, Context& ctx);
+void add_cluster_stop(CLI::App& cluster, Context& ctx);
+void add_cluster_edit(CLI::App& cluster, Context& ctx);
+void add_node_create(CLI::App& node, Context& ctx);
+void add_node_list(CLI::App& node, Context& ctx);
+void add_node_delete(CLI::App& node, Context& ctx);
+void add_node_start(CLI::App& node, Context& ctx);
+void add_node_stop(CLI::App& node, Context& ctx);
+void add_kubeconfig_get(CLI::App& kubeconfig, Context& ctx);
+void add_kubeconfig_merge(CLI::App& kubeconfig, Context& ctx);
+void add_version(CLI::App& app, Context& ctx);
+
+// Builds the whole command tree on app (used by main and by the CLI tests).
+void build_app(CLI::App& app, Context& ctx);
+
+// k3d-style log lines on stderr: "INFO[0003] message" (seconds since start).
+void setup_logging(const Globals& g);
+
+}  // namespace k3dpp::cli

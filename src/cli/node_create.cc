@@ -1,0 +1,47 @@
+// k3dpp node create NAME --role agent|server --cluster C [--replicas N] (k3d: cmd/node/nodeCreate.go)
+#include "cli/cli.h"
+#include "cluster/operations.h"
+
+namespace k3dpp::cli {
+namespace {
+struct Options {
+  std::string name;
+  std::string role = "agent";
+  std::string cluster = "default";
+  int replicas = 1;
+  std::string image;
+  bool wait = true;
+  std::string timeout = "120s";
+};
+}  // namespace
+
+void add_node_create(CLI::App& parent, Context& ctx) {
+  auto o = std::make_shared<Options>();
+  auto* cmd = parent.add_subcommand("create", "Create new node(s) in an existing cluster");
+  cmd->add_option("NAME", o->name, "Node name; containers are k3dpp-NAME-0, k3dpp-NAME-1, ...")->required();
+  cmd->add_option("--role", o->role, "Node role (agent|server)")->check(CLI::IsMember({"agent", "server"}));
+  cmd->add_option("-c,--cluster", o->cluster, "Cluster to add the node(s) to (default: default)");
+  cmd->add_option("--replicas", o->replicas, "Number of replicas")->check(CLI::Range(1, 99));
+  cmd->add_option("-i,--image", o->image, "Node image (default: the cluster's)");
+  cmd->add_flag("--wait", o->wait, "Wait for the node(s) to be Ready (default true)");
+  cmd->add_option("--timeout", o->timeout, "Maximum time to wait (e.g. 120s)");
+  cmd->callback([o, &ctx] {
+    ctx.run = [o, &ctx]() -> Status {
+      auto t = parse_duration(o->timeout);
+      if (!t) return t.error().wrap("--timeout");
+      cluster::NodeCreateOptions n;
+      n.name = o->name;
+      n.role = o->role == "server" ? cluster::Role::kServer : cluster::Role::kAgent;
+      n.cluster = o->cluster;
+      n.replicas = o->replicas;
+      n.image = o->image;
+      n.wait = o->wait;
+      n.timeout = *t;
+      auto rt = ctx.open_runtime();
+      if (!rt) return rt.error();
+      return cluster::create_nodes(**rt, n, ctx.probes);
+    };
+  });
+}
+
+}  // namespace k3dpp::cli
