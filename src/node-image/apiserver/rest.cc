@@ -6,6 +6,7 @@
 #include <set>
 
 #include "apiserver/internal.h"
+#include "common/files.h"
 #include "common/strings.h"
 #include "node-image/apimachinery/apimachinery.h"
 #include "node-image/printers/printers.h"
@@ -528,6 +529,18 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
     if (const auto* sat = schema::find_by_plural("", "v1", "serviceaccounts")) {
       json sa = {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "default"}}}};
       (void)create_object(*sat, name, sa);
+    }
+    // And the kube-root-ca.crt ConfigMap (the root-ca-cert-publisher's job) when the CA exists.
+    if (const auto* cmt = schema::find_by_plural("", "v1", "configmaps")) {
+      auto ca = files::read(opts.data_dir + "/server/tls/ca.crt");
+      if (ca && !opts.data_dir.empty()) {
+        json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+                   {"metadata", {{"name", "kube-root-ca.crt"},
+                                 {"annotations", {{"kubernetes.io/description",
+                                                   "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}}}}},
+                   {"data", {{"ca.crt", *ca}}}};
+        (void)create_object(*cmt, name, cm);
+      }
     }
   }
   return ok(decode_stored(*kv), 201);
