@@ -222,3 +222,41 @@ TEST_CASE("compaction makes old watches Expired") {
   CHECK(e->kv.mod_revision == 16);
   CHECK(s->list("/registry/")->items.size() == 20);  // live keys are kept
 }
+
+TEST_CASE("100 concurrent watches through 1,000 writes each see every event in order") {
+  auto s = open_mem();
+  constexpr int kWatches = 100;
+  constexpr int kWrites = 1000;
+  std::vector<std::unique_ptr<store::Watch>> watches;
+  for (int i = 0; i < kWatches; ++i) watches.push_back(s->watch("/registry/pods/", 0).value());
+  std::vector<int> seen(kWatches, 0);
+  std::atomic<int> bad{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 4; ++r) {
+    readers.emplace_back([&, r] {
+      for (int i = r; i < kWatches; i += 4) {
+        int64_t expect = 1;
+        while (expect <= kWrites) {
+          auto e = watches[static_cast<size_t>(i)]->next(std::chrono::seconds(5));
+          if (!e || e->kv.mod_revision != expect) {
+            bad++;
+            break;
+          }
+          ++expect;
+        }
+        seen[static_cast<size_t>(i)] = static_cast<int>(expect - 1);
+      }
+    });
+  }
+  std::thread writer([&] {
+    for (int i = 0; i < kWrites; ++i) {
+      std::string key = "/registry/pods/ns/p" + std::to_string(i % 50);
+      if (i < 50) (void)s->create(key, "v");
+      else (void)s->update(key, std::to_string(i), 0);
+    }
+  });
+  writer.join();
+  for (auto& t : readers) t.join();
+  CHECK(bad.load() == 0);
+  for (int n : seen) CHECK(n == kWrites);
+}
