@@ -1,0 +1,103 @@
+# Shared helpers for the e2e suite (source it). Each chapter script creates its own clusters with
+# names unique to the run, prints one line per step, cleans up even when a step fails, and ends
+# with "N passed, N failed".
+#   K3DPP      path to the k3dpp binary (required)
+#   E2E_KEEP=1 keep clusters after the run (for debugging)
+set -uo pipefail
+
+: "${K3DPP:?set K3DPP to the k3dpp binary}"
+E2E_RUN_ID=${E2E_RUN_ID:-$(tr -dc 'a-z0-9' </dev/urandom | head -c 5)}
+E2E_TMP=$(mktemp -d /tmp/k3dpp-e2e-XXXXXX)
+export KUBECONFIG=$E2E_TMP/kubeconfig   # never touch the user's ~/.kube/config
+export KUBECACHEDIR=$E2E_TMP/kube-cache
+E2E_PASSED=0
+E2E_FAILED=0
+E2E_CLUSTERS=()
+E2E_LAST_OUT=""
+
+_e2e_cleanup() {
+  if [ "${E2E_KEEP:-0}" != 1 ]; then
+    for c in "${E2E_CLUSTERS[@]}"; do "$K3DPP" cluster delete "$c" >/dev/null 2>&1 || true; done
+    rm -rf "$E2E_TMP"
+  fi
+}
+trap _e2e_cleanup EXIT
+
+# Registers a cluster name for cleanup and echoes it: name=$(e2e_cluster_name life)
+e2e_cluster_name() {
+  local n="e2e-$1-$E2E_RUN_ID"
+  E2E_CLUSTERS+=("$n")
+  echo "$n"
+}
+
+# Collects what explains a failure: node logs of every cluster of this run.
+_e2e_dump_logs() {
+  for c in "${E2E_CLUSTERS[@]}"; do
+    for ctr in $(docker ps -a --filter "label=k3dpp.cluster=$c" --format '{{.Names}}' 2>/dev/null); do
+      echo "----- docker logs --tail 30 $ctr" >&2
+      docker logs --tail 30 "$ctr" 2>&1 | sed 's/^/    /' >&2
+    done
+  done
+}
+
+_e2e_fail() {
+  E2E_FAILED=$((E2E_FAILED + 1))
+  echo "FAIL  $1" >&2
+  shift
+  printf '      %s\n' "$@" >&2
+  _e2e_dump_logs
+}
+
+# run DESC -- CMD...: the step passes when CMD exits 0. Output is kept in E2E_LAST_OUT.
+run() {
+  local desc=$1; shift; [ "$1" = -- ] && shift
+  E2E_LAST_OUT=$("$@" 2>&1); local rc=$?
+  if [ $rc -eq 0 ]; then
+    E2E_PASSED=$((E2E_PASSED + 1)); echo "ok    $desc"
+  else
+    _e2e_fail "$desc" "command: $*" "exit code: $rc" "output:" "$E2E_LAST_OUT"
+  fi
+  return $rc
+}
+
+# expect DESC PATTERN -- CMD...: passes when CMD exits 0 and its output matches the extended regex.
+expect() {
+  local desc=$1 pattern=$2; shift 2; [ "$1" = -- ] && shift
+  E2E_LAST_OUT=$("$@" 2>&1); local rc=$?
+  if [ $rc -eq 0 ] && grep -qE -- "$pattern" <<<"$E2E_LAST_OUT"; then
+    E2E_PASSED=$((E2E_PASSED + 1)); echo "ok    $desc"; return 0
+  fi
+  _e2e_fail "$desc" "command: $*" "exit code: $rc" "expected (regex): $pattern" "actual:" "$E2E_LAST_OUT"
+  return 1
+}
+
+# expect_fail DESC PATTERN -- CMD...: passes when CMD exits non-zero and its output matches.
+expect_fail() {
+  local desc=$1 pattern=$2; shift 2; [ "$1" = -- ] && shift
+  E2E_LAST_OUT=$("$@" 2>&1); local rc=$?
+  if [ $rc -ne 0 ] && grep -qE -- "$pattern" <<<"$E2E_LAST_OUT"; then
+    E2E_PASSED=$((E2E_PASSED + 1)); echo "ok    $desc"; return 0
+  fi
+  _e2e_fail "$desc" "command: $*" "exit code: $rc (expected non-zero)" "expected (regex): $pattern" "actual:" "$E2E_LAST_OUT"
+  return 1
+}
+
+# retry N SECONDS DESC PATTERN -- CMD...: like expect, retried up to N times SECONDS apart.
+eventually() {
+  local n=$1 wait=$2 desc=$3 pattern=$4; shift 4; [ "$1" = -- ] && shift
+  local i rc
+  for ((i = 0; i < n; i++)); do
+    E2E_LAST_OUT=$("$@" 2>&1); rc=$?
+    if [ $rc -eq 0 ] && grep -qE -- "$pattern" <<<"$E2E_LAST_OUT"; then
+      E2E_PASSED=$((E2E_PASSED + 1)); echo "ok    $desc"; return 0
+    fi
+    sleep "$wait"
+  done
+  _e2e_fail "$desc" "command: $*" "exit code: $rc" "expected (regex, $n tries): $pattern" "actual:" "$E2E_LAST_OUT"
+  return 1
+}
+
+e2e_summary() {
+  echo "$E2E_PASSED passed, $E2E_FAILED failed"
+  [ "$E2E_FAILED" -eq 0 ]
+}
