@@ -1,0 +1,33 @@
+// ApiClient over HTTPS with a client certificate (libcurl): hollow nodes, agents and tests
+// against a running `k3dpp-node server`. Thread-safe: each call uses its own curl handle.
+#pragma once
+
+#include "client/api_client.h"
+
+namespace k3dpp::client {
+
+struct HttpsOptions {
+  std::string server;     // "https://127.0.0.1:6443"
+  std::string ca_file;    // PEM; empty = no verification (tests only)
+  std::string cert_file;  // client certificate PEM
+  std::string key_file;   // client key PEM
+  // PEM contents instead of files (written to memory blobs); used when set.
+  std::string ca_pem, cert_pem, key_pem;
+  long timeout_seconds = 30;  // per request (not for watches)
+};
+
+class HttpsClient : public RestClient {
+ public:
+  explicit HttpsClient(HttpsOptions options);
+
+ protected:
+  Result<RawResponse> request(const std::string& method, const std::string& target,
+                              const std::string& content_type, const std::string& body) override;
+  Result<RawResponse> stream(const std::string& target, const std::function<bool(std::string_view)>& on_chunk,
+                             std::stop_token stop) override;
+
+ private:
+  HttpsOptions opts_;
+};
+
+}  // namespace k3dpp::client

@@ -1,0 +1,70 @@
+#include "controllers/events.h"
+
+#include <cstdio>
+
+#include "common/log.h"
+#include "common/strings.h"
+
+namespace k3dpp::controllers {
+
+EventRecorder::EventRecorder(client::ApiClient& client, std::string component)
+    : client_(client), component_(std::move(component)) {}
+
+void EventRecorder::record(const json& object, const std::string& type, const std::string& reason,
+                           const std::string& message) {
+  std::string ns = meta_str(object, "namespace");
+  if (ns.empty()) ns = "default";
+  std::string uid = meta_str(object, "uid");
+  std::string key = uid + "\x1f" + meta_str(object, "name") + "\x1f" + type + "\x1f" + reason + "\x1f" + message;
+  std::string now = now_rfc3339();
+  Seen prev;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = seen_.find(key);
+    if (it != seen_.end()) {
+      it->second.count++;
+      prev = it->second;
+    }
+    if (seen_.size() > 20000) seen_.clear();
+  }
+  if (prev.count > 0) {
+    json patch = {{"count", prev.count}, {"lastTimestamp", now}};
+    auto r = client_.patch(client::res::kEvents, prev.ns, prev.name, client::PatchType::kMerge, patch);
+    if (r || r.error().kind != "NotFound") return;
+  }
+  // Kubernetes names events <object>.<16 hex digits of time>.
+  char hex[17];
+  auto ns_now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(ns_now));
+  std::string name = meta_str(object, "name") + "." + hex;
+  json involved = {{"kind", object.value("kind", "")},
+                   {"namespace", meta_str(object, "namespace")},
+                   {"name", meta_str(object, "name")},
+                   {"uid", uid},
+                   {"apiVersion", object.value("apiVersion", "")},
+                   {"resourceVersion", meta_str(object, "resourceVersion")}};
+  if (meta_str(object, "namespace").empty()) involved.erase("namespace");
+  json ev = {{"apiVersion", "v1"},
+             {"kind", "Event"},
+             {"metadata", {{"name", name}, {"namespace", ns}}},
+             {"involvedObject", involved},
+             {"reason", reason},
+             {"message", message},
+             {"source", {{"component", component_}}},
+             {"firstTimestamp", now},
+             {"lastTimestamp", now},
+             {"count", 1},
+             {"type", type},
+             {"eventTime", nullptr},
+             {"reportingComponent", component_},
+             {"reportingInstance", ""}};
+  auto r = client_.create(client::res::kEvents, ns, ev);
+  if (!r) {
+    log::get("controllers")->debug("event {} {}: {}", reason, meta_str(object, "name"), r.error().message);
+    return;
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  seen_[key] = Seen{name, ns, 1};
+}
+
+}  // namespace k3dpp::controllers

@@ -1,0 +1,198 @@
+// The ReplicaSet controller loop: pods to match spec.replicas, adoption/release, status, events.
+#include <set>
+
+#include "controllers/internal.h"
+#include "controllers/replicaset.h"
+
+namespace k3dpp::controllers {
+
+namespace {
+
+class ReplicaSetController : public Controller {
+ public:
+  explicit ReplicaSetController(Context ctx)
+      : Controller(ctx, "replicaset", ctx.options.replicaset_workers),
+        rs_(ctx.informers.get(client::res::kReplicaSets)),
+        pods_(ctx.informers.get(client::res::kPods)) {}
+
+  void setup() override {
+    rs_.add_handlers({[this](const json& o) { enqueue(client::object_key(o)); },
+                      [this](const json&, const json& o) { enqueue(client::object_key(o)); },
+                      [this](const json& o) { enqueue(client::object_key(o)); }});
+    pods_.add_handlers({[this](const json& p) { pod_changed(p, nullptr); },
+                        [this](const json& old, const json& p) { pod_changed(p, &old); },
+                        [this](const json& p) { pod_changed(p, nullptr); }});
+  }
+
+ private:
+  struct Expectations {
+    std::map<std::string, std::pair<json, std::chrono::steady_clock::time_point>> creates;  // name → pod
+    std::map<std::string, std::chrono::steady_clock::time_point> deletes;
+  };
+
+  void pod_changed(const json& pod, const json* old) {
+    const std::string ns = meta_str(pod, "namespace");
+    const json* ref = controller_ref(pod);
+    if (ref != nullptr) {
+      if (ref->value("kind", "") == "ReplicaSet") enqueue(client::object_key(ns, ref->value("name", "")));
+    } else if (!is_deleting(pod)) {
+      // An orphan: any ReplicaSet whose selector matches may adopt it.
+      enqueue_matching(pod);
+    }
+    if (old != nullptr) {
+      const json* oref = controller_ref(*old);
+      if (oref != nullptr && (ref == nullptr || oref->value("uid", "") != ref->value("uid", ""))) {
+        enqueue(client::object_key(ns, oref->value("name", "")));
+      }
+    }
+  }
+
+  void enqueue_matching(const json& pod) {
+    for (const auto& rs : rs_.list(meta_str(pod, "namespace"))) {
+      auto sel = apimachinery_match(*rs, pod);
+      if (sel) enqueue(client::object_key(*rs));
+    }
+  }
+
+  static bool apimachinery_match(const json& rs, const json& pod);
+
+  std::optional<std::chrono::milliseconds> sync(const std::string& key) override {
+    auto rs = rs_.get(key);
+    auto [ns, name] = split_key(key);
+    if (!rs) {
+      std::lock_guard<std::mutex> l(exp_mu_);
+      expectations_.erase(key);
+      return std::nullopt;
+    }
+    auto now_steady = std::chrono::steady_clock::now();
+    auto all = pods_.list(ns);
+    std::vector<const json*> pods;
+    std::set<std::string> present;
+    std::vector<json> virtual_pods;
+    {
+      std::lock_guard<std::mutex> l(exp_mu_);
+      auto& e = expectations_[key];
+      for (const auto& p : all) present.insert(meta_str(*p, "name"));
+      for (auto it = e.creates.begin(); it != e.creates.end();) {
+        if (present.count(it->first) || now_steady - it->second.second > std::chrono::seconds(30)) {
+          it = e.creates.erase(it);
+        } else {
+          virtual_pods.push_back(it->second.first);
+          ++it;
+        }
+      }
+      for (const auto& p : all) {
+        std::string n = meta_str(*p, "name");
+        auto d = e.deletes.find(n);
+        if (d != e.deletes.end()) {
+          if (is_deleting(*p) || now_steady - d->second > std::chrono::seconds(30)) {
+            e.deletes.erase(d);
+          } else {
+            continue;  // our delete is not observed yet: treat as gone
+          }
+        }
+        pods.push_back(p.get());
+      }
+      // Forget deletes of pods that are gone from the cache.
+      for (auto it = e.deletes.begin(); it != e.deletes.end();) {
+        it = present.count(it->first) ? std::next(it) : e.deletes.erase(it);
+      }
+    }
+    for (const auto& v : virtual_pods) pods.push_back(&v);
+
+    auto plan = plan_replica_set(*rs, pods, Clock::now());
+    std::optional<std::chrono::milliseconds> again;
+    if (plan.requeue_after.count() > 0) again = plan.requeue_after;
+
+    for (const auto& pname : plan.adopt) {
+      auto pod = pods_.get(ns, pname);
+      if (!pod) continue;
+      json refs = (*pod)["metadata"].value("ownerReferences", json::array());
+      refs.push_back(make_controller_ref(*rs));
+      json patch = {{"metadata", {{"ownerReferences", refs}, {"resourceVersion", meta_str(*pod, "resourceVersion")}}}};
+      auto r = ctx_.client.patch(client::res::kPods, ns, pname, client::PatchType::kMerge, patch);
+      if (!r) log_->debug("adopt pod {}/{}: {}", ns, pname, r.error().message);
+    }
+    for (const auto& pname : plan.release) {
+      auto pod = pods_.get(ns, pname);
+      if (!pod) continue;
+      json refs = json::array();
+      for (const auto& r : (*pod)["metadata"].value("ownerReferences", json::array())) {
+        if (r.value("uid", "") != meta_str(*rs, "uid")) refs.push_back(r);
+      }
+      json patch = {{"metadata", {{"ownerReferences", refs}, {"resourceVersion", meta_str(*pod, "resourceVersion")}}}};
+      auto r = ctx_.client.patch(client::res::kPods, ns, pname, client::PatchType::kMerge, patch);
+      if (!r) log_->debug("release pod {}/{}: {}", ns, pname, r.error().message);
+    }
+    for (int i = 0; i < plan.create; ++i) {
+      bool ok = false;
+      for (int attempt = 0; attempt < 5 && !ok; ++attempt) {
+        json pod = pod_from_template(*rs, random_suffix());
+        std::string pname = meta_str(pod, "name");
+        auto r = ctx_.client.create(client::res::kPods, ns, pod);
+        if (r) {
+          ok = true;
+          {
+            std::lock_guard<std::mutex> l(exp_mu_);
+            expectations_[key].creates[pname] = {*r, std::chrono::steady_clock::now()};
+          }
+          ctx_.recorder.record(*rs, "Normal", "SuccessfulCreate", "Created pod: " + pname);
+        } else if (r.error().kind != "AlreadyExists") {
+          ctx_.recorder.record(*rs, "Warning", "FailedCreate", "Error creating: " + r.error().message);
+          log_->warn("replicaset {}: create pod: {}", key, r.error().message);
+          again = std::chrono::milliseconds(2000);
+          break;
+        }
+      }
+      if (!ok) break;
+    }
+    for (const auto& pname : plan.delete_pods) {
+      auto r = ctx_.client.remove(client::res::kPods, ns, pname);
+      if (r || r.error().kind == "NotFound") {
+        std::lock_guard<std::mutex> l(exp_mu_);
+        expectations_[key].deletes[pname] = std::chrono::steady_clock::now();
+      }
+      if (r) {
+        ctx_.recorder.record(*rs, "Normal", "SuccessfulDelete", "Deleted pod: " + pname);
+      } else if (r.error().kind != "NotFound") {
+        ctx_.recorder.record(*rs, "Warning", "FailedDelete", "Error deleting: " + r.error().message);
+        again = std::chrono::milliseconds(2000);
+      }
+    }
+    json cur_status = rs->contains("status") ? (*rs)["status"] : json::object();
+    if (plan.status != cur_status) {
+      json next = *rs;
+      next["status"] = plan.status;
+      auto r = ctx_.client.update_status(client::res::kReplicaSets, ns, next);
+      if (!r && r.error().kind != "NotFound") {
+        if (!again || *again > std::chrono::milliseconds(200)) again = std::chrono::milliseconds(200);
+      }
+    }
+    return again;
+  }
+
+  client::Informer& rs_;
+  client::Informer& pods_;
+  std::mutex exp_mu_;
+  std::map<std::string, Expectations> expectations_;
+};
+
+}  // namespace
+}  // namespace k3dpp::controllers
+
+#include "apimachinery/selectors.h"
+
+namespace k3dpp::controllers {
+namespace {
+bool ReplicaSetController::apimachinery_match(const json& rs, const json& pod) {
+  if (is_deleting(rs) || !rs.contains("spec") || !rs["spec"].contains("selector")) return false;
+  auto sel = apimachinery::LabelSelector::from_json(rs["spec"]["selector"]);
+  return sel && sel->matches(labels_of(pod));
+}
+}  // namespace
+
+std::unique_ptr<Controller> make_replicaset_controller(Context ctx) {
+  return std::make_unique<ReplicaSetController>(ctx);
+}
+
+}  // namespace k3dpp::controllers

@@ -1,0 +1,273 @@
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "scheduler/scheduler.h"
+
+namespace k3dpp::scheduler {
+
+namespace {
+
+const json& field(const json& o, const char* a) {
+  static const json kNull;
+  return o.is_object() && o.contains(a) ? o[a] : kNull;
+}
+
+bool node_ready(const json& node) {
+  for (const auto& c : field(field(node, "status"), "conditions")) {
+    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
+  }
+  return false;
+}
+
+bool tolerates(const json& tol, const json& taint) {
+  std::string effect = tol.value("effect", "");
+  if (!effect.empty() && effect != taint.value("effect", "")) return false;
+  std::string key = tol.value("key", "");
+  std::string op = tol.value("operator", "Equal");
+  if (key.empty()) return op == "Exists";
+  if (key != taint.value("key", "")) return false;
+  if (op == "Exists") return true;
+  return tol.value("value", "") == taint.value("value", "");
+}
+
+bool match_expression(const json& labels, const json& expr) {
+  std::string key = expr.value("key", "");
+  std::string op = expr.value("operator", "");
+  bool has = labels.is_object() && labels.contains(key);
+  std::string val = has && labels[key].is_string() ? labels[key].get<std::string>() : "";
+  std::vector<std::string> values;
+  for (const auto& v : field(expr, "values")) values.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+  bool in = std::find(values.begin(), values.end(), val) != values.end();
+  if (op == "In") return has && in;
+  if (op == "NotIn") return !has || !in;
+  if (op == "Exists") return has;
+  if (op == "DoesNotExist") return !has;
+  if (op == "Gt" || op == "Lt") {
+    if (!has || values.empty()) return false;
+    try {
+      long long a = std::stoll(val), b = std::stoll(values[0]);
+      return op == "Gt" ? a > b : a < b;
+    } catch (...) {
+      return false;
+    }
+  }
+  return false;
+}
+
+bool node_selector_terms_match(const json& terms, const json& node) {
+  const json& labels = field(field(node, "metadata"), "labels");
+  for (const auto& term : terms) {
+    bool ok = true;
+    bool any = false;
+    for (const auto& e : field(term, "matchExpressions")) {
+      any = true;
+      if (!match_expression(labels, e)) ok = false;
+    }
+    for (const auto& e : field(term, "matchFields")) {
+      any = true;
+      json fields = {{"metadata.name", field(field(node, "metadata"), "name")}};
+      if (!match_expression(fields, e)) ok = false;
+    }
+    if (any && ok) return true;
+  }
+  return false;
+}
+
+struct Resources {
+  long long cpu = 0, memory = 0, pods = 0;
+};
+
+Resources requests_of(const json& pod) {
+  Resources r;
+  for (const auto& c : field(field(pod, "spec"), "containers")) {
+    const json& req = field(field(c, "resources"), "requests");
+    if (req.contains("cpu")) r.cpu += parse_cpu_milli(req["cpu"].is_string() ? req["cpu"].get<std::string>() : req["cpu"].dump());
+    if (req.contains("memory"))
+      r.memory += parse_quantity(req["memory"].is_string() ? req["memory"].get<std::string>() : req["memory"].dump());
+  }
+  r.pods = 1;
+  return r;
+}
+
+Resources allocatable_of(const json& node) {
+  const json& a = field(field(node, "status"), "allocatable");
+  Resources r{1LL << 40, 1LL << 60, 110};
+  if (a.contains("cpu")) r.cpu = parse_cpu_milli(a["cpu"].is_string() ? a["cpu"].get<std::string>() : a["cpu"].dump());
+  if (a.contains("memory")) r.memory = parse_quantity(a["memory"].is_string() ? a["memory"].get<std::string>() : a["memory"].dump());
+  if (a.contains("pods")) r.pods = parse_quantity(a["pods"].is_string() ? a["pods"].get<std::string>() : a["pods"].dump());
+  return r;
+}
+
+std::set<std::string> host_ports(const json& pod) {
+  std::set<std::string> out;
+  for (const auto& c : field(field(pod, "spec"), "containers")) {
+    for (const auto& p : field(c, "ports")) {
+      if (p.contains("hostPort") && p["hostPort"].is_number() && p["hostPort"].get<long long>() > 0) {
+        out.insert(p.value("protocol", "TCP") + "/" + p.value("hostIP", "0.0.0.0") + "/" +
+                   std::to_string(p["hostPort"].get<long long>()));
+      }
+    }
+  }
+  return out;
+}
+
+const json* owner_of(const json& pod) {
+  for (const auto& r : field(field(pod, "metadata"), "ownerReferences")) {
+    if (r.value("controller", false)) return &r;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+long long parse_cpu_milli(const std::string& q) {
+  if (q.empty()) return 0;
+  try {
+    if (q.back() == 'm') return std::stoll(q.substr(0, q.size() - 1));
+    return static_cast<long long>(std::llround(std::stod(q) * 1000));
+  } catch (...) {
+    return 0;
+  }
+}
+
+long long parse_quantity(const std::string& q) {
+  static const std::vector<std::pair<std::string, double>> kSuffixes = {
+      {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
+      {"k", 1e3},     {"M", 1e6},        {"G", 1e9},           {"T", 1e12}, {"m", 1e-3}};
+  try {
+    for (const auto& [s, mult] : kSuffixes) {
+      if (q.size() > s.size() && q.compare(q.size() - s.size(), s.size(), s) == 0) {
+        return static_cast<long long>(std::stod(q.substr(0, q.size() - s.size())) * mult);
+      }
+    }
+    return static_cast<long long>(std::stod(q));
+  } catch (...) {
+    return 0;
+  }
+}
+
+std::string filter_node(const json& pod, const json& node, const std::vector<const json*>& pods_on_node) {
+  const json& spec = field(pod, "spec");
+  // Taints (NoSchedule / NoExecute) must be tolerated; unschedulable counts as a taint.
+  std::vector<json> taints;
+  for (const auto& t : field(field(node, "spec"), "taints")) taints.push_back(t);
+  if (field(node, "spec").value("unschedulable", false)) {
+    taints.push_back({{"key", "node.kubernetes.io/unschedulable"}, {"effect", "NoSchedule"}});
+  }
+  if (!node_ready(node)) {
+    bool has = std::any_of(taints.begin(), taints.end(),
+                           [](const json& t) { return t.value("key", "") == "node.kubernetes.io/not-ready"; });
+    if (!has) taints.push_back({{"key", "node.kubernetes.io/not-ready"}, {"effect", "NoSchedule"}});
+  }
+  for (const auto& t : taints) {
+    std::string effect = t.value("effect", "");
+    if (effect != "NoSchedule" && effect != "NoExecute") continue;
+    bool ok = false;
+    for (const auto& tol : field(spec, "tolerations")) {
+      if (tolerates(tol, t)) ok = true;
+    }
+    if (!ok) {
+      if (t.value("key", "") == "node.kubernetes.io/unschedulable") return "node(s) were unschedulable";
+      std::string v = t.contains("value") && t["value"].is_string() && !t["value"].get<std::string>().empty()
+                          ? ": " + t["value"].get<std::string>()
+                          : "";
+      return "node(s) had untolerated taint {" + t.value("key", "") + v + "}";
+    }
+  }
+  // nodeSelector and required node affinity.
+  const json& labels = field(field(node, "metadata"), "labels");
+  const json& ns = field(spec, "nodeSelector");
+  if (ns.is_object()) {
+    for (auto it = ns.begin(); it != ns.end(); ++it) {
+      if (!labels.is_object() || !labels.contains(it.key()) || labels[it.key()] != it.value()) {
+        return "node(s) didn't match Pod's node affinity/selector";
+      }
+    }
+  }
+  const json& req = field(field(field(field(spec, "affinity"), "nodeAffinity"),
+                                "requiredDuringSchedulingIgnoredDuringExecution"),
+                          "nodeSelectorTerms");
+  if (req.is_array() && !req.empty() && !node_selector_terms_match(req, node)) {
+    return "node(s) didn't match Pod's node affinity/selector";
+  }
+  // Resources.
+  Resources want = requests_of(pod);
+  Resources used;
+  std::set<std::string> ports;
+  for (const json* p : pods_on_node) {
+    Resources r = requests_of(*p);
+    used.cpu += r.cpu;
+    used.memory += r.memory;
+    used.pods += 1;
+    for (const auto& hp : host_ports(*p)) ports.insert(hp);
+  }
+  Resources alloc = allocatable_of(node);
+  if (used.pods + 1 > alloc.pods) return "Too many pods";
+  if (want.cpu > 0 && used.cpu + want.cpu > alloc.cpu) return "Insufficient cpu";
+  if (want.memory > 0 && used.memory + want.memory > alloc.memory) return "Insufficient memory";
+  for (const auto& hp : host_ports(pod)) {
+    if (ports.count(hp)) return "node(s) didn't have free ports for the requested pod ports";
+  }
+  return "";
+}
+
+Decision schedule_one(const json& pod, const std::vector<const json*>& nodes, const std::vector<const json*>& pods) {
+  std::map<std::string, std::vector<const json*>> by_node;
+  for (const json* p : pods) by_node[field(p->at("spec"), "nodeName").is_string() ? (*p)["spec"]["nodeName"].get<std::string>() : ""].push_back(p);
+  std::map<std::string, int> reasons;
+  const json* owner = owner_of(pod);
+  std::string best;
+  double best_score = -1e18;
+  for (const json* n : nodes) {
+    std::string name = field(n->at("metadata"), "name").get<std::string>();
+    const auto& on = by_node[name];
+    std::string why = filter_node(pod, *n, on);
+    if (!why.empty()) {
+      reasons[why]++;
+      continue;
+    }
+    // Least requested (cpu+memory fractions free) plus spreading of one owner's replicas.
+    Resources alloc = allocatable_of(*n);
+    Resources used = requests_of(pod);
+    int same_owner = 0;
+    for (const json* p : on) {
+      Resources r = requests_of(*p);
+      used.cpu += r.cpu;
+      used.memory += r.memory;
+      const json* o = owner_of(*p);
+      if (owner != nullptr && o != nullptr && o->value("uid", "") == owner->value("uid", "")) ++same_owner;
+    }
+    double free_cpu = alloc.cpu > 0 ? 1.0 - static_cast<double>(used.cpu) / static_cast<double>(alloc.cpu) : 0;
+    double free_mem = alloc.memory > 0 ? 1.0 - static_cast<double>(used.memory) / static_cast<double>(alloc.memory) : 0;
+    double score = 50.0 * (free_cpu + free_mem) - 10.0 * same_owner - 0.01 * static_cast<double>(on.size());
+    if (score > best_score || (score == best_score && name < best)) {
+      best_score = score;
+      best = name;
+    }
+  }
+  Decision d;
+  if (!best.empty()) {
+    d.node = best;
+    return d;
+  }
+  // "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are
+  // available: 2 Preemption is not helpful for scheduling."
+  std::vector<std::string> parts;
+  for (const auto& [why, n] : reasons) parts.push_back(std::to_string(n) + " " + why);
+  std::sort(parts.begin(), parts.end());
+  std::string total = std::to_string(nodes.size());
+  std::string msg = "0/" + total + " nodes are available";
+  if (!parts.empty()) {
+    msg += ": ";
+    for (size_t i = 0; i < parts.size(); ++i) msg += (i ? ", " : "") + parts[i];
+  }
+  msg += ". preemption: 0/" + total + " nodes are available";
+  if (!nodes.empty()) msg += ": " + total + " Preemption is not helpful for scheduling";
+  msg += ".";
+  d.message = msg;
+  return d;
+}
+
+}  // namespace k3dpp::scheduler

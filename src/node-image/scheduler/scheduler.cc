@@ -1,0 +1,147 @@
+// The scheduling loop: pending pods (spec.nodeName empty, schedulerName default) from an informer,
+// decided with schedule_one() against the node and pod caches, bound via pods/binding.
+#include <condition_variable>
+#include <deque>
+#include <set>
+#include <thread>
+
+#include "client/informer.h"
+#include "common/log.h"
+#include "controllers/events.h"
+#include "controllers/work_queue.h"
+#include "scheduler/scheduler.h"
+
+namespace k3dpp::scheduler {
+
+namespace {
+
+bool wants_us(const json& pod) {
+  if (!pod.contains("spec")) return false;
+  const json& s = pod["spec"];
+  if (s.contains("nodeName") && s["nodeName"].is_string() && !s["nodeName"].get<std::string>().empty()) return false;
+  if (pod.contains("metadata") && pod["metadata"].contains("deletionTimestamp")) return false;
+  std::string sched = s.value("schedulerName", "default-scheduler");
+  return sched == "default-scheduler";
+}
+
+bool bound_and_running(const json& pod) {
+  if (!pod.contains("spec") || pod["spec"].value("nodeName", "").empty()) return false;
+  std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
+  return phase != "Succeeded" && phase != "Failed";
+}
+
+}  // namespace
+
+struct Scheduler::Impl {
+  explicit Impl(client::ApiClient& c)
+      : client(c), pods(c, client::res::kPods), nodes(c, client::res::kNodes), recorder(c, "default-scheduler") {}
+  client::ApiClient& client;
+  client::Informer pods;
+  client::Informer nodes;
+  controllers::EventRecorder recorder;
+  controllers::WorkQueue queue;
+  std::thread worker;
+  std::mutex mu;
+  std::map<std::string, std::string> assumed;  // pod key → node, until the informer shows the binding
+  std::shared_ptr<spdlog::logger> log = log::get("scheduler");
+
+  void run() {
+    std::string key;
+    while (queue.get(key)) {
+      auto again = schedule(key);
+      queue.done(key);
+      if (again) queue.add_after(key, *again);
+    }
+  }
+
+  std::optional<std::chrono::milliseconds> schedule(const std::string& key) {
+    auto pod = pods.get(key);
+    if (!pod || !wants_us(*pod)) return std::nullopt;
+    auto node_ptrs = nodes.list();
+    std::vector<const json*> node_list;
+    for (const auto& n : node_ptrs) node_list.push_back(n.get());
+    auto bound = pods.list({}, bound_and_running);
+    std::vector<const json*> placed;
+    for (const auto& p : bound) placed.push_back(p.get());
+    // Pods we bound that the cache does not show yet count on their node.
+    std::vector<json> assumed_pods;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      for (auto it = assumed.begin(); it != assumed.end();) {
+        auto cur = pods.get(it->first);
+        if (!cur || !(*cur)["spec"].value("nodeName", "").empty()) {
+          it = assumed.erase(it);
+          continue;
+        }
+        json p = *cur;
+        p["spec"]["nodeName"] = it->second;
+        assumed_pods.push_back(std::move(p));
+        ++it;
+      }
+    }
+    for (const auto& p : assumed_pods) placed.push_back(&p);
+    Decision d = schedule_one(*pod, node_list, placed);
+    if (d.node.empty()) {
+      recorder.record(*pod, "Warning", "FailedScheduling", d.message);
+      json patch = {{"status",
+                     {{"conditions",
+                       json::array({{{"type", "PodScheduled"},
+                                     {"status", "False"},
+                                     {"reason", "Unschedulable"},
+                                     {"message", d.message},
+                                     {"lastProbeTime", nullptr},
+                                     {"lastTransitionTime", controllers::now_rfc3339()}}})}}}};
+      auto r = client.patch(client::res::kPods, controllers::meta_str(*pod, "namespace"),
+                            controllers::meta_str(*pod, "name"), client::PatchType::kStrategicMerge, patch, "status");
+      (void)r;
+      return std::chrono::milliseconds(5000);
+    }
+    std::string ns = controllers::meta_str(*pod, "namespace");
+    std::string name = controllers::meta_str(*pod, "name");
+    auto r = client.bind(ns, name, d.node);
+    if (!r) {
+      if (r.error().kind == "NotFound" || r.error().kind == "Conflict") return std::nullopt;
+      log->warn("bind {}/{} to {}: {}", ns, name, d.node, r.error().message);
+      return std::chrono::milliseconds(1000);
+    }
+    {
+      std::lock_guard<std::mutex> l(mu);
+      assumed[key] = d.node;
+    }
+    recorder.record(*pod, "Normal", "Scheduled", "Successfully assigned " + ns + "/" + name + " to " + d.node);
+    return std::nullopt;
+  }
+};
+
+Scheduler::Scheduler(client::ApiClient& client) : impl_(std::make_unique<Impl>(client)) {}
+Scheduler::~Scheduler() { stop(); }
+
+Status Scheduler::start() {
+  auto enqueue = [this](const json& p) {
+    if (wants_us(p)) impl_->queue.add(client::object_key(p));
+  };
+  impl_->pods.add_handlers({enqueue, [enqueue](const json&, const json& p) { enqueue(p); }, nullptr});
+  // A node change may make pending pods fit: requeue every pending pod.
+  auto retry_all = [this](const json&) {
+    for (const auto& p : impl_->pods.list({}, wants_us)) impl_->queue.add(client::object_key(*p));
+  };
+  impl_->nodes.add_handlers({retry_all, [retry_all](const json&, const json& n) { retry_all(n); }, nullptr});
+  impl_->nodes.start();
+  impl_->pods.start();
+  if (!impl_->nodes.wait_for_sync(std::chrono::seconds(30)) || !impl_->pods.wait_for_sync(std::chrono::seconds(30))) {
+    return fail("scheduler: caches did not sync", "Timeout");
+  }
+  impl_->worker = std::thread([this] { impl_->run(); });
+  impl_->log->info("scheduler started");
+  return {};
+}
+
+void Scheduler::stop() {
+  if (!impl_) return;
+  impl_->queue.shutdown();
+  if (impl_->worker.joinable()) impl_->worker.join();
+  impl_->pods.stop();
+  impl_->nodes.stop();
+}
+
+}  // namespace k3dpp::scheduler
