@@ -1,0 +1,159 @@
+#include "hollow/hollow.h"
+
+#include <condition_variable>
+#include <thread>
+
+#include "client/informer.h"
+#include "common/log.h"
+#include "controllers/util.h"
+
+namespace k3dpp::hollow {
+
+using controllers::meta_str;
+using controllers::now_rfc3339;
+using json = nlohmann::json;
+
+struct HollowNodes::Impl {
+  Impl(client::ApiClient& c, Options o) : client(c), opts(std::move(o)), pods(c, client::res::kPods) {}
+  client::ApiClient& client;
+  Options opts;
+  client::Informer pods;
+  std::jthread lease_thread;
+  std::mutex mu;
+  std::map<std::string, int> ip_next;
+
+  std::string node_name(int i) const { return opts.name_prefix + std::to_string(i); }
+  bool ours(const std::string& node) const {
+    return node.rfind(opts.name_prefix, 0) == 0;
+  }
+
+  Status register_node(int i) {
+    std::string name = node_name(i);
+    std::string now = now_rfc3339();
+    json cap = {{"cpu", opts.cpu}, {"memory", opts.memory}, {"pods", opts.pods}, {"ephemeral-storage", "100Gi"}};
+    json node = {{"apiVersion", "v1"},
+                 {"kind", "Node"},
+                 {"metadata", {{"name", name}, {"labels", {{"kubernetes.io/hostname", name}, {"kubernetes.io/os", "linux"},
+                                                           {"kubernetes.io/arch", "amd64"}, {"k3dpp.io/hollow", "true"}}}}},
+                 {"spec", {{"podCIDR", "10.42." + std::to_string(opts.first_index + i) + ".0/24"}}},
+                 {"status", {{"capacity", cap}, {"allocatable", cap},
+                             {"conditions", {{{"type", "Ready"}, {"status", "True"}, {"reason", "KubeletReady"},
+                                              {"message", "hollow node is posting ready status"},
+                                              {"lastHeartbeatTime", now}, {"lastTransitionTime", now}}}},
+                             {"nodeInfo", {{"kubeletVersion", K3DPP_KUBE_VERSION}, {"containerRuntimeVersion", "hollow://0"},
+                                           {"operatingSystem", "linux"}, {"architecture", "amd64"}}}}}};
+    auto r = client.create(client::res::kNodes, "", node);
+    if (!r && r.error().kind != "AlreadyExists") return unexpected(r.error().wrap("register " + name));
+    auto cur = client.get(client::res::kNodes, "", name);
+    if (cur) {
+      json next = *cur;
+      next["status"] = node["status"];
+      auto s = client.update_status(client::res::kNodes, "", next);
+      (void)s;
+    }
+    return {};
+  }
+
+  void renew_leases() {
+    for (int i = 0; i < opts.nodes; ++i) {
+      std::string name = node_name(i);
+      std::string now = controllers::rfc3339(controllers::Clock::now());
+      json patch = {{"spec", {{"holderIdentity", name}, {"leaseDurationSeconds", 40}, {"renewTime", now}}}};
+      auto r = client.patch(client::res::kLeases, "kube-node-lease", name, client::PatchType::kMerge, patch);
+      if (!r && r.error().kind == "NotFound") {
+        json lease = {{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"},
+                      {"metadata", {{"name", name}, {"namespace", "kube-node-lease"}}}, {"spec", patch["spec"]}};
+        auto c = client.create(client::res::kLeases, "kube-node-lease", lease);
+        (void)c;
+      }
+    }
+  }
+
+  void pod_changed(const json& pod) {
+    std::string node = pod.contains("spec") ? pod["spec"].value("nodeName", "") : "";
+    if (node.empty() || !ours(node)) return;
+    std::string ns = meta_str(pod, "namespace"), name = meta_str(pod, "name");
+    if (controllers::is_deleting(pod)) {
+      client::DeleteOptions o;
+      o.grace_period_seconds = 0;
+      o.precondition_uid = meta_str(pod, "uid");
+      auto r = client.remove(client::res::kPods, ns, name, o);
+      (void)r;
+      return;
+    }
+    if (controllers::pod_is_ready(pod)) return;
+    std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
+    if (phase == "Succeeded" || phase == "Failed") return;
+    int idx = 0;
+    try {
+      idx = std::stoi(node.substr(opts.name_prefix.size()));
+    } catch (...) {
+      return;
+    }
+    int host;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      int& n = ip_next[node];
+      host = 2 + (n++ % 250);
+    }
+    std::string ip = "10.42." + std::to_string(opts.first_index + idx) + "." + std::to_string(host);
+    std::string now = now_rfc3339();
+    json statuses = json::array();
+    for (const auto& c : pod["spec"].value("containers", json::array())) {
+      statuses.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")},
+                          {"imageID", "hollow://" + c.value("image", "")}, {"containerID", "hollow://" + name},
+                          {"ready", true}, {"started", true}, {"restartCount", 0},
+                          {"state", {{"running", {{"startedAt", now}}}}}, {"lastState", json::object()}});
+    }
+    json next = pod;
+    next["status"]["phase"] = "Running";
+    next["status"]["podIP"] = ip;
+    next["status"]["podIPs"] = json::array({{{"ip", ip}}});
+    next["status"]["hostIP"] = "127.0.0.1";
+    next["status"]["startTime"] = now;
+    next["status"]["qosClass"] = next["status"].value("qosClass", "BestEffort");
+    next["status"]["containerStatuses"] = statuses;
+    json conds = json::array();
+    for (const char* t : {"PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"}) {
+      conds.push_back({{"type", t}, {"status", "True"}, {"lastProbeTime", nullptr}, {"lastTransitionTime", now}});
+    }
+    next["status"]["conditions"] = conds;
+    auto r = client.update_status(client::res::kPods, ns, next);
+    if (!r) log::get("hollow")->debug("pod {}/{} status: {}", ns, name, r.error().message);
+  }
+};
+
+HollowNodes::HollowNodes(client::ApiClient& client, Options options)
+    : impl_(std::make_unique<Impl>(client, std::move(options))) {}
+HollowNodes::~HollowNodes() { stop(); }
+
+Status HollowNodes::start() {
+  for (int i = 0; i < impl_->opts.nodes; ++i) K3DPP_TRY(impl_->register_node(i));
+  impl_->renew_leases();
+  auto h = [this](const json& p) { impl_->pod_changed(p); };
+  impl_->pods.add_handlers({h, [h](const json&, const json& p) { h(p); }, nullptr});
+  impl_->pods.start();
+  impl_->lease_thread = std::jthread([this](std::stop_token st) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    while (!st.stop_requested()) {
+      std::unique_lock<std::mutex> l(m);
+      cv.wait_for(l, st, std::chrono::seconds(impl_->opts.lease_seconds), [] { return false; });
+      if (st.stop_requested()) break;
+      impl_->renew_leases();
+    }
+  });
+  log::get("hollow")->info("hollow nodes started ({}) — test/benchmark tool, no containers run", impl_->opts.nodes);
+  return {};
+}
+
+void HollowNodes::stop() {
+  if (!impl_) return;
+  if (impl_->lease_thread.joinable()) {
+    impl_->lease_thread.request_stop();
+    impl_->lease_thread.join();
+  }
+  impl_->pods.stop();
+}
+
+}  // namespace k3dpp::hollow
