@@ -1,0 +1,54 @@
+// k3dpp-node: the node image's multi-call binary (server, agent, version).
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cmd/node_commands.h"
+#include "common/log.h"
+
+int main(int argc, char** argv) {
+  using namespace k3dpp;
+  // Before any thread exists, so every thread inherits the mask and main() alone sigwaits.
+  nodecmd::block_termination_signals();
+
+  CLI::App app{"k3dpp-node: the k3dpp node (API server, agent)", "k3dpp-node"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+
+  nodecmd::ServerFlags sf;
+  auto* server = app.add_subcommand("server", "Run the control plane (and this node's agent)");
+  server->add_option("--node-name", sf.node_name, "Node name (default: hostname)");
+  server->add_option("--cluster-name", sf.cluster_name, "Cluster name")->capture_default_str();
+  server->add_option("--data-dir", sf.data_dir, "State directory")->capture_default_str();
+  server->add_option("--listen", sf.listen, "HTTPS listen address host:port")->capture_default_str();
+  server->add_option("--token-file", sf.token_file,
+                     "Node token file (default: <data-dir>/server/token, generated)");
+  server->add_option("--tls-san", sf.tls_sans, "Extra serving-certificate SAN (repeatable)");
+  server->add_flag("--no-kubelet", sf.no_kubelet, "Do not run this server as a node");
+  server->add_option("--log-level", log_level, "trace, debug, info, warn, error");
+
+  nodecmd::AgentFlags af;
+  auto* agent = app.add_subcommand("agent", "Join a server as a node");
+  agent->add_option("--node-name", af.node_name, "Node name (default: hostname)");
+  agent->add_option("--server", af.server, "Server URL, https://host:port")->required();
+  agent->add_option("--token-file", af.token_file, "Node token file")->capture_default_str();
+  agent->add_option("--log-level", log_level, "trace, debug, info, warn, error");
+
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  log::set_level(log_level);
+  if (version->parsed()) {
+    std::cout << "k3dpp-node version " << K3DPP_VERSION << " (kubernetes " << K3DPP_KUBE_VERSION
+              << "-k3dpp)\n";
+    return 0;
+  }
+  if (server->parsed()) return nodecmd::run_server(sf);
+  if (agent->parsed()) return nodecmd::run_agent(af);
+  return 1;
+}

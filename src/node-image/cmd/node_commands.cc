@@ -1,0 +1,269 @@
+#include "cmd/node_commands.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/agent.h"
+#include "cmd/bootstrap_endpoints.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "httpserver/server.h"
+#include "pki/server_pki.h"
+#ifdef K3DPP_HAVE_APISERVER
+#include "apiserver/api_server.h"
+#endif
+
+namespace k3dpp::nodecmd {
+
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  static auto l = log::get("node");
+  return l;
+}
+
+std::string hostname() {
+  char h[256] = {0};
+  ::gethostname(h, sizeof h - 1);
+  return h;
+}
+
+// Every address of this host worth a SAN: IPv4 and global IPv6, no loopback/link-local.
+std::vector<std::string> host_ips() {
+  std::vector<std::string> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    char buf[INET6_ADDRSTRLEN] = {0};
+    if (i->ifa_addr->sa_family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+      if ((ntohl(a->sin_addr.s_addr) >> 16) == 0xA9FE) continue;
+      inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(i->ifa_addr);
+      if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr)) continue;
+      inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+    } else {
+      continue;
+    }
+    out.emplace_back(buf);
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+Result<std::string> read_token(const std::string& path) {
+  auto t = files::read(path);
+  if (!t) return fail("cannot read the token file " + path, "NotFound");
+  std::string token(strings::trim(*t));
+  if (token.empty()) return fail("the token file " + path + " is empty", "Invalid");
+  return token;
+}
+
+// Host part of --listen for the admin kubeconfig: wildcard → 127.0.0.1.
+std::string kubeconfig_url(const std::string& listen, uint16_t port) {
+  std::string host;
+  if (!listen.empty() && listen[0] == '[') {
+    host = listen.substr(1, listen.find(']') - 1);
+  } else {
+    auto colon = listen.rfind(':');
+    host = colon == std::string::npos ? "" : listen.substr(0, colon);
+  }
+  if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "https://" + host + ":" + std::to_string(port);
+}
+
+#ifndef K3DPP_HAVE_APISERVER
+// Until the API server is linked in: health and version, everything else 404.
+void fallback_handler(const http::Request& req, http::Responder& r) {
+  if (req.path == "/healthz" || req.path == "/livez" || req.path == "/readyz") {
+    r.send(http::Response{200, {{"Content-Type", "text/plain; charset=utf-8"}}, "ok"});
+    return;
+  }
+  if (req.path == "/version") {
+    nlohmann::ordered_json v = {{"major", "1"},
+                                {"minor", "32"},
+                                {"gitVersion", K3DPP_KUBE_VERSION "-k3dpp"},
+                                {"gitCommit", "k3dpp-" K3DPP_VERSION},
+                                {"gitTreeState", "clean"},
+                                {"buildDate", "2025-01-01T00:00:00Z"},
+                                {"goVersion", "go1.23.6"},
+                                {"compiler", "gc"},
+                                {"platform", "linux/amd64"}};
+    r.send(http::Response{200, {{"Content-Type", "application/json"}}, v.dump()});
+    return;
+  }
+  r.send(http::status_response(404, "NotFound", "the server could not find the requested resource"));
+}
+#endif
+
+}  // namespace
+
+void block_termination_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int wait_for_termination() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  return sig;
+}
+
+int run_server(const ServerFlags& f) {
+  auto lg = logger();
+  const std::string node_name = f.node_name.empty() ? hostname() : f.node_name;
+
+  // Token: the CLI's, or our own on first boot (host-process runs).
+  std::string token_file = f.token_file;
+  if (token_file.empty()) {
+    token_file = f.data_dir + "/server/token";
+    if (!files::exists(token_file)) {
+      if (auto st = pki::make_dirs(f.data_dir + "/server", 0700); !st) {
+        lg->error("ERROR: {}", st.error().message);
+        return 1;
+      }
+      if (auto st = files::write_atomic(token_file, strings::random_hex(32) + "\n", 0600); !st) {
+        lg->error("ERROR: {}", st.error().message);
+        return 1;
+      }
+      lg->info("generated a node token in {}", token_file);
+    }
+  }
+  auto token = read_token(token_file);
+  if (!token) {
+    lg->error("ERROR: {}", token.error().message);
+    return 1;
+  }
+
+  // PKI.
+  std::vector<std::string> extra = host_ips();
+  extra.push_back(hostname());
+  extra.push_back(node_name);
+  extra.insert(extra.end(), f.tls_sans.begin(), f.tls_sans.end());
+  auto pki = pki::ensure_server_pki(f.data_dir, pki::default_sans(extra));
+  if (!pki) {
+    lg->error("ERROR: cluster PKI: {}", pki.error().message);
+    return 1;
+  }
+
+  // The Kubernetes API.
+  BootstrapEndpoints bootstrap(pki->ca, *token);
+#ifdef K3DPP_HAVE_APISERVER
+  apiserver::Options api_opts;
+  api_opts.data_dir = f.data_dir;
+  api_opts.cluster_name = f.cluster_name;
+  auto ips = host_ips();
+  for (const auto& ip : ips)
+    if (ip.find(':') == std::string::npos) {
+      api_opts.advertise_address = ip;
+      break;
+    }
+  auto api = std::make_unique<apiserver::ApiServer>(api_opts);
+  if (auto st = api->start(); !st) {
+    lg->error("ERROR: API server: {}", st.error().message);
+    return 1;
+  }
+  http::Handler handler = [&bootstrap, a = api.get()](const http::Request& req, http::Responder& r) {
+    if (BootstrapEndpoints::handles(req.path)) return bootstrap.handle(req, r);
+    a->handle(req, r);
+  };
+#else
+  http::Handler handler = [&bootstrap](const http::Request& req, http::Responder& r) {
+    if (BootstrapEndpoints::handles(req.path)) return bootstrap.handle(req, r);
+    fallback_handler(req, r);
+  };
+#endif
+
+  httpserver::Options o;
+  o.listen = f.listen;
+  o.cert_pem = pki->serving.cert_pem;
+  o.key_pem = pki->serving.key_pem;
+  o.client_ca_pem = pki->ca.cert_pem;
+  o.anonymous_paths = {kCacertsPath, kNodeCredentialsPath};
+  auto server = httpserver::Server::start(o, handler);
+  if (!server) {
+    lg->error("ERROR: {}", server.error().message);
+#ifdef K3DPP_HAVE_APISERVER
+    api->stop();
+#endif
+    return 1;
+  }
+  const std::string url = kubeconfig_url(f.listen, (*server)->port());
+  if (auto st = pki::write_admin_kubeconfig(f.data_dir, *pki, url); !st) {
+    lg->error("ERROR: {}", st.error().message);
+    (*server)->stop();
+    return 1;
+  }
+  lg->info("k3dpp-node server {} ready on {} (cluster {}, node {})", K3DPP_VERSION, url, f.cluster_name,
+           node_name);
+
+  // k3s servers are nodes too.
+  std::unique_ptr<agent::Agent> local_agent;
+#ifdef K3DPP_HAVE_APISERVER
+  if (!f.no_kubelet) {
+    agent::Options ao;
+    ao.node_name = node_name;
+    ao.server_url = "https://127.0.0.1:" + std::to_string((*server)->port());
+    ao.token = *token;
+    ao.control_plane = true;
+    local_agent = std::make_unique<agent::Agent>(ao);
+    local_agent->start();
+  }
+#endif
+
+  int sig = wait_for_termination();
+  lg->info("received signal {}, shutting down", sig);
+  if (local_agent) local_agent->stop();
+  (*server)->stop();
+#ifdef K3DPP_HAVE_APISERVER
+  api->stop();
+#endif
+  lg->info("stopped");
+  return 0;
+}
+
+int run_agent(const AgentFlags& f) {
+  auto lg = logger();
+  if (f.server.rfind("https://", 0) != 0) {
+    lg->error("ERROR: --server must be an https:// URL, got '{}'", f.server);
+    return 1;
+  }
+  auto token = read_token(f.token_file);
+  if (!token) {
+    lg->error("ERROR: {}", token.error().message);
+    return 1;
+  }
+  agent::Options o;
+  o.node_name = f.node_name.empty() ? hostname() : f.node_name;
+  o.server_url = f.server;
+  while (!o.server_url.empty() && o.server_url.back() == '/') o.server_url.pop_back();
+  o.token = *token;
+  agent::Agent a(o);
+  lg->info("k3dpp-node agent {} joining {} as {}", K3DPP_VERSION, o.server_url, o.node_name);
+  a.start();
+  int sig = wait_for_termination();
+  lg->info("received signal {}, shutting down", sig);
+  a.stop();
+  return 0;
+}
+
+}  // namespace k3dpp::nodecmd

@@ -1,0 +1,35 @@
+// The `k3dpp-node server` and `k3dpp-node agent` commands (docs/node-contract.md). Each runs until
+// SIGTERM/SIGINT, which the caller must have blocked in every thread (see main.cc); returns the
+// process exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace k3dpp::nodecmd {
+
+struct ServerFlags {
+  std::string node_name;  // default: hostname
+  std::string cluster_name = "k3dpp";
+  std::string data_dir = "/var/lib/k3dpp";
+  std::string listen = "0.0.0.0:6443";
+  std::string token_file;  // default: <data-dir>/server/token, generated on first boot
+  std::vector<std::string> tls_sans;
+  bool no_kubelet = false;
+};
+
+struct AgentFlags {
+  std::string node_name;  // default: hostname
+  std::string server;     // https://host:port
+  std::string token_file = "/etc/k3dpp/token";
+};
+
+int run_server(const ServerFlags& flags);
+int run_agent(const AgentFlags& flags);
+
+// Waits for SIGTERM, SIGINT or SIGHUP (blocked beforehand); returns the signal number.
+int wait_for_termination();
+// Blocks the termination signals in the calling thread (and threads it starts later).
+void block_termination_signals();
+
+}  // namespace k3dpp::nodecmd
