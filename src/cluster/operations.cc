@@ -22,7 +22,12 @@ std::shared_ptr<spdlog::logger> lg() { return log::get("cluster"); }
 Status check_image(runtime::Runtime& rt, const std::string& image) {
   auto r = rt.inspect_image(image);
   if (r) return {};
-  if (r.error().is("NotFound")) return fail("image " + image + " not found; build it with images/build.sh", "NotFound");
+  if (r.error().is("NotFound")) {
+    if (image == default_node_image() || image == default_lb_image()) {
+      return fail("image " + image + " not found; build it with images/build.sh", "NotFound");
+    }
+    return fail("image " + image + " not found", "NotFound");
+  }
   return r.error().wrap("inspecting image " + image);
 }
 
@@ -40,6 +45,7 @@ Result<std::string> wait_admin_kubeconfig(runtime::Runtime& rt, const std::strin
   while (true) {
     auto r = rt.read_file(server, kAdminKubeconfigPath);
     if (r && !r->empty()) return *r;
+    K3DPP_TRY(check_cancelled());
     last = r ? "empty file" : r.error().message;
     auto ci = rt.inspect_container(server);
     if (ci && !ci->running && ci->state != "created" && ci->state != "restarting") {
@@ -645,6 +651,7 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
   auto deadline = probes.now() + opts.timeout;
   auto run = [&]() -> Status {
     for (const auto& n : nodes) {
+      K3DPP_TRY(check_cancelled());
       std::string v = containerd_volume_name(opts.cluster, n.name);
       auto vr = rt.create_volume(v, vlabels);
       if (!vr) return vr.error().wrap("creating volume '" + v + "'");

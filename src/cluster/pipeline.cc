@@ -1,8 +1,22 @@
 #include "cluster/pipeline.h"
 
+#include <atomic>
+
 #include "common/log.h"
 
 namespace k3dpp::cluster {
+namespace {
+std::atomic<bool> g_cancel{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+}  // namespace
+
+void request_cancel() { g_cancel.store(true); }
+bool cancelled() { return g_cancel.load(); }
+void reset_cancel() { g_cancel.store(false); }
+Status check_cancelled() {
+  if (cancelled()) return fail("interrupted", "Cancelled");
+  return {};
+}
 
 void Rollback::undo() {
   auto log = log::get("cluster");
@@ -35,6 +49,7 @@ Status run_steps(const std::vector<Step>& steps) {
   auto log = log::get("cluster");
   for (const auto& s : steps) {
     if (!s.title.empty()) log->info("{}", s.title);
+    K3DPP_TRY(check_cancelled());
     log->debug("step {}", s.name);
     auto st = s.run();
     if (!st) return st;

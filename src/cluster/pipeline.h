@@ -41,7 +41,14 @@ struct Step {
   std::string name;   // short id for debug logs and errors ("network")
 };
 
-// Runs the steps in order; the first failure stops the run and is returned.
+// Runs the steps in order; the first failure (or a cancel request) stops the run and is returned.
 Status run_steps(const std::vector<Step>& steps);
+
+// Cancellation (Ctrl-C): request_cancel() is async-signal-safe; waits and run_steps check
+// cancelled() and fail with kind "Cancelled", so the caller rolls back.
+void request_cancel();
+bool cancelled();
+void reset_cancel();
+Status check_cancelled();
 
 }  // namespace k3dpp::cluster

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cluster/pipeline.h"
 #include "common/log.h"
 
 namespace k3dpp::cluster {
@@ -122,6 +123,7 @@ Status wait_api_ready(const HostProbes& p, const ClientCreds& creds, std::chrono
   while (true) {
     auto r = p.https_get(creds.server + "/readyz", creds);
     if (r && r->status == 200) return {};
+    K3DPP_TRY(check_cancelled());
     last = r ? "HTTP " + std::to_string(r->status) + " " + r->body : r.error().message;
     log->debug("readyz not yet: {}", last);
     if (p.now() >= deadline) return fail("API server at " + creds.server + " not ready in time (last: " + last + ")", "Timeout");
@@ -148,6 +150,7 @@ Status wait_nodes_ready(const HostProbes& p, const ClientCreds& creds, const std
     while (true) {
       auto r = p.https_get(creds.server + "/api/v1/nodes/" + n, creds);
       if (r && r->status == 200 && node_json_ready(r->body)) break;
+      K3DPP_TRY(check_cancelled());
       last = r ? (r->status == 200 ? std::string("not Ready") : "HTTP " + std::to_string(r->status)) : r.error().message;
       log->debug("node {} not ready yet: {}", n, last);
       if (p.now() >= deadline) return fail("node '" + n + "' not Ready in time (last: " + last + ")", "Timeout");

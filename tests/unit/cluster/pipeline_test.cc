@@ -5,6 +5,7 @@
 
 #include "cluster/operations.h"
 #include "cluster/parse.h"
+#include "cluster/pipeline.h"
 #include "common/files.h"
 #include "fake_runtime.h"
 #include "test_data.h"
@@ -369,4 +370,17 @@ TEST_CASE("cluster edit --port-add/--port-delete recreates the LB") {
   e.busy_ports.insert(9090);
   CHECK_FALSE(edit_cluster_ports(e.rt, "ed", {*parse_port_mapping("9090:90")}, {}, e.probes));
   CHECK(e.rt.containers.count("k3dpp-ed-serverlb"));
+}
+
+TEST_CASE("Ctrl-C while waiting cancels the create and rolls back") {
+  Env e;
+  e.probes.https_get = [](const std::string&, const ClientCreds&) -> Result<HttpResponse> {
+    request_cancel();
+    return fail("connection refused", "Unavailable");
+  };
+  auto r = create_cluster(e.rt, e.opts("t"), e.probes);
+  reset_cancel();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message == "creating cluster 't': interrupted");
+  CHECK(e.rt.leftovers().empty());
 }
