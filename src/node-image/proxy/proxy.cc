@@ -66,7 +66,7 @@ void Proxy::start() {
   // Bridged pod-to-pod traffic must see the nat table for service replies (best effort: the file
   // exists only where br_netfilter is loaded).
   const char* kBridgeNf = "/proc/sys/net/bridge/bridge-nf-call-iptables";
-  if (files::exists(kBridgeNf)) {
+  if (config_.set_bridge_nf_call_iptables && files::exists(kBridgeNf)) {
     auto cur = files::read(kBridgeNf);
     if (cur && strings::trim(*cur) != "1") {
       FILE* f = std::fopen(kBridgeNf, "w");

@@ -49,6 +49,8 @@ struct ProxyConfig {
   std::chrono::milliseconds debounce{100};
   // Full re-apply this often even without events (repairs rules removed by someone else).
   std::chrono::milliseconds resync{std::chrono::seconds(60)};
+  // Set net.bridge.bridge-nf-call-iptables=1 at start (bridged pod-to-pod service replies need it).
+  bool set_bridge_nf_call_iptables = true;
   // Retry delay after a failed apply.
   std::chrono::milliseconds retry{std::chrono::seconds(1)};
 };

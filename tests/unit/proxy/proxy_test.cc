@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/files.h"
+#include "fake_api_client.h"
 #include "common/strings.h"
 #include "proxy/exec.h"
 #include "proxy/proxy.h"
@@ -288,5 +289,56 @@ TEST_CASE("RuleSyncer reads iptables-save and applies one --noflush transaction"
   REQUIRE_FALSE(st2.has_value());
   CHECK(st2.error().message.find("applying service rules") != std::string::npos);
   CHECK(st2.error().message.find("line 3 failed") != std::string::npos);
+  (void)run_program({"rm", "-rf", dir});
+}
+
+TEST_CASE("Proxy applies at start and within one second of an endpoint change") {
+  char dir_tmpl[] = "/tmp/k3dpp-proxy-live-XXXXXX";
+  REQUIRE(mkdtemp(dir_tmpl) != nullptr);
+  const std::string dir = dir_tmpl;
+  k3dpp::testing::FakeApiClient api;
+  api.set(k3dpp::client::res::kServices,
+          {json::parse(R"({"metadata":{"namespace":"default","name":"web","resourceVersion":"1"},
+            "spec":{"clusterIP":"10.43.5.5","ports":[{"name":"http","port":80,"protocol":"TCP"}]}})")});
+  auto slice = [](const std::vector<std::string>& ips) {
+    json s = json::parse(R"({"metadata":{"namespace":"default","name":"web-1","resourceVersion":"1",
+      "labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4",
+      "ports":[{"name":"http","port":8080,"protocol":"TCP"}],"endpoints":[]})");
+    for (const auto& ip : ips) s["endpoints"].push_back({{"addresses", {ip}}});
+    return s;
+  };
+  api.set(k3dpp::client::res::kEndpointSlices, {slice({"10.42.0.5"})});
+  ProxyConfig cfg;
+  cfg.iptables.save = {"sh", "-c", "true", "sh"};
+  cfg.iptables.restore = {"sh", "-c", "cat > " + dir + "/in.tmp && mv " + dir + "/in.tmp " + dir + "/in", "sh"};
+  cfg.dns.target_ip = "172.18.0.3";
+  cfg.set_bridge_nf_call_iptables = false;  // never touch the host's sysctls from a test
+  Proxy proxy(api, cfg);
+  proxy.start();
+  auto wait_for = [&](const std::string& needle, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto text = k3dpp::files::read(dir + "/in");
+      if (text && text->find(needle) != std::string::npos) return true;
+      usleep(10 * 1000);
+    }
+    return false;
+  };
+  CHECK(wait_for("--to-destination 10.42.0.5:8080", std::chrono::seconds(3)));
+  CHECK(wait_for("--to-destination 172.18.0.3:53", std::chrono::milliseconds(10)));
+  CHECK(proxy.applies() == 1);
+
+  auto t0 = std::chrono::steady_clock::now();
+  api.emit(k3dpp::client::res::kEndpointSlices, "MODIFIED", slice({"10.42.0.5", "10.42.1.6"}));
+  CHECK(wait_for("--to-destination 10.42.1.6:8080", std::chrono::seconds(1)));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  MESSAGE("endpoint change applied after " << ms << " ms");
+  CHECK(ms < 1000);
+
+  // Removing the last endpoint turns the service into a reject.
+  api.emit(k3dpp::client::res::kEndpointSlices, "DELETED", slice({}));
+  CHECK(wait_for("default/web:http has no endpoints", std::chrono::seconds(1)));
+  CHECK(proxy.current_state().services.size() == 1);
+  proxy.stop();
   (void)run_program({"rm", "-rf", dir});
 }
