@@ -1,0 +1,101 @@
+// Kubelet: runs the pods bound to this node on containerd through CRI.
+//
+// Watches pods with spec.nodeName = node (an Informer); one worker thread per pod (by uid) syncs
+// it: sandbox (RunPodSandbox), images (per imagePullPolicy, with back-off), init containers in
+// order, then app containers, restarts per restartPolicy with Kubernetes' back-off, probes, and
+// the pod status through the pods/status subresource. Deletion: graceful StopContainer,
+// StopPodSandbox, RemovePodSandbox, pod cgroup and log dir removed, then the final delete
+// (gracePeriodSeconds=0). At start (and every 10 s) sandboxes of pods that no longer exist are
+// torn down; NOTREADY sandboxes (node container restarted) are replaced.
+//
+// Wiring (agent/cmd): Kubelet kubelet(api, node_name, pod_cidr); kubelet.start(); ... kubelet.stop();
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/api_client.h"
+#include "client/informer.h"
+#include "common/result.h"
+#include "cri/cri_client.h"
+#include "kubelet/backoff.h"
+#include "kubelet/translate.h"
+
+namespace k3dpp::kubelet {
+
+struct KubeletOptions {
+  std::string node_name;
+  std::string pod_cidr;       // "10.42.0.0/24": the CNI config is written for it (empty: not written)
+  std::string host_ip;        // empty: the first non-loopback IPv4 address of this node
+  PodDefaults defaults;
+  std::string cni_conf_path = "/etc/cni/net.d/10-k3dpp.conflist";
+  std::string cgroup_root = "/sys/fs/cgroup";
+  std::string log_root = "/var/log/pods";
+  std::chrono::milliseconds resync{1000};          // per-pod status/probe loop
+  std::chrono::milliseconds housekeeping{10000};   // orphan sandboxes, back-off GC
+  cri::CriOptions cri;
+};
+
+class Kubelet {
+ public:
+  // Uses a gRPC CriClient on options.cri.endpoint.
+  Kubelet(client::ApiClient& api, KubeletOptions options);
+  Kubelet(client::ApiClient& api, const std::string& node_name, const std::string& pod_cidr);
+  // With a given runtime (tests).
+  Kubelet(client::ApiClient& api, std::shared_ptr<cri::CriClient> cri, KubeletOptions options);
+  ~Kubelet();
+  Kubelet(const Kubelet&) = delete;
+  Kubelet& operator=(const Kubelet&) = delete;
+
+  // Writes the CNI config, checks the runtime (Version), cleans orphans, starts watching.
+  Status start();
+  void stop();
+
+  // --- For the node's stream endpoints (exec/attach/port-forward/logs) ---
+  // The CRI container id of a pod's current container ("" container = the first one).
+  Result<std::string> container_id(const std::string& ns, const std::string& pod, const std::string& container);
+  Result<std::string> sandbox_id(const std::string& ns, const std::string& pod);
+  Result<rt::ExecSyncResponse> exec_sync(const std::string& ns, const std::string& pod, const std::string& container,
+                                         const std::vector<std::string>& cmd, long long timeout_seconds);
+  // One-time URLs on containerd's streaming server (see README: "Streams").
+  Result<std::string> exec_url(const std::string& ns, const std::string& pod, const std::string& container,
+                               const std::vector<std::string>& cmd, bool tty, bool stdin, bool stdout, bool stderr);
+  Result<std::string> attach_url(const std::string& ns, const std::string& pod, const std::string& container,
+                                 bool tty, bool stdin, bool stdout, bool stderr);
+  Result<std::string> port_forward_url(const std::string& ns, const std::string& pod, const std::vector<int>& ports);
+
+  cri::CriClient& runtime() { return *cri_; }
+  const std::string& host_ip() const { return opts_.host_ip; }
+
+  struct PodWorker;  // one per pod uid (kubelet.cc)
+
+ private:
+  void on_pod(const json& pod, bool deleted);
+  void housekeeping_loop(std::stop_token st);
+  Status cleanup_orphans();
+  client::ObjectPtr find_pod(const std::string& ns, const std::string& name);
+
+  client::ApiClient& api_;
+  std::shared_ptr<cri::CriClient> cri_;
+  KubeletOptions opts_;
+  std::unique_ptr<client::Informer> informer_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<PodWorker>> workers_;  // by uid
+  Backoff restart_backoff_;
+  Backoff image_backoff_;
+  std::jthread housekeeping_;
+  std::atomic<bool> running_{false};
+
+};
+
+// The first non-loopback IPv4 address of this host ("" when none).
+std::string detect_host_ip();
+
+}  // namespace k3dpp::kubelet

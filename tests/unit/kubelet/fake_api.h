@@ -1,0 +1,104 @@
+// A fake ApiClient for kubelet tests: serves a fixed pod list, a pushable watch, and records
+// status patches, events and deletes.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "client/api_client.h"
+
+namespace k3dpp::kubelet::testing {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+class FakeApi : public client::ApiClient {
+ public:
+  explicit FakeApi(std::string node) : node_(std::move(node)) {}
+  std::string node_;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<json> pods;
+  std::deque<client::WatchEvent> queue;
+  std::vector<json> events;
+  std::map<std::string, json> statuses;  // pod name → last status
+  std::vector<std::string> deletes;
+  std::vector<std::string> delete_uids;
+
+  Result<json> get(const client::Resource&, const std::string&, const std::string& name) override {
+    return fail("\"" + name + "\" not found", "NotFound");
+  }
+  Result<client::ListResult> list(const client::Resource& r, const std::string&, const client::ListOptions& o) override {
+    std::lock_guard lk(mu);
+    CHECK(r.plural == "pods");
+    CHECK(o.field_selector == "spec.nodeName=" + node_);
+    return client::ListResult{pods, "1"};
+  }
+  Status watch(const client::Resource&, const std::string&, const client::ListOptions&, const std::string&,
+               const client::WatchCallback& cb, std::stop_token stop) override {
+    while (!stop.stop_requested()) {
+      std::unique_lock lk(mu);
+      cv.wait_for(lk, 50ms, [&] { return !queue.empty(); });
+      while (!queue.empty()) {
+        auto e = queue.front();
+        queue.pop_front();
+        lk.unlock();
+        cb(e);
+        lk.lock();
+      }
+    }
+    return {};
+  }
+  void push(const std::string& type, const json& obj) {
+    std::lock_guard lk(mu);
+    queue.push_back({type, obj});
+    cv.notify_all();
+  }
+  Result<json> create(const client::Resource& r, const std::string&, const json& obj) override {
+    std::lock_guard lk(mu);
+    if (r.plural == "events") events.push_back(obj);
+    return obj;
+  }
+  Result<json> update(const client::Resource&, const std::string&, const json& o) override { return o; }
+  Result<json> update_status(const client::Resource&, const std::string&, const json& o) override { return o; }
+  Result<json> patch(const client::Resource& r, const std::string&, const std::string& name, client::PatchType,
+                     const json& body, const std::string& sub) override {
+    std::lock_guard lk(mu);
+    CHECK(r.plural == "pods");
+    CHECK(sub == "status");
+    statuses[name] = body["status"];
+    return body;
+  }
+  Status remove(const client::Resource&, const std::string&, const std::string& name,
+                const client::DeleteOptions& o) override {
+    std::lock_guard lk(mu);
+    CHECK(o.grace_period_seconds == 0LL);
+    deletes.push_back(name);
+    delete_uids.push_back(o.precondition_uid);
+    return {};
+  }
+  Status bind(const std::string&, const std::string&, const std::string&) override { return {}; }
+
+  json status(const std::string& name) {
+    std::lock_guard lk(mu);
+    return statuses.count(name) ? statuses[name] : json::object();
+  }
+  std::vector<std::string> event_lines() {
+    std::lock_guard lk(mu);
+    std::vector<std::string> out;
+    for (const auto& e : events) {
+      out.push_back(e["type"].get<std::string>() + " " + e["reason"].get<std::string>() + " " +
+                    e["message"].get<std::string>());
+    }
+    return out;
+  }
+};
+
+}  // namespace k3dpp::kubelet::testing
