@@ -213,7 +213,7 @@ void ApiServer::handle(const http::Request& req, http::Responder& resp) {
     if (!known) return send_error(resp, path_not_found());
   }
 
-  if (auto denied = im.authorize(req.user, ri)) return send_error(resp, *denied);
+  if (auto denied = im.authorize(req.user, ri, req)) return send_error(resp, *denied);
 
   if (ri.verb == "watch") return im.watch(ri, req, resp);
   Outcome o;
@@ -233,7 +233,8 @@ void ApiServer::handle(const http::Request& req, http::Responder& resp) {
 // ------------------------------------------------------------------------------------------------
 // Authorization: system:masters may do anything; nodes get the node authorizer's subset.
 
-std::optional<ApiError> ApiServer::Impl::authorize(const http::User& user, const RequestInfo& ri) {
+std::optional<ApiError> ApiServer::Impl::authorize(const http::User& user, const RequestInfo& ri,
+                                                   const http::Request& req) {
   if (in_group(user, "system:masters")) return std::nullopt;
   const auto& t = *ri.type;
   auto gr = group_resource(t);
@@ -246,12 +247,20 @@ std::optional<ApiError> ApiServer::Impl::authorize(const http::User& user, const
   if (!in_group(user, "system:nodes") || user.name.rfind("system:node:", 0) != 0) return deny();
   std::string node = user.name.substr(12);
   if (is_read) return std::nullopt;
+  // For a create the name comes from the body.
+  std::string target = ri.name;
+  if (ri.verb == "create" && target.empty()) {
+    json b = json::parse(req.body, nullptr, false);
+    if (!b.is_discarded() && b.is_object() && b.contains("metadata") && b["metadata"].is_object()) {
+      target = b["metadata"].value("name", "");
+    }
+  }
   if (t.group.empty() && t.plural == "nodes") {
-    if (ri.verb == "create" || ri.name == node) return std::nullopt;
+    if (target == node) return std::nullopt;
     return deny();
   }
   if (t.group == "coordination.k8s.io" && t.plural == "leases") {
-    if (ri.namespace_ == "kube-node-lease" && (ri.verb == "create" || ri.name == node)) return std::nullopt;
+    if (ri.namespace_ == "kube-node-lease" && target == node) return std::nullopt;
     return deny();
   }
   if (t.plural == "events" && (t.group.empty() || t.group == "events.k8s.io")) {

@@ -80,7 +80,7 @@ struct ApiServer::Impl {
   Outcome delete_object(const schema::ResourceType& t, const std::string& ns, const std::string& name,
                         const json& options);
 
-  std::optional<ApiError> authorize(const http::User& user, const RequestInfo& ri);
+  std::optional<ApiError> authorize(const http::User& user, const RequestInfo& ri, const http::Request& req);
 
   // Services
   std::optional<ApiError> allocate_service(const schema::ResourceType& t, json& svc, const json* old);
@@ -89,6 +89,7 @@ struct ApiServer::Impl {
   Status bootstrap();
   void background_loop();
   void finalize_namespaces();
+  void expire_events();
 
   // Decoded request body with strict/warn/ignore field validation applied.
   std::variant<json, ApiError> decode_body(const schema::ResourceType& t, const http::Request& req,

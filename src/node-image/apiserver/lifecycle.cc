@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <openssl/rand.h>
 
+#include <ctime>
 #include <set>
 
 #include "apiserver/internal.h"
@@ -240,11 +241,9 @@ void ApiServer::Impl::finalize_namespaces() {
       empty = false;
       for (auto& item : items->items) {
         json o = json::parse(item.value, nullptr, false);
-        if (o.is_discarded()) continue;
-        if (o["metadata"].contains("deletionTimestamp") && !o["metadata"].value("finalizers", json::array()).empty()) {
-          continue;  // waits for its own finalizers
-        }
-        (void)store->remove(item.key, item.mod_revision);
+        if (o.is_discarded() || o["metadata"].contains("deletionTimestamp")) continue;  // already going
+        // A normal delete: finalizers and graceful pod termination are honoured.
+        (void)delete_object(t, name, o["metadata"].value("name", ""), json::object());
       }
     }
     if (!empty) continue;  // next round: confirm nothing is left
@@ -264,6 +263,25 @@ void ApiServer::Impl::finalize_namespaces() {
   }
 }
 
+// Events live one hour (kube-apiserver's --event-ttl default).
+void ApiServer::Impl::expire_events() {
+  const auto* evt = schema::find_by_plural("", "v1", "events");
+  if (!evt) return;
+  auto l = store->list(storage_prefix(*evt, ""));
+  if (!l) return;
+  std::time_t now = std::time(nullptr);
+  for (auto& kv : l->items) {
+    json e = json::parse(kv.value, nullptr, false);
+    if (e.is_discarded()) continue;
+    std::string ts = e.value("lastTimestamp", json()).is_string() ? e.value("lastTimestamp", "") : "";
+    if (ts.empty() && e.value("eventTime", json()).is_string()) ts = e.value("eventTime", "");
+    if (ts.empty()) ts = e["metadata"].value("creationTimestamp", "");
+    std::tm tm{};
+    if (ts.size() < 19 || !strptime(ts.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) continue;
+    if (now - timegm(&tm) > 3600) (void)store->remove(kv.key, kv.mod_revision);
+  }
+}
+
 void ApiServer::Impl::background_loop() {
   auto last_compact = std::chrono::steady_clock::now();
   while (!stopping.load()) {
@@ -274,6 +292,7 @@ void ApiServer::Impl::background_loop() {
     if (stopping.load()) break;
     if (opts.builtin_namespace_finalizer) finalize_namespaces();
     if (std::chrono::steady_clock::now() - last_compact > std::chrono::minutes(1)) {
+      expire_events();
       last_compact = std::chrono::steady_clock::now();
       if (auto st = store->compact_keep(opts.compact_keep_revisions, std::chrono::seconds(opts.compact_min_age_seconds));
           !st) {

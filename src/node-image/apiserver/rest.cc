@@ -750,8 +750,13 @@ Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std:
       // Graceful deletion only matters for a pod a kubelet runs: bound and not finished.
       std::string phase = (*cur)["status"].value("phase", "");
       if (grace < 0) grace = (*cur)["spec"].value("terminationGracePeriodSeconds", 30LL);
-      pod_graceful = grace > 0 && !(*cur)["spec"].value("nodeName", "").empty() && phase != "Succeeded" &&
-                     phase != "Failed";
+      std::string node = (*cur)["spec"].value("nodeName", "");
+      pod_graceful = grace > 0 && !node.empty() && phase != "Succeeded" && phase != "Failed";
+      if (pod_graceful) {
+        // No Node object: no kubelet will ever finish the deletion (the pod GC would delete it).
+        const auto* nodet = schema::find_by_plural("", "v1", "nodes");
+        if (nodet && !read(*nodet, "", node)) pod_graceful = false;
+      }
     }
     if (is_ns || finalizers || pod_graceful) {
       json next = *cur;

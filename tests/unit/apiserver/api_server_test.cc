@@ -409,7 +409,7 @@ TEST_CASE("authorization: node restriction") {
   CHECK(s.call("DELETE", "/api/v1/nodes/n2", "", "", "application/json", node).response.status == 403);
   CHECK(s.call("DELETE", "/api/v1/namespaces/default/services/kubernetes", "", "", "application/json", node)
             .response.status == 403);
-  (void)n2;
+  CHECK(s.call("POST", "/api/v1/nodes", n2, "application/json", "application/json", node).response.status == 403);
   http::User anon;
   CHECK(s.call("GET", "/api/v1/pods", "", "", "application/json", anon).response.status == 401);
 }
