@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "../proxy/fake_api_client.h"
 #include "dns/server.h"
 
 using namespace k3dpp::dns;
@@ -234,4 +235,36 @@ TEST_CASE("busybox nslookup resolves through the server") {
   INFO(out);
   CHECK(rc == 0);
   CHECK(out.find("10.43.2.1") != std::string::npos);
+}
+
+TEST_CASE("ClusterDns serves services seen by its informers") {
+  k3dpp::testing::FakeApiClient api;
+  api.set(k3dpp::client::res::kServices,
+          {json::parse(R"({"metadata":{"namespace":"dev","name":"nginx-svc","resourceVersion":"1"},
+            "spec":{"clusterIP":"10.43.2.1","ports":[{"port":8080}]}})")});
+  DnsServerConfig cfg;
+  cfg.listen_address = "127.0.0.1";
+  cfg.port = 0;
+  cfg.upstreams = {{"127.0.0.1", 9}};
+  ClusterDns dns(api, cfg, ZoneConfig{});
+  REQUIRE(dns.start().has_value());
+  auto resolve = [&](const std::string& name) {
+    auto r = decode(udp_exchange(dns.server().port(), query_bytes(1, name, type::kA)));
+    return r ? r->answers.size() : size_t{999};
+  };
+  auto wait_answers = [&](const std::string& name, size_t n) {
+    for (int i = 0; i < 100; ++i) {
+      if (resolve(name) == n) return true;
+      usleep(10 * 1000);
+    }
+    return false;
+  };
+  CHECK(wait_answers("nginx-svc.dev.svc.cluster.local", 1));
+  api.emit(k3dpp::client::res::kServices, "ADDED",
+           json::parse(R"({"metadata":{"namespace":"dev","name":"second"},"spec":{"clusterIP":"10.43.2.2"}})"));
+  CHECK(wait_answers("second.dev.svc.cluster.local", 1));
+  api.emit(k3dpp::client::res::kServices, "DELETED",
+           json::parse(R"({"metadata":{"namespace":"dev","name":"nginx-svc"},"spec":{}})"));
+  CHECK(wait_answers("nginx-svc.dev.svc.cluster.local", 0));
+  dns.stop();
 }
