@@ -51,6 +51,10 @@ Result<std::chrono::seconds> parse_duration(const std::string& text) {
 int run(const std::vector<std::string>& args, Context& ctx, std::ostream& err) {
   CLI::App app{"k3dpp: run Kubernetes clusters (k3dpp-node) in containers", "k3dpp"};
   build_app(app, ctx);
+  if (args.empty()) {  // like k3d: no command prints the help
+    *ctx.out << app.help();
+    return 0;
+  }
   try {
     std::vector<std::string> rev(args.rbegin(), args.rend());  // CLI11 wants them reversed
     app.parse(rev);

@@ -9,6 +9,7 @@
 #include "cluster/parse.h"
 #include "cluster/pipeline.h"
 #include "cluster/translate.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/strings.h"
 
@@ -132,6 +133,16 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
   }
   K3DPP_TRY(check_image(rt, spec.node_image));
   if (spec.with_lb) K3DPP_TRY(check_image(rt, spec.lb_image));
+  if (opts.kubeconfig.update_default) {
+    // A kubeconfig we could not merge into would fail the very last step: find out now.
+    std::string path = opts.kubeconfig.path.empty() ? default_kubeconfig_path() : opts.kubeconfig.path;
+    if (files::exists(path)) {
+      auto text = files::read(path);
+      if (!text) return text.error();
+      auto probe = remove_cluster_from_kubeconfig(*text, spec.name);
+      if (!probe) return probe.error().wrap(path);
+    }
+  }
 
   std::vector<NodeSpec> nodes = planned_nodes(spec);
   std::vector<FilterNode> fnodes;

@@ -128,7 +128,8 @@ Result<ClusterState> load_cluster(runtime::Runtime& rt, const std::string& name)
 }
 
 Result<std::vector<ClusterState>> load_clusters(runtime::Runtime& rt) {
-  auto cs = rt.list_containers({}, true);
+  // Key-only filter: every container carrying k3dpp.cluster, whatever its value.
+  auto cs = rt.list_containers({{kLabelCluster, ""}}, true);
   if (!cs) return cs.error().wrap("listing containers");
   std::map<std::string, ClusterState> by_name;
   for (const auto& c : *cs) {

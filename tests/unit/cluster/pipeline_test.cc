@@ -384,3 +384,13 @@ TEST_CASE("Ctrl-C while waiting cancels the create and rolls back") {
   CHECK(r.error().message == "creating cluster 't': interrupted");
   CHECK(e.rt.leftovers().empty());
 }
+
+TEST_CASE("a kubeconfig that cannot be parsed is reported before anything is created") {
+  Env e;
+  auto o = e.opts("t");
+  REQUIRE(files::write_atomic(o.kubeconfig.path, "clusters: [unclosed\n", 0600));
+  auto r = create_cluster(e.rt, o, e.probes);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find(o.kubeconfig.path + ": cannot update kubeconfig") == 0);
+  CHECK(e.creates() == 0);
+}
