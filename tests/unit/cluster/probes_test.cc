@@ -127,3 +127,45 @@ TEST_CASE("readiness client: CA-verified TLS with a client certificate") {
   CHECK(down.error().message.find("not ready in time") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
+
+// Optional: against the real `k3dpp-node server` run as a host process (K3DPP_NODE_BIN=path).
+// Checks that its admin.kubeconfig is what make_cluster_kubeconfig expects and that readiness
+// through the renamed kubeconfig works with its PKI.
+TEST_CASE("readiness against a real k3dpp-node server (K3DPP_NODE_BIN)") {
+  const char* bin = std::getenv("K3DPP_NODE_BIN");
+  if (!bin || !*bin) {
+    MESSAGE("K3DPP_NODE_BIN not set; skipping");
+    return;
+  }
+  char tmpl[] = "/tmp/k3dpp-node-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  REQUIRE(files::write_atomic(dir + "/token", "0123456789abcdef0123456789abcdef", 0600));
+  uint16_t port = *pick_free_port("127.0.0.1");
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (!std::freopen((dir + "/server.log").c_str(), "w", stderr) || !std::freopen("/dev/null", "w", stdout)) _exit(127);
+    std::string listen = "127.0.0.1:" + std::to_string(port);
+    ::execl(bin, bin, "server", "--node-name", "k3dpp-t-server-0", "--cluster-name", "t", "--data-dir", dir.c_str(),
+            "--listen", listen.c_str(), "--token-file", (dir + "/token").c_str(), "--tls-san", "k3dpp-t-serverlb",
+            "--no-kubelet", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string admin = dir + "/server/admin.kubeconfig";
+  for (int i = 0; i < 200 && !files::exists(admin); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(files::exists(admin));
+  auto kc = make_cluster_kubeconfig(*files::read(admin), "t", "127.0.0.1", port);
+  REQUIRE_MESSAGE(kc, (kc ? "" : kc.error().message));
+  auto creds = client_credentials(*kc);
+  REQUIRE(creds);
+  auto probes = real_probes();
+  auto st = wait_api_ready(probes, *creds, std::chrono::steady_clock::now() + std::chrono::seconds(20));
+  CHECK_MESSAGE(st, (st ? "" : st.error().message));
+  auto v = https_get(creds->server + "/version", *creds);
+  REQUIRE(v);
+  CHECK(v->status == 200);
+  CHECK(v->body.find("\"minor\":\"32\"") != std::string::npos);
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  std::filesystem::remove_all(dir);
+}
