@@ -14,7 +14,14 @@
 namespace k3dpp::cluster {
 namespace {
 
-std::string emit(const YAML::Node& n) {
+std::string emit(YAML::Node n) {
+  // Empty top-level lists/maps as "[]"/"{}" on the key's line, like kubectl writes them.
+  if (n.IsMap()) {
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      YAML::Node v = it->second;
+      if ((v.IsSequence() || v.IsMap()) && v.size() == 0) v.SetStyle(YAML::EmitterStyle::Flow);
+    }
+  }
   YAML::Emitter out;
   out << n;
   return std::string(out.c_str()) + "\n";

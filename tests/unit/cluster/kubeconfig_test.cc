@@ -117,3 +117,11 @@ TEST_CASE("default kubeconfig path: first $KUBECONFIG entry, else ~/.kube/config
   CHECK(default_kubeconfig_path() == "/home/x/.kube/config");
   if (old_kc) ::setenv("KUBECONFIG", saved.c_str(), 1);
 }
+
+TEST_CASE("removing the last cluster leaves a clean, valid kubeconfig") {
+  auto dev = *make_cluster_kubeconfig(kAdminKubeconfig, "dev", "127.0.0.1", 40000);
+  auto out = remove_cluster_from_kubeconfig(dev, "dev");
+  REQUIRE(out);
+  CHECK(*out ==
+        "apiVersion: v1\nclusters: []\ncontexts: []\ncurrent-context: \"\"\nkind: Config\npreferences: {}\nusers: []\n");
+}
