@@ -189,6 +189,11 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
     if (!st) return st.error().wrap(u.what);
   }
   spec.token = strings::random_hex(32);
+  if (spec.servers > 1) {
+    log->warn("{} servers requested: k3dpp-node has no server join yet (docs/node-contract.md), so every server "
+              "starts its own control plane; only server-0 is a member of the cluster the agents join",
+              spec.servers);
+  }
 
   // ---- pipeline
   Rollback rb(rt);

@@ -76,7 +76,8 @@ Status validate_cluster_name(const std::string& name) {
   return validate_dns_label("cluster name", name, kMaxClusterNameLength);
 }
 
-Status validate_node_name(const std::string& name) { return validate_dns_label("node name", name, 63); }
+// Containers are k3dpp-NAME-N and their hostname must stay within 63 characters.
+Status validate_node_name(const std::string& name) { return validate_dns_label("node name", name, 50); }
 
 Result<NodeFilter> parse_node_filter(const std::string& text) {
   NodeFilter f;

@@ -12,7 +12,7 @@ namespace k3dpp::cluster {
 
 // DNS-1123 label (lower-case alphanumerics and '-', starting and ending alphanumeric), 1..32 chars.
 Status validate_cluster_name(const std::string& name);
-// Node names (node create NAME) follow the same rule, max 63 chars.
+// Node names (node create NAME) follow the same rule, max 50 chars (hostname k3dpp-NAME-N <= 63).
 Status validate_node_name(const std::string& name);
 
 Result<NodeFilter> parse_node_filter(const std::string& text);
