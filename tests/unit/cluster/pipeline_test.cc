@@ -394,3 +394,35 @@ TEST_CASE("a kubeconfig that cannot be parsed is reported before anything is cre
   CHECK(r.error().message.find(o.kubeconfig.path + ": cannot update kubeconfig") == 0);
   CHECK(e.creates() == 0);
 }
+
+TEST_CASE("--no-lb publishes the API on server-0; -v binds go to the filtered nodes") {
+  Env e;
+  auto o = e.opts("nolb", 1, 2);
+  o.spec.with_lb = false;
+  o.spec.volumes.push_back(*parse_volume("/srv/data:/data@agent:1"));
+  o.spec.volumes.push_back(*parse_volume("/srv/all:/all:ro"));
+  REQUIRE(create_cluster(e.rt, o, e.probes));
+  CHECK_FALSE(e.rt.containers.count("k3dpp-nolb-serverlb"));
+  auto& s0 = e.rt.containers["k3dpp-nolb-server-0"].spec;
+  REQUIRE(s0.ports.size() == 1);
+  CHECK(s0.ports[0].host_ip == "127.0.0.1");
+  CHECK(s0.ports[0].host_port == 45273);
+  CHECK(s0.ports[0].container_port == 6443);
+  CHECK(s0.labels.at("k3dpp.api.port") == "45273");
+  CHECK(s0.binds == std::vector<std::string>{"k3dpp-nolb-server-0-containerd:/var/lib/containerd", "/srv/all:/all:ro"});
+  CHECK(e.rt.containers["k3dpp-nolb-agent-1"].spec.binds ==
+        std::vector<std::string>{"k3dpp-nolb-agent-1-containerd:/var/lib/containerd", "/srv/data:/data",
+                                 "/srv/all:/all:ro"});
+  // kubeconfig get finds the API port on server-0.
+  auto kc = get_kubeconfig(e.rt, "nolb");
+  REQUIRE(kc);
+  CHECK(kc->find("https://127.0.0.1:45273") != std::string::npos);
+  // Without a LB, a proxied -p mapping is refused.
+  Env e2;
+  auto o2 = e2.opts("nolb2");
+  o2.spec.with_lb = false;
+  o2.spec.ports.push_back(*parse_port_mapping("8080:80@server:0"));
+  auto r = create_cluster(e2.rt, o2, e2.probes);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("needs the load balancer") != std::string::npos);
+}
