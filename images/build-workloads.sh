@@ -16,9 +16,11 @@
 # page, entrypoint; docker build because docker import/commit reject STOPSIGNAL). Every image
 # carries its input key as a label: a rebuild with unchanged inputs imports and saves nothing.
 #
-# Usage: images/build-workloads.sh [--only nginx|busybox|debian] [--no-save]
+# Usage: images/build-workloads.sh [--only nginx|busybox|debian] [--no-save] [--refresh]
 #   --only NAME   build only this image (with all its tags)
 #   --no-save     skip writing the docker save tarballs
+#   --refresh     redo the apt step of the cached rootfs (picks up new Debian updates; the
+#                 images change only if a package version did)
 # Environment:
 #   K3DPP_IMAGE_CACHE    cache root (default /var/cache/k3dpp/images); ours is <root>/workloads
 #   K3DPP_DEBIAN_MIRROR  Debian mirror (default: first URIs: line of /etc/apt/sources.list.d/*.sources)
@@ -29,6 +31,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 wl_dir=$repo/images/workloads
 only=all
 save=1
+refresh=0
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 die() { echo "build-workloads.sh: ERROR: $*" >&2; exit 1; }
@@ -39,6 +42,7 @@ while (($#)); do
     --only) [ $# -ge 2 ] || die "--only needs nginx, busybox or debian"; only=$2; shift 2 ;;
     --only=*) only=${1#*=}; shift ;;
     --no-save) save=0; shift ;;
+    --refresh) refresh=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -52,7 +56,7 @@ mirror=${K3DPP_DEBIAN_MIRROR:-$(awk '$1 == "URIs:" {print $2; exit}' /etc/apt/so
 mirror=${mirror:-http://deb.debian.org/debian}
 # Bump when the way a rootfs or an image is prepared changes (setup steps below, labels), so
 # old caches and images are not reused.
-recipe_version=1
+recipe_version=2
 
 nginx_packages=(nginx libnginx-mod-http-headers-more-filter)
 # tag -> the nginx version the tag reports (Server header, NGINX_VERSION, version file). The
@@ -176,18 +180,19 @@ finish_nginx_rootfs() { # $1 = rootfs; after the trim (which empties /var/log)
   ln -sfn /dev/stderr "$1/var/log/nginx/error.log"
 }
 
-# Sets rootfs_dir to the cached rootfs of a kind (packages installed, set up, trimmed) and
-# rootfs_key to its key.
+# Sets rootfs_dir to the cached rootfs of a kind (up to date with the archive when built,
+# packages installed, set up, trimmed) and content_key to a key over its recipe and package
+# versions (what the images built from it are labelled with).
 package_rootfs() { # $1 = kind, rest = packages (may be none)
   local kind=$1; shift
   local pkgs key dir tmp t0 old
   pkgs=$(printf '%s\n' "$@" | sort -u)
   key=$( { printf '%s\n' "recipe=$recipe_version" "$kind" "$suite" "$mirror" "$pkgs"; sources_text; } | key_of)
   dir=$cache/rootfs-$kind-$key
-  rootfs_key=$key
   rootfs_dir=$dir
-  if [ -f "$dir.done" ]; then
+  if [ -f "$dir.done" ] && [ "$refresh" = 0 ]; then
     touch "$dir.done"
+    content_key=$( { echo "$key"; cat "$dir.packages"; } | key_of)
     return
   fi
   base_rootfs
@@ -201,28 +206,30 @@ package_rootfs() { # $1 = kind, rest = packages (may be none)
     rm -f "$tmp/etc/apt/sources.list"
     cp /etc/apt/sources.list.d/*.sources "$tmp/etc/apt/sources.list.d/"
   fi
-  if [ -n "$pkgs" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
-    chmod 0755 "$tmp/usr/sbin/policy-rc.d"
-    cp /etc/resolv.conf "$tmp/etc/resolv.conf"
-    chroot_mount_proc "$tmp"
-    say "$kind: apt-get install ${pkgs//$'\n'/ } (log $cache/apt-$kind.log)"
-    {
-      chroot "$tmp" apt-get update &&
-        chroot "$tmp" env DEBIAN_FRONTEND=noninteractive \
-          apt-get install -y --no-install-recommends $pkgs &&
-        chroot "$tmp" apt-get clean
-    } >"$cache/apt-$kind.log" 2>&1 || die "$kind: apt-get failed, see $cache/apt-$kind.log"
-    [ "$kind" != nginx ] || setup_nginx_rootfs "$tmp"
-    chroot_umount_proc "$tmp"
-    rm -f "$tmp/usr/sbin/policy-rc.d"
-  fi
+  printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
+  chmod 0755 "$tmp/usr/sbin/policy-rc.d"
+  cp /etc/resolv.conf "$tmp/etc/resolv.conf"
+  chroot_mount_proc "$tmp"
+  # debootstrap takes the release's packages only: upgrading from -updates/-security here is
+  # what makes `apt upgrade` in a fresh container say "0 upgraded", as the course shows.
+  say "$kind: apt-get upgrade${pkgs:+ + install ${pkgs//$'\n'/ }} (log $cache/apt-$kind.log)"
+  {
+    chroot "$tmp" apt-get update &&
+      chroot "$tmp" env DEBIAN_FRONTEND=noninteractive apt-get upgrade -y &&
+      { [ -z "$pkgs" ] || chroot "$tmp" env DEBIAN_FRONTEND=noninteractive \
+          apt-get install -y --no-install-recommends $pkgs; } &&
+      chroot "$tmp" apt-get clean
+  } >"$cache/apt-$kind.log" 2>&1 || die "$kind: apt-get failed, see $cache/apt-$kind.log"
+  [ "$kind" != nginx ] || setup_nginx_rootfs "$tmp"
+  chroot_umount_proc "$tmp"
+  rm -f "$tmp/usr/sbin/policy-rc.d"
   trim_rootfs "$tmp"
   [ "$kind" != nginx ] || finish_nginx_rootfs "$tmp"
   chroot "$tmp" dpkg-query -W -f '${Package} ${Version}\n' >"$tmp.packages"
   mv "$tmp" "$dir"
   mv "$tmp.packages" "$dir.packages"
   touch "$dir.done"
+  content_key=$( { echo "$key"; cat "$dir.packages"; } | key_of)
   say "$kind: rootfs ready in $(elapsed "$t0"), $(du -sh "$dir" | cut -f1)"
   for old in $(ls -t "$cache"/rootfs-"$kind"-*.done 2>/dev/null | tail -n +3); do
     old=${old%.done}
@@ -243,7 +250,7 @@ build_debian() {
   local t0 key previous
   t0=$(now)
   package_rootfs debian
-  key=$rootfs_key
+  key=$content_key
   if [ "$(label_of debian:bookworm k3dpp.workload.key)" = "$key" ]; then
     say "debian: debian:bookworm up to date"
   else
@@ -308,7 +315,7 @@ build_nginx() {
   local t0 rkey files_key base tag version key ctx previous old
   t0=$(now)
   package_rootfs nginx "${nginx_packages[@]}"
-  rkey=$rootfs_key
+  rkey=$content_key
   files_key=$(cd "$wl_dir/nginx" && find . -type f | LC_ALL=C sort | xargs sha256sum | key_of)
   base=k3dpp-wl/nginx-rootfs:$rkey
   for tag in "${nginx_tags[@]}"; do
@@ -370,6 +377,7 @@ save_repo() { # $1 = file name, rest = image:tag
   fi
   t0=$(now)
   docker save -o "$tar.tmp" "$@" || die "docker save $* failed"
+  chmod 0644 "$tar.tmp"
   mv "$tar.tmp" "$tar"
   printf '%s\n' "$ids" >"$tar.ids"
   say "saved $* to $tar in $(elapsed "$t0")"

@@ -6,20 +6,21 @@
 #       /docker-entrypoint.sh, bash and apt-get present, STOPSIGNAL SIGQUIT, `docker stop` < 3 s
 #       with exit code 0, and the tags tell themselves apart (Server header, page, version file)
 #   busybox:latest  `sh -c 'echo hi; date'`, the applets the course uses, CMD sh
-#   debian:latest   `bash -c 'apt-get --version'`, CMD bash; `apt-get update` inside a container
-#       when the host reaches the Debian mirror (skipped, not failed, when neither does)
+#   debian:latest   `bash -c 'apt-get --version'`, CMD bash; `apt-get update && apt-get install -y
+#       curl` inside a container when the host reaches the Debian mirror (skipped, not failed,
+#       when neither does)
 #   in a node (k3dpp/node:latest, K3DPP_NODE_BIN=/bin/sleep as in test-node-image.sh):
 #       `docker save nginx:1.24 | ctr -n k8s.io images import -`, the saved busybox/debian
 #       tarballs imported from the cache, `ctr run -d` of nginx: PID 1 is nginx, the page is
 #       served inside the task's network namespace (bash's /dev/tcp), access log written,
 #       SIGTERM stops it; `ctr run --rm` of busybox and debian print what they should.
 # Traffic goes only to 127.0.0.1 ports published by the test's containers, into them with
-# docker exec / ctr task exec, and (apt-get update check) from a container to the apt mirror.
+# docker exec / ctr task exec, and (apt check) from a container to the apt mirror.
 # Everything it creates is named k3dpp-wl-test-<pid>-* and removed at the end.
 #
 # Usage: images/test-workloads.sh [--no-node] [--offline]
 #   --no-node   skip the containerd-in-node checks
-#   --offline   skip the apt-get update check (also K3DPP_TEST_OFFLINE=1)
+#   --offline   skip the apt-get update/install check (also K3DPP_TEST_OFFLINE=1)
 # Environment: K3DPP_IMAGE_CACHE (where build-workloads.sh saved the tarballs),
 #   K3DPP_TEST_NODE_IMAGE (default k3dpp/node:latest).
 set -euo pipefail
@@ -158,18 +159,21 @@ check "debian CMD is bash ($out)" grep -Eq '^5\.' <<<"$out"
 check "debian:latest and debian:bookworm are one image" \
   test "$(docker image inspect -f '{{.Id}}' debian:latest)" = "$(docker image inspect -f '{{.Id}}' debian:bookworm)"
 if [ "$offline" = 1 ]; then
-  skipped "apt-get update inside debian (--offline)"
+  skipped "apt-get update/install inside debian (--offline)"
 else
-  next_name debian; out=$(docker run --rm --name "$name" debian:latest timeout 120 apt-get update 2>&1 || echo "exit $?")
-  if grep -q '^Reading package lists' <<<"$out" && ! grep -Eq '^(Err|W: Failed|E: )|^exit ' <<<"$out"; then
-    pass "apt-get update inside debian ($(grep -c '^\(Get\|Hit\):' <<<"$out") indexes)"
+  # What the course does in its debian pod (step 33): apt update && apt install -y curl.
+  next_name debian
+  out=$(docker run --rm --name "$name" -e DEBIAN_FRONTEND=noninteractive debian:latest timeout 300 \
+    bash -c 'apt-get update && apt-get install -y curl && curl --version' 2>&1 || echo "exit $?")
+  if grep -q '^curl [0-9]' <<<"$out" && ! grep -Eq '^(Err|W: Failed|E: )|^exit ' <<<"$out"; then
+    pass "apt-get update && apt-get install -y curl inside debian ($(grep -m1 '^curl ' <<<"$out" | cut -d' ' -f1-2))"
   else
     mirror=$(awk '$1 == "URIs:" {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
     if [ -n "$mirror" ] && curl -s -o /dev/null --max-time 10 "$mirror/dists/bookworm/Release"; then
-      failed "apt-get update inside debian failed although the host reaches $mirror:"
+      failed "apt-get update/install inside debian failed although the host reaches $mirror:"
       tail -n 5 <<<"$out" >&2
     else
-      skipped "apt-get update inside debian: the mirror is not reachable from this host either"
+      skipped "apt-get update/install inside debian: the mirror is not reachable from this host either"
     fi
   fi
 fi
