@@ -57,7 +57,8 @@ bool parse_path(const std::string& path, const std::string& method, const http::
     return false;
   }
   if (i >= p.size()) return false;
-  if (p[i] == "namespaces" && i + 2 < p.size()) {
+  // /namespaces/NS/status and /namespaces/NS/finalize are the namespace's own subresources.
+  if (p[i] == "namespaces" && i + 2 < p.size() && p[i + 2] != "status" && p[i + 2] != "finalize") {
     ri.namespace_ = p[i + 1];
     i += 2;
   }

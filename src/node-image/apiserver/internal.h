@@ -90,6 +90,8 @@ struct ApiServer::Impl {
   void background_loop();
   void finalize_namespaces();
   void expire_events();
+  void release_storage_protection();
+  void admit_storage(const schema::ResourceType& t, json& obj);
 
   // Decoded request body with strict/warn/ignore field validation applied.
   std::variant<json, ApiError> decode_body(const schema::ResourceType& t, const http::Request& req,

@@ -263,6 +263,63 @@ void ApiServer::Impl::finalize_namespaces() {
   }
 }
 
+// The pvc-protection / pv-protection controllers: a PVC being deleted loses its finalizer once no
+// running pod uses it; a PV being deleted once it is not Bound.
+void ApiServer::Impl::release_storage_protection() {
+  const auto* pvct = schema::find_by_plural("", "v1", "persistentvolumeclaims");
+  const auto* pvt = schema::find_by_plural("", "v1", "persistentvolumes");
+  const auto* podt = schema::find_by_plural("", "v1", "pods");
+  if (!pvct || !pvt || !podt) return;
+  auto drop = [&](const schema::ResourceType& t, json obj, const std::string& finalizer) {
+    json keep = json::array();
+    for (auto& f : obj["metadata"].value("finalizers", json::array())) {
+      if (f != finalizer) keep.push_back(f);
+    }
+    std::string ns = obj["metadata"].value("namespace", "");
+    std::string name = obj["metadata"].value("name", "");
+    int64_t rev = 0;
+    auto cur = read(t, ns, name, &rev);
+    if (!cur) return;
+    json next = *cur;
+    next["metadata"]["finalizers"] = keep;
+    (void)update_object(t, ns, name, "", next, *cur, rev);
+  };
+  auto pvcs = store->list(storage_prefix(*pvct, ""));
+  if (pvcs) {
+    for (auto& kv : pvcs->items) {
+      json pvc = json::parse(kv.value, nullptr, false);
+      if (pvc.is_discarded() || !pvc["metadata"].contains("deletionTimestamp")) continue;
+      std::string ns = pvc["metadata"].value("namespace", "");
+      std::string name = pvc["metadata"].value("name", "");
+      bool used = false;
+      auto pods = store->list(storage_prefix(*podt, ns));
+      if (pods) {
+        for (auto& pkv : pods->items) {
+          json pod = json::parse(pkv.value, nullptr, false);
+          if (pod.is_discarded()) continue;
+          std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
+          if (phase == "Succeeded" || phase == "Failed") continue;
+          for (auto& v : pod["spec"].value("volumes", json::array())) {
+            if (v.contains("persistentVolumeClaim") && v["persistentVolumeClaim"].value("claimName", "") == name) {
+              used = true;
+            }
+          }
+        }
+      }
+      if (!used) drop(*pvct, pvc, "kubernetes.io/pvc-protection");
+    }
+  }
+  auto pvs = store->list(storage_prefix(*pvt, ""));
+  if (pvs) {
+    for (auto& kv : pvs->items) {
+      json pv = json::parse(kv.value, nullptr, false);
+      if (pv.is_discarded() || !pv["metadata"].contains("deletionTimestamp")) continue;
+      std::string phase = pv.contains("status") ? pv["status"].value("phase", "") : "";
+      if (phase != "Bound") drop(*pvt, pv, "kubernetes.io/pv-protection");
+    }
+  }
+}
+
 // Events live one hour (kube-apiserver's --event-ttl default).
 void ApiServer::Impl::expire_events() {
   const auto* evt = schema::find_by_plural("", "v1", "events");
@@ -291,6 +348,7 @@ void ApiServer::Impl::background_loop() {
     }
     if (stopping.load()) break;
     if (opts.builtin_namespace_finalizer) finalize_namespaces();
+    release_storage_protection();
     if (std::chrono::steady_clock::now() - last_compact > std::chrono::minutes(1)) {
       expire_events();
       last_compact = std::chrono::steady_clock::now();

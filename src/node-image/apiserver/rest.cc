@@ -396,6 +396,37 @@ void ApiServer::Impl::watch(const RequestInfo& ri, const http::Request& req, htt
 // ------------------------------------------------------------------------------------------------
 // Create
 
+// Admission for storage objects: StorageObjectInUseProtection (pvc-/pv-protection finalizers) and
+// DefaultStorageClass (a PVC without storageClassName gets the default class).
+void ApiServer::Impl::admit_storage(const schema::ResourceType& t, json& obj) {
+  if (!t.group.empty()) return;
+  auto add_finalizer = [&](const char* f) {
+    json& fs = obj["metadata"]["finalizers"];
+    if (!fs.is_array()) fs = json::array();
+    for (auto& x : fs) {
+      if (x == f) return;
+    }
+    fs.push_back(f);
+  };
+  if (t.plural == "persistentvolumes") add_finalizer("kubernetes.io/pv-protection");
+  if (t.plural != "persistentvolumeclaims") return;
+  add_finalizer("kubernetes.io/pvc-protection");
+  if (obj.contains("spec") && obj["spec"].contains("storageClassName")) return;
+  const auto* sct = schema::find_by_plural("storage.k8s.io", "v1", "storageclasses");
+  if (!sct) return;
+  auto l = store->list(storage_prefix(*sct, ""));
+  if (!l) return;
+  for (auto& kv : l->items) {
+    json sc = json::parse(kv.value, nullptr, false);
+    if (sc.is_discarded() || !sc.contains("metadata")) continue;
+    json ann = sc["metadata"].value("annotations", json::object());
+    if (ann.value("storageclass.kubernetes.io/is-default-class", "") == "true") {
+      obj["spec"]["storageClassName"] = sc["metadata"].value("name", "");
+      return;
+    }
+  }
+}
+
 Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req) {
   const auto& t = *ri.type;
   if (!ri.subresource.empty()) {
@@ -508,6 +539,7 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
   } else if (has_status_subresource(t)) {
     obj.erase("status");
   }
+  admit_storage(t, obj);
   schema::apply_defaults(t, obj);
   if (t.plural == "pods" && t.group.empty()) {
     obj["status"] = {{"phase", "Pending"}, {"qosClass", pod_qos(obj)}};
@@ -563,7 +595,11 @@ Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std:
   if (!rv.empty() && rv != std::to_string(revision)) return conflict_modified(gr, name);
 
   json next;
-  if (subresource == "status") {
+  if (subresource == "finalize" && t.plural == "namespaces") {
+    next = old;
+    if (obj.contains("spec")) next["spec"] = obj["spec"];
+    else next.erase("spec");
+  } else if (subresource == "status") {
     next = old;
     if (obj.contains("status")) next["status"] = obj["status"];
     else next.erase("status");
@@ -591,10 +627,6 @@ Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std:
     if (tracks_generation(t) && next.value("spec", json()) != old.value("spec", json())) {
       next["metadata"]["generation"] = old["metadata"].value("generation", 0) + 1;
     }
-  }
-  if (subresource == "finalize" && t.plural == "namespaces") {
-    next = old;
-    if (obj.contains("spec")) next["spec"] = obj["spec"];
   }
   auto causes = schema::validate_update(t, next, old);
   if (!causes.empty()) return invalid(gr, t.kind, name, causes_json(causes));

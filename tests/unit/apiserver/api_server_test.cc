@@ -413,3 +413,39 @@ TEST_CASE("authorization: node restriction") {
   http::User anon;
   CHECK(s.call("GET", "/api/v1/pods", "", "", "application/json", anon).response.status == 401);
 }
+
+TEST_CASE("namespace finalize subresource completes the deletion; PVC protection and default class") {
+  Server s;
+  REQUIRE(s.call("POST", "/api/v1/namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"gone"}})")
+              .response.status == 201);
+  json ns = s.call("DELETE", "/api/v1/namespaces/gone").body();
+  // A normal update cannot drop spec.finalizers; /finalize can, and then the namespace is gone.
+  ns["spec"]["finalizers"] = json::array();
+  auto u = s.call("PUT", "/api/v1/namespaces/gone", ns.dump());
+  REQUIRE(u.response.status == 200);
+  CHECK(u.body()["spec"]["finalizers"] == json::array({"kubernetes"}));
+  ns = u.body();
+  ns["spec"]["finalizers"] = json::array();
+  CHECK(s.call("PUT", "/api/v1/namespaces/gone/finalize", ns.dump()).response.status == 200);
+  CHECK(s.call("GET", "/api/v1/namespaces/gone").response.status == 404);
+
+  REQUIRE(s.call("POST", "/apis/storage.k8s.io/v1/storageclasses",
+                 R"({"apiVersion":"storage.k8s.io/v1","kind":"StorageClass","metadata":{"name":"local-path",
+                     "annotations":{"storageclass.kubernetes.io/is-default-class":"true"}},
+                     "provisioner":"rancher.io/local-path","volumeBindingMode":"WaitForFirstConsumer"})")
+              .response.status == 201);
+  auto pvc = s.call("POST", "/api/v1/namespaces/default/persistentvolumeclaims",
+                    R"({"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"data"},
+                        "spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}})");
+  REQUIRE(pvc.response.status == 201);
+  CHECK(pvc.body()["spec"]["storageClassName"] == "local-path");
+  CHECK(pvc.body()["metadata"]["finalizers"] == json::array({"kubernetes.io/pvc-protection"}));
+  auto d = s.call("DELETE", "/api/v1/namespaces/default/persistentvolumeclaims/data");
+  REQUIRE(d.response.status == 200);
+  CHECK(d.body()["metadata"].contains("deletionTimestamp"));
+  // Removing the finalizer completes the delete.
+  auto p = s.call("PATCH", "/api/v1/namespaces/default/persistentvolumeclaims/data",
+                  R"({"metadata":{"finalizers":null}})", "application/merge-patch+json");
+  CHECK(p.response.status == 200);
+  CHECK(s.call("GET", "/api/v1/namespaces/default/persistentvolumeclaims/data").response.status == 404);
+}
