@@ -9,12 +9,14 @@
 #include <filesystem>
 #include <future>
 
+#include "common/files.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "kubelet/cni.h"
 #include "kubelet/events.h"
 #include "kubelet/pod_status.h"
 #include "kubelet/probes.h"
+#include "kubelet/volumes.h"
 
 namespace k3dpp::kubelet {
 namespace fs = std::filesystem;
@@ -213,7 +215,7 @@ struct Kubelet::PodWorker {
       }
     }
     fs::remove_all(k.opts_.log_root + "/" + ns + "_" + name + "_" + uid, ec);
-    fs::remove_all(k.opts_.defaults.pods_root + "/" + uid, ec);
+    fs::remove_all(k.opts_.node_root + k.opts_.defaults.pods_root + "/" + uid, ec);
   }
 
   // ---- images ----
@@ -284,37 +286,38 @@ struct Kubelet::PodWorker {
 
   // ---- containers ----
 
-  std::vector<rt::Mount> mounts_for(const json& p, const json& c) {
-    std::vector<rt::Mount> out;
-    const json spec = p.value("spec", json::object());
-    std::map<std::string, json> volumes;
-    for (const auto& v : array_or_empty(spec, "volumes")) volumes[v.value("name", "")] = v;
-    for (const auto& vm : array_or_empty(c, "volumeMounts")) {
-      auto it = volumes.find(vm.value("name", ""));
-      if (it == volumes.end()) continue;
-      const json& v = it->second;
-      std::string host;
-      if (v.contains("hostPath")) {
-        host = v["hostPath"].value("path", "");
-        std::string type = v["hostPath"].value("type", "");
-        std::error_code ec;
-        if (type == "DirectoryOrCreate") fs::create_directories(host, ec);
-      } else if (v.contains("emptyDir")) {
-        host = k.opts_.defaults.pods_root + "/" + uid + "/volumes/kubernetes.io~empty-dir/" + v.value("name", "");
-        std::error_code ec;
-        fs::create_directories(host, ec);
-        fs::permissions(host, fs::perms::all, ec);
-      } else {
-        klog()->debug("pod {}/{}: volume {} of an unsupported type is not mounted", ns, name, v.value("name", ""));
-        continue;
+  // Volumes and /etc/hosts, set up once the sandbox has its IP. False while they cannot be.
+  std::optional<std::map<std::string, PreparedVolume>> volumes;
+  std::string etc_hosts;        // node path of the managed hosts file
+  std::string last_mount_error;
+
+  bool ensure_volumes(const json& p, const std::string& pod_ip) {
+    if (volumes) return true;
+    VolumeContext vc;
+    vc.pods_root = k.opts_.defaults.pods_root;
+    vc.node_root = k.opts_.node_root;
+    vc.lookup = [this](const std::string& plural, const std::string& ons, const std::string& oname) {
+      return k.api_.get(client::Resource{"v1", plural}, ons, oname);
+    };
+    auto v = prepare_volumes(p, vc);
+    if (!v) {
+      if (v.error().message != last_mount_error) {
+        last_mount_error = v.error().message;
+        if (!v.error().is("NotReady")) event(p, "Warning", "FailedMount", v.error().message);
+        klog()->info("pod {}/{}: {}", ns, name, v.error().message);
       }
-      rt::Mount m;
-      m.set_container_path(vm.value("mountPath", ""));
-      m.set_host_path(host);
-      m.set_readonly(vm.value("readOnly", false));
-      out.push_back(m);
+      return false;
     }
-    return out;
+    std::string hosts = k.opts_.defaults.pods_root + "/" + uid + "/etc-hosts";
+    std::error_code ec;
+    fs::create_directories(k.opts_.node_root + k.opts_.defaults.pods_root + "/" + uid, ec);
+    if (auto st = files::write_atomic(k.opts_.node_root + hosts, render_etc_hosts(p, pod_ip), 0644); st) {
+      etc_hosts = hosts;
+    } else {
+      klog()->warn("pod {}/{}: {}", ns, name, st.error().message);
+    }
+    volumes = std::move(*v);
+    return true;
   }
 
   // Pull, create and start one container (attempt N). False when it did not start.
@@ -336,7 +339,7 @@ struct Kubelet::PodWorker {
       event(p, "Warning", "Failed", "Error: " + env.error().message, fp);
       return false;
     }
-    auto config = make_container_config(p, c, attempt, *env, mounts_for(p, c));
+    auto config = make_container_config(p, c, attempt, *env, container_mounts(p, c, *volumes, etc_hosts));
     auto id = k.cri_->create_container(sandbox_id, config, sb_config);
     if (!id) {
       std::string msg = runtime_message(id.error());
@@ -432,6 +435,7 @@ struct Kubelet::PodWorker {
         (void)k.cri_->remove_pod_sandbox(sb.id());
       }
       sb_config = make_sandbox_config(p, attempt, k.opts_.defaults);
+      volumes.reset();  // a new sandbox may get a new IP: /etc/hosts is rewritten
       std::error_code ec;  // the runtime writes the container logs below it
       fs::create_directories(k.opts_.log_root + "/" + ns + "_" + name + "_" + uid, ec);
       auto id = k.cri_->run_pod_sandbox(sb_config);
@@ -471,8 +475,16 @@ struct Kubelet::PodWorker {
     std::string pod_ip = info.pod_ips.empty() ? "" : info.pod_ips.front();
     std::string policy = spec.value("restartPolicy", "Always");
 
-    // --- Init containers, in order ---
+    // --- Volumes ---
     auto view = runtime_view(sandbox_id);
+    if (!ensure_volumes(p, pod_ip)) {
+      for (const auto& c : array_or_empty(spec, "initContainers")) fill_info(c, view, info.init_containers, true);
+      for (const auto& c : array_or_empty(spec, "containers")) fill_info(c, view, info.containers, false);
+      publish(p, info);
+      return false;
+    }
+
+    // --- Init containers, in order ---
     bool initialized = true;
     for (const auto& c : array_or_empty(spec, "initContainers")) {
       std::string cname = c.value("name", "");

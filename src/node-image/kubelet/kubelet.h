@@ -38,6 +38,9 @@ struct KubeletOptions {
   std::string cni_conf_path = "/etc/cni/net.d/10-k3dpp.conflist";
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string log_root = "/var/log/pods";
+  // Prefix under which the kubelet sees the node's filesystem for volume and /etc/hosts files:
+  // "" in the node; "/proc/<pid>/root" when a test drives a node container from the host.
+  std::string node_root;
   std::chrono::milliseconds resync{1000};          // per-pod status/probe loop
   std::chrono::milliseconds housekeeping{10000};   // orphan sandboxes, back-off GC
   cri::CriOptions cri;

@@ -287,6 +287,9 @@ TEST_CASE("Kubelet runs, restarts and deletes pods on a real node (fake API)") {
   json crash = test_pod("crash", "aaaaaaaa-0000-0000-0000-000000000002");
   crash["spec"]["containers"][0]["args"] = {"echo dying; exit 1"};
   crash["spec"]["containers"][0].erase("ports");
+  web["spec"]["volumes"] = {{{"name", "cfg"}, {"configMap", {{"name", "app-config"}}}}};
+  web["spec"]["containers"][0]["volumeMounts"] = {{{"name", "cfg"}, {"mountPath", "/etc/app"}}};
+  api.objects["configmaps/itest/app-config"] = {{"data", {{"greeting", "hallo"}}}};
   api.pods = {web, crash};
 
   KubeletOptions o;
@@ -296,7 +299,7 @@ TEST_CASE("Kubelet runs, restarts and deletes pods on a real node (fake API)") {
   o.cni_conf_path = n.root + "/etc/cni/net.d/10-k3dpp.conflist";
   o.cgroup_root = n.root + "/sys/fs/cgroup";
   o.log_root = n.root + "/var/log/pods";
-  o.defaults.pods_root = n.root + "/var/lib/kubelet/pods";
+  o.node_root = n.root;
   o.cri.endpoint = n.socket();
   o.resync = 200ms;
   auto k = std::make_unique<Kubelet>(api, o);
@@ -330,6 +333,12 @@ TEST_CASE("Kubelet runs, restarts and deletes pods on a real node (fake API)") {
   auto out = k->exec_sync("itest", "web", "app", {"sh", "-c", "echo $POD"}, 10);
   REQUIRE(out);
   CHECK(out->stdout() == "web\n");
+  auto cfg = k->exec_sync("itest", "web", "app", {"cat", "/etc/app/greeting"}, 10);
+  REQUIRE(cfg);
+  CHECK(cfg->stdout() == "hallo");
+  auto hosts = k->exec_sync("itest", "web", "app", {"cat", "/etc/hosts"}, 10);
+  REQUIRE(hosts);
+  CHECK(hosts->stdout().find(ip + "\tweb\n") != std::string::npos);
   auto url = k->exec_url("itest", "web", "app", {"sh"}, true, true, true, true);
   REQUIRE_MESSAGE(url, url.error().message);
   MESSAGE("CRI Exec URL: " << *url);
@@ -372,6 +381,7 @@ TEST_CASE("Kubelet runs, restarts and deletes pods on a real node (fake API)") {
   CHECK(n.exec("test -e /var/lib/cni/networks/k3dpp/" + ip).code != 0);
   CHECK_FALSE(std::filesystem::exists(cg));
   CHECK_FALSE(std::filesystem::exists(o.log_root + "/itest_web_aaaaaaaa-0000-0000-0000-000000000001"));
+  CHECK_FALSE(std::filesystem::exists(n.root + "/var/lib/kubelet/pods/aaaaaaaa-0000-0000-0000-000000000001"));
   rt::PodSandboxFilter f;
   (*f.mutable_label_selector())[kLabelPodUid] = "aaaaaaaa-0000-0000-0000-000000000001";
   auto left = k->runtime().list_pod_sandbox(f);
@@ -388,4 +398,82 @@ TEST_CASE("Kubelet runs, restarts and deletes pods on a real node (fake API)") {
       },
       30s));
   k->stop();
+}
+
+TEST_CASE("after a node container restart the kubelet replaces NOTREADY sandboxes") {
+  if (!engine_ready()) {
+    if (skip_engine_tests()) return;
+    FAIL("docker or image " K3DPP_NODE_IMAGE " not available (scripts/start-dockerd.sh, images/build.sh)");
+  }
+  REQUIRE(ensure_busybox_image());
+  Node n;
+  REQUIRE(n.ok);
+  REQUIRE(prepare(n));
+  testing::FakeApi api("node-it");
+  json web = test_pod("web", "bbbbbbbb-0000-0000-0000-000000000001");
+  api.pods = {web};
+  auto options = [&] {
+    KubeletOptions o;
+    o.node_name = "node-it";
+    o.pod_cidr = kPodCidr;
+    o.host_ip = "172.30.0.2";
+    o.cni_conf_path = n.root + "/etc/cni/net.d/10-k3dpp.conflist";
+    o.cgroup_root = n.root + "/sys/fs/cgroup";
+    o.log_root = n.root + "/var/log/pods";
+    o.node_root = n.root;
+    o.cri.endpoint = n.socket();
+    o.resync = 200ms;
+    return o;
+  };
+  auto running = [&](std::chrono::seconds timeout) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      if (api.status("web").value("phase", "") == "Running") return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  };
+  std::string ip1;
+  {
+    Kubelet k(api, options());
+    REQUIRE(k.start());
+    REQUIRE(running(60s));
+    ip1 = api.status("web").value("podIP", "");
+    k.stop();
+  }
+  REQUIRE(sh("docker restart -t 1 " + n.name).code == 0);
+  bool ready = false;
+  for (int i = 0; i < 300 && !ready; ++i) {
+    ready = sh("docker exec " + n.name + " test -e /run/k3dpp/entrypoint-ready").code == 0;
+    if (!ready) std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE(ready);
+  n.pid = trim(sh("docker inspect -f '{{.State.Pid}}' " + n.name).out);
+  n.root = "/proc/" + n.pid + "/root";
+  {
+    std::lock_guard lk(api.mu);
+    api.statuses.clear();
+  }
+  Kubelet k(api, options());
+  // The old sandbox is there, NOTREADY.
+  rt::PodSandboxFilter f;
+  (*f.mutable_label_selector())[kLabelPodUid] = "bbbbbbbb-0000-0000-0000-000000000001";
+  auto before = k.runtime().list_pod_sandbox(f);
+  REQUIRE(before);
+  REQUIRE(before->size() == 1);
+  CHECK((*before)[0].state() == rt::SANDBOX_NOTREADY);
+  REQUIRE(k.start());
+  REQUIRE(running(60s));
+  std::string ip2 = api.status("web").value("podIP", "");
+  CHECK(in_cidr(ip2));
+  auto after = k.runtime().list_pod_sandbox(f);
+  REQUIRE(after);
+  REQUIRE(after->size() == 1);
+  CHECK((*after)[0].state() == rt::SANDBOX_READY);
+  CHECK((*after)[0].metadata().attempt() == 1);
+  if (ip1 != ip2) CHECK(n.exec("test -e /var/lib/cni/networks/k3dpp/" + ip1).code != 0);
+  auto out = k.exec_sync("itest", "web", "app", {"hostname"}, 10);
+  REQUIRE(out);
+  CHECK(out->stdout() == "web\n");
+  k.stop();
 }

@@ -32,8 +32,12 @@ class FakeApi : public client::ApiClient {
   std::vector<std::string> deletes;
   std::vector<std::string> delete_uids;
 
-  Result<json> get(const client::Resource&, const std::string&, const std::string& name) override {
-    return fail("\"" + name + "\" not found", "NotFound");
+  std::map<std::string, json> objects;  // "plural/ns/name" → object, for get()
+  Result<json> get(const client::Resource& r, const std::string& ns, const std::string& name) override {
+    std::lock_guard lk(mu);
+    auto it = objects.find(r.plural + "/" + ns + "/" + name);
+    if (it != objects.end()) return it->second;
+    return fail(r.plural + " \"" + name + "\" not found", "NotFound");
   }
   Result<client::ListResult> list(const client::Resource& r, const std::string&, const client::ListOptions& o) override {
     std::lock_guard lk(mu);

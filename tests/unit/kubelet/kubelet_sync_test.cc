@@ -188,8 +188,18 @@ class FakeCri : public cri::CriClient {
     if (it == containers.end()) return fail("no container", "NotFound");
     return it->second.status;
   }
-  Result<rt::ExecSyncResponse> exec_sync(const std::string&, const std::vector<std::string>&, long long) override {
-    return rt::ExecSyncResponse();
+  std::map<std::string, int> exec_codes;  // by cmd[0]
+  Result<rt::ExecSyncResponse> exec_sync(const std::string&, const std::vector<std::string>& cmd, long long) override {
+    std::lock_guard lk(mu);
+    rt::ExecSyncResponse r;
+    int code = cmd.empty() || !exec_codes.count(cmd[0]) ? 0 : exec_codes[cmd[0]];
+    r.set_exit_code(code);
+    if (code != 0) r.set_stdout(cmd[0] + " said no\n");
+    return r;
+  }
+  void set_exec_code(const std::string& cmd, int code) {
+    std::lock_guard lk(mu);
+    exec_codes[cmd] = code;
   }
   Result<std::string> exec(const rt::ExecRequest&) override { return std::string("http://127.0.0.1:1/exec/x"); }
   Result<std::string> attach(const rt::AttachRequest&) override { return std::string("u"); }
@@ -419,4 +429,31 @@ TEST_CASE("reconcile at start: orphan sandboxes removed, NOTREADY sandbox replac
   CHECK_FALSE(r.cri->sandboxes.count(*o2));
   REQUIRE(r.cri->sandboxes.size() == 1);
   CHECK(r.cri->sandboxes.begin()->second.config.metadata().attempt() == 1);
+}
+
+TEST_CASE("probes: readiness drives Ready, liveness failure restarts the container") {
+  Rig r;
+  json p = make_pod("probed", "busybox:1.36");
+  p["spec"]["containers"][0]["readinessProbe"] = {{"exec", {{"command", {"ready-check"}}}}, {"periodSeconds", 1}};
+  p["spec"]["containers"][0]["livenessProbe"] = {
+      {"exec", {{"command", {"alive-check"}}}}, {"periodSeconds", 1}, {"failureThreshold", 2}};
+  r.cri->set_exec_code("ready-check", 1);
+  r.api.pods.push_back(p);
+  REQUIRE(r.k->start());
+  REQUIRE(eventually([&] { return has(r.api.event_lines(), "Warning Unhealthy Readiness probe failed: ready-check said no"); }));
+  json st = r.api.status("probed");
+  CHECK(st["phase"] == "Running");
+  CHECK(st["containerStatuses"][0]["ready"] == false);
+  CHECK(st["containerStatuses"][0]["started"] == true);
+  r.cri->set_exec_code("ready-check", 0);
+  REQUIRE(eventually([&] { return r.api.status("probed")["containerStatuses"][0]["ready"] == true; }));
+  for (const auto& c : r.api.status("probed")["conditions"]) {
+    if (c["type"] == "Ready") CHECK(c["status"] == "True");
+  }
+  r.cri->set_exec_code("alive-check", 1);
+  REQUIRE(eventually([&] { return has(r.cri->calls_snapshot(), "CreateContainer app 1"); }, 8s));
+  auto ev = r.api.event_lines();
+  CHECK(has(ev, "Warning Unhealthy Liveness probe failed: alive-check said no"));
+  CHECK(has(ev, "Normal Killing Container app failed liveness probe, will be restarted"));
+  CHECK(r.cri->stop_timeouts["app"] == 7);
 }
