@@ -49,7 +49,10 @@ Result<std::string> wait_admin_kubeconfig(runtime::Runtime& rt, const std::strin
     K3DPP_TRY(check_cancelled());
     last = r ? "empty file" : r.error().message;
     auto ci = rt.inspect_container(server);
-    if (ci && !ci->running && ci->state != "created" && ci->state != "restarting") {
+    // Exited, or crash-looping under the restart policy: fail now with its last log lines.
+    bool crashed = ci && ((!ci->running && ci->state != "created" && ci->state != "restarting") ||
+                          (ci->state == "restarting" && ci->exit_code != 0));
+    if (crashed) {
       auto logs = rt.logs(server, 20);
       if (logs) lg()->error("last log lines of '{}':\n{}", server, *logs);
       return fail("node '" + server + "' stopped (" + ci->state + ", exit code " + std::to_string(ci->exit_code) +
