@@ -64,6 +64,7 @@ class Server {
       return;
     }
     session_->reply(id);
+    reap();
     std::lock_guard lk(mu_);
     auto& f = forwards_[req];
     if (!f) {
@@ -106,6 +107,7 @@ class Server {
       ++connect_errors_;
       send_error_locked(*f, msg);
       session_->send_data(f->data_id, "", true);
+      done_.push_back(f);
       return;
     }
     std::shared_ptr<ByteStream> pod(std::move(*conn));
@@ -138,6 +140,27 @@ class Server {
       if (!pod->write(chunk)) break;
     }
     pod->close_write();
+    if (f->pod_reader.joinable()) f->pod_reader.join();
+    std::lock_guard lk(mu_);
+    done_.push_back(f);
+  }
+
+  // Joins and forgets forwards whose both directions ended (called from the session thread).
+  void reap() {
+    std::vector<std::shared_ptr<Forward>> done;
+    {
+      std::lock_guard lk(mu_);
+      done.swap(done_);
+      for (auto& f : done) {
+        forwards_.erase(f->request_id);
+        pending_error_.erase(f->request_id);
+        by_stream_.erase(f->error_id);
+        by_stream_.erase(f->data_id);
+      }
+    }
+    for (auto& f : done) {
+      if (f->worker.joinable()) f->worker.join();
+    }
   }
 
   std::shared_ptr<Forward> find(uint32_t id) {
@@ -183,8 +206,8 @@ class Server {
     session_->close();
     for (auto& f : all) {
       if (f->worker.joinable()) f->worker.join();
-      if (f->pod_reader.joinable()) f->pod_reader.join();
     }
+    reap();
   }
 
   PortConnector connector_;
@@ -193,6 +216,7 @@ class Server {
   std::map<std::string, std::shared_ptr<Forward>> forwards_;
   std::map<uint32_t, std::shared_ptr<Forward>> by_stream_;
   std::map<std::string, std::string> pending_error_;
+  std::vector<std::shared_ptr<Forward>> done_;
   size_t requests_ = 0;
   size_t connect_errors_ = 0;
   bool stopping_ = false;

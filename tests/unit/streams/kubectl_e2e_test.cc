@@ -438,3 +438,35 @@ TEST_CASE("kubectl port-forward over SPDY/3.1 (KUBECTL_PORT_FORWARD_WEBSOCKETS=f
   if (!have_kubectl()) return;
   check_port_forward({"KUBECTL_PORT_FORWARD_WEBSOCKETS=false"}, false);
 }
+
+TEST_CASE("kubectl port-forward prints the error the connector returns") {
+  if (!have_kubectl()) return;
+  for (bool ws : {true, false}) {
+    CAPTURE(ws);
+    FakeApi api([](uint16_t port) -> k3dpp::Result<std::unique_ptr<ByteStream>> {
+      return k3dpp::fail("dial tcp 10.42.0.5:" + std::to_string(port) + ": connect: connection refused");
+    });
+    Kubectl k(api.port());
+    uint16_t local = free_port();
+    std::vector<std::string> env;
+    if (!ws) env.push_back("KUBECTL_PORT_FORWARD_WEBSOCKETS=false");
+    pid_t pid = k.spawn({"port-forward", "pod/p", std::to_string(local) + ":81"}, env, "", "pferr");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (read_file(k.dir.path / "pferr.out").find("Forwarding from") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    // The local connection is accepted, then closed without data once the error arrives.
+    CHECK(round_trip(local, "nobody listens").empty());
+    std::string want = "error forwarding port 81 to pod: dial tcp 10.42.0.5:81: connect: connection refused";
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (read_file(k.dir.path / "pferr.err").find(want) == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    kill(pid, SIGTERM);
+    Kubectl::wait(pid, std::chrono::seconds(10));
+    INFO("kubectl stderr: " << read_file(k.dir.path / "pferr.err"));
+    CHECK(read_file(k.dir.path / "pferr.err").find(want) != std::string::npos);
+  }
+}
