@@ -95,6 +95,10 @@ ApiServer::~ApiServer() { stop(); }
 
 std::shared_ptr<store::Store> ApiServer::store() const { return impl_->store; }
 
+void ApiServer::set_subresource_handler(const std::string& resource_and_subresource, http::Handler handler) {
+  impl_->connect_handlers[resource_and_subresource] = std::move(handler);
+}
+
 Status ApiServer::start() {
   if (!impl_->store) {
     std::string dir = impl_->opts.data_dir + "/server/db";
@@ -217,6 +221,13 @@ void ApiServer::handle(const http::Request& req, http::Responder& resp) {
   if (auto denied = im.authorize(req.user, ri, req)) return send_error(resp, *denied);
 
   if (ri.verb == "watch") return im.watch(ri, req, resp);
+  if (!ri.subresource.empty() && ri.subresource != "status" && ri.subresource != "scale" &&
+      ri.subresource != "binding" && ri.subresource != "eviction" && ri.subresource != "finalize") {
+    auto h = im.connect_handlers.find(t.plural + "/" + ri.subresource);
+    if (h == im.connect_handlers.end()) return send_error(resp, path_not_found());
+    if (!im.read(t, ri.namespace_, ri.name)) return send_error(resp, not_found(group_resource(t), ri.name));
+    return h->second(req, resp);
+  }
   Outcome o;
   if (ri.verb == "get") o = im.get(ri, req);
   else if (ri.verb == "list") o = im.list(ri, req);

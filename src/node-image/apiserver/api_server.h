@@ -53,6 +53,12 @@ class ApiServer {
   // a watch blocks the calling thread until the client goes away or the timeout ends.
   void handle(const http::Request& request, http::Responder& responder);
 
+  // Plugs in the handler of a connect-style subresource the API server does not serve itself
+  // ("pods/log", "pods/exec", "pods/attach", "pods/portforward", "nodes/proxy"): after routing and
+  // authorization it gets the request (path /api/v1/namespaces/NS/pods/NAME/exec) and answers it,
+  // upgrades included. Unset → 404 NotFound Status. Call before start().
+  void set_subresource_handler(const std::string& resource_and_subresource, http::Handler handler);
+
   // The store, for in-process components (controllers, scheduler) that talk to it directly.
   std::shared_ptr<store::Store> store() const;
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -57,6 +58,7 @@ struct ApiServer::Impl {
   std::mutex bg_mu;
   std::condition_variable bg_cv;
   std::thread bg;
+  std::map<std::string, http::Handler> connect_handlers;  // "pods/exec" → handler
 
   // objects
   Result<json> read(const schema::ResourceType& t, const std::string& ns, const std::string& name,

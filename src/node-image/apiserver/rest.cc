@@ -465,6 +465,16 @@ Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req)
       }
       return conflict_modified(group_resource(t), ri.name);
     }
+    if (t.plural == "pods" && ri.subresource == "eviction") {
+      // Eviction without PodDisruptionBudgets: a normal delete with the eviction's DeleteOptions.
+      json body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+      json options = body.is_object() ? body.value("deleteOptions", json::object()) : json::object();
+      auto o = delete_object(t, ri.namespace_, ri.name, options);
+      if (auto* e = std::get_if<ApiError>(&o)) return *e;
+      return ok({{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},
+                 {"status", "Success"}, {"code", 201}},
+                201);
+    }
     return method_not_allowed();
   }
   std::vector<std::string> warnings;

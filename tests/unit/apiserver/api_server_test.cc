@@ -449,3 +449,25 @@ TEST_CASE("namespace finalize subresource completes the deletion; PVC protection
   CHECK(p.response.status == 200);
   CHECK(s.call("GET", "/api/v1/namespaces/default/persistentvolumeclaims/data").response.status == 404);
 }
+
+TEST_CASE("connect subresources go to plugged handlers; eviction deletes") {
+  Server s;
+  REQUIRE(s.call("POST", "/api/v1/namespaces/default/pods", kPod).response.status == 201);
+  CHECK(s.call("GET", "/api/v1/namespaces/default/pods/web/log").response.status == 404);
+  std::string seen;
+  s.api->set_subresource_handler("pods/log", [&](const http::Request& r, http::Responder& w) {
+    seen = r.path;
+    w.send({200, {{"Content-Type", "text/plain"}}, "hello\n"});
+  });
+  auto l = s.call("GET", "/api/v1/namespaces/default/pods/web/log?container=nginx");
+  CHECK(l.response.status == 200);
+  CHECK(l.response.body == "hello\n");
+  CHECK(seen == "/api/v1/namespaces/default/pods/web/log");
+  auto missing = s.call("GET", "/api/v1/namespaces/default/pods/nosuch/log");
+  CHECK(missing.response.status == 404);
+  CHECK(missing.body()["message"] == "pods \"nosuch\" not found");
+  auto ev = s.call("POST", "/api/v1/namespaces/default/pods/web/eviction",
+                   R"({"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"web","namespace":"default"}})");
+  CHECK(ev.response.status == 201);
+  CHECK(s.call("GET", "/api/v1/namespaces/default/pods/web").response.status == 404);
+}
