@@ -248,6 +248,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   struct ConnState {
     std::shared_ptr<TlsSocket> sock;
     std::atomic<bool> idle{true};
+    std::atomic<bool> long_lived{false};  // streaming or upgraded: cut at once on stop()
   };
   mutable std::mutex mu;
   std::condition_variable cv;
@@ -268,8 +269,9 @@ class ConnResponder final : public http::Responder, public http::Stream, public 
  public:
   enum class State { kNone, kSent, kStreaming, kUpgraded };
 
-  ConnResponder(TlsSocket& sock, beast::flat_buffer& buf, bool keep_alive, bool head)
-      : sock_(sock), buf_(buf), keep_alive_(keep_alive), head_(head) {}
+  ConnResponder(TlsSocket& sock, beast::flat_buffer& buf, bool keep_alive, bool head,
+                std::atomic<bool>* long_lived = nullptr)
+      : sock_(sock), buf_(buf), keep_alive_(keep_alive), head_(head), long_lived_(long_lived) {}
 
   void send(http::Response r) override {
     if (state_ != State::kNone) return;
@@ -302,6 +304,7 @@ class ConnResponder final : public http::Responder, public http::Stream, public 
                        const std::vector<std::pair<std::string, std::string>>& headers) override {
     if (state_ == State::kNone) {
       state_ = State::kStreaming;
+      if (long_lived_) *long_lived_ = true;
       status_ = status;
       bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), 11};
       for (auto& [k, v] : headers) res.insert(k, v);
@@ -320,6 +323,7 @@ class ConnResponder final : public http::Responder, public http::Stream, public 
   http::Conn& upgrade(const std::vector<std::pair<std::string, std::string>>& headers) override {
     if (state_ == State::kNone) {
       state_ = State::kUpgraded;
+      if (long_lived_) *long_lived_ = true;
       status_ = 101;
       std::string head = "HTTP/1.1 101 Switching Protocols\r\n";
       for (auto& [k, v] : headers) head += k + ": " + v + "\r\n";
@@ -399,6 +403,7 @@ class ConnResponder final : public http::Responder, public http::Stream, public 
   beast::flat_buffer& buf_;
   bool keep_alive_;
   bool head_;
+  std::atomic<bool>* long_lived_;
   State state_ = State::kNone;
   int status_ = 0;
   std::atomic<bool> failed_{false};
@@ -526,7 +531,7 @@ void Server::Impl::serve(int fd, std::string remote) {
     req.remote = remote;
 
     bool keep_alive = msg.keep_alive() && !stopping;
-    ConnResponder responder(sock, buf, keep_alive, req.method == "HEAD");
+    ConnResponder responder(sock, buf, keep_alive, req.method == "HEAD", &state->long_lived);
     auto started = Clock::now();
     bool anonymous = std::find(opts.anonymous_paths.begin(), opts.anonymous_paths.end(), req.path) !=
                      opts.anonymous_paths.end();
@@ -542,6 +547,7 @@ void Server::Impl::serve(int fd, std::string remote) {
       }
     }
     bool again = responder.finish();
+    state->long_lived = false;
     logger()->debug("{} {} {} {} {}ms", remote, req.method, req.target, responder.status(),
                     std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
     if (!again) break;
@@ -582,7 +588,7 @@ void Server::stop(std::chrono::milliseconds grace) {
   if (impl_->acceptor.joinable()) impl_->acceptor.join();
   std::unique_lock<std::mutex> lock(impl_->mu);
   for (auto& [id, c] : impl_->conns)
-    if (c->idle) c->sock->abort();
+    if (c->idle || c->long_lived) c->sock->abort();
   impl_->cv.wait_for(lock, grace, [&] { return impl_->conns.empty(); });
   for (auto& [id, c] : impl_->conns) c->sock->abort();
   impl_->cv.wait_for(lock, std::chrono::seconds(2), [&] { return impl_->conns.empty(); });

@@ -42,9 +42,10 @@ class Server {
   ~Server();  // stop()
 
   uint16_t port() const;
-  // Stops accepting, closes idle keep-alive connections, lets requests in flight finish for up to
-  // `grace` (streams and upgrades are then cut), and returns once every connection has ended (or
-  // 2 s after the grace period; late threads keep the server state alive and exit on their own).
+  // Stops accepting, closes idle keep-alive connections and cuts streams (watches) and upgraded
+  // connections at once (clients reconnect), lets plain requests in flight finish for up to
+  // `grace`, and returns once every connection has ended (or 2 s after the grace period; late
+  // threads keep the server state alive and exit on their own).
   void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
   size_t active_connections() const;
 

@@ -360,8 +360,9 @@ TEST_CASE_FIXTURE(Fixture, "stop() ends idle and streaming connections promptly"
   watch.write_raw("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
   watch.read_until("hello\n");
   auto start = std::chrono::steady_clock::now();
-  server->stop(std::chrono::milliseconds(300));
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+  server->stop(std::chrono::milliseconds(10'000));
+  // Idle and streaming connections do not wait for the grace period.
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(1500));
   CHECK(server->active_connections() == 0);
   bool refused = false;
   try {
