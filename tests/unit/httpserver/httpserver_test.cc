@@ -372,3 +372,36 @@ TEST_CASE_FIXTURE(Fixture, "stop() ends idle and streaming connections promptly"
   }
   CHECK(refused);
 }
+
+TEST_CASE_FIXTURE(Fixture, "mutated requests never take the server down") {
+  const std::vector<std::string> base = {
+      "GET /echo?a=%41&b HTTP/1.1\r\nHost: x\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world",
+      "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+      "GET /upgrade HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nbye",
+      "GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /echo HTTP/1.1\r\n\r\n",
+  };
+  uint32_t seed = 12345;
+  auto rnd = [&](uint32_t n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) % n;
+  };
+  for (int i = 0; i < 200; ++i) {
+    std::string b = base[rnd(static_cast<uint32_t>(base.size()))];
+    for (uint32_t k = rnd(8); k > 0 && !b.empty(); --k) {
+      size_t p = rnd(static_cast<uint32_t>(b.size()));
+      switch (rnd(3)) {
+        case 0: b[p] = static_cast<char>(rnd(256)); break;
+        case 1: b.erase(p, 1); break;
+        default: b.insert(p, std::string(1 + rnd(20), static_cast<char>(rnd(256))));
+      }
+    }
+    try {
+      Client c(port, &test_pki().admin);
+      c.write_raw(b);
+    } catch (const std::exception&) {
+    }
+  }
+  Client c(port, &test_pki().admin);
+  CHECK(c.request("GET", "/echo").result_int() == 200);
+}
