@@ -12,6 +12,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # container engine and image building
   docker.io debootstrap iptables iproute2 curl ca-certificates procps busybox-static
+  podman catatonit golang-github-containernetworking-plugin-dnsname
 )
 
 missing=()

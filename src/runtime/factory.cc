@@ -6,11 +6,10 @@
 
 #include "common/log.h"
 #include "runtime/docker/docker_runtime.h"
+#include "runtime/podman/podman_runtime.h"
 
 namespace k3dpp::runtime {
 namespace {
-
-constexpr const char* kPodmanSocket = "/run/podman/podman.sock";
 
 bool env_set(const char* name) {
   const char* v = std::getenv(name);
@@ -29,6 +28,13 @@ Result<std::unique_ptr<Runtime>> make_docker() {
   return std::unique_ptr<Runtime>(std::make_unique<docker::DockerRuntime>(*sock));
 }
 
+Result<std::unique_ptr<Runtime>> make_podman() {
+  auto sock = podman::socket_from_env();
+  if (!sock) return sock.error();
+  log::get("runtime")->debug("runtime: podman on {}", *sock);
+  return std::unique_ptr<Runtime>(std::make_unique<podman::PodmanRuntime>(*sock));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Runtime>> make_runtime(const std::string& name) {
@@ -41,14 +47,14 @@ Result<std::unique_ptr<Runtime>> make_runtime(const std::string& name) {
     auto sock = docker::socket_from_env();
     if (env_set("DOCKER_HOST") || (sock && docker::ping(*sock))) {
       chosen = "docker";
-    } else if (env_set("CONTAINER_HOST") || path_exists(kPodmanSocket)) {
+    } else if (env_set("CONTAINER_HOST") || path_exists(podman::kDefaultSocket)) {
       chosen = "podman";
     } else {
       chosen = "docker";  // nothing answers: the docker backend reports the unreachable engine clearly
     }
   }
   if (chosen == "docker") return make_docker();
-  if (chosen == "podman") return fail("the podman runtime is not built yet", "Unavailable");
+  if (chosen == "podman") return make_podman();
   return fail("unknown container runtime \"" + chosen + "\" (want docker or podman)", "Invalid");
 }
 
