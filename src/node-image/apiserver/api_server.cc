@@ -228,6 +228,12 @@ void ApiServer::handle(const http::Request& req, http::Responder& resp) {
     if (!im.read(t, ri.namespace_, ri.name)) return send_error(resp, not_found(group_resource(t), ri.name));
     return h->second(req, resp);
   }
+  bool dry_run = false;
+  for (auto it = req.query.equal_range("dryRun").first; it != req.query.equal_range("dryRun").second; ++it) {
+    if (it->second == "All") dry_run = true;
+    else return send_error(resp, bad_request("Invalid dry run option: " + it->second + ": must be All"));
+  }
+  DryRunScope dry(dry_run);
   Outcome o;
   if (ri.verb == "get") o = im.get(ri, req);
   else if (ri.verb == "list") o = im.list(ri, req);

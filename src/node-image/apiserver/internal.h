@@ -49,6 +49,18 @@ std::string storage_key(const schema::ResourceType& t, std::string_view ns, std:
 std::string storage_prefix(const schema::ResourceType& t, std::string_view ns);
 GroupResource group_resource(const schema::ResourceType& t);
 
+// Marks the calling thread's request as ?dryRun=All for its lifetime.
+class DryRunScope {
+ public:
+  explicit DryRunScope(bool on);
+  ~DryRunScope();
+  DryRunScope(const DryRunScope&) = delete;
+  DryRunScope& operator=(const DryRunScope&) = delete;
+
+ private:
+  bool prev_;
+};
+
 struct ApiServer::Impl {
   Options opts;
   std::shared_ptr<store::Store> store;
@@ -83,6 +95,11 @@ struct ApiServer::Impl {
                         const json& options);
 
   std::optional<ApiError> authorize(const http::User& user, const RequestInfo& ri, const http::Request& req);
+
+  // Store writes that honour ?dryRun=All.
+  Result<store::KeyValue> put_new(const std::string& key, const std::string& value);
+  Result<store::KeyValue> put(const std::string& key, const std::string& value, int64_t rev);
+  Result<store::KeyValue> drop(const std::string& key, int64_t rev);
 
   // Services
   std::optional<ApiError> allocate_service(const schema::ResourceType& t, json& svc, const json* old);

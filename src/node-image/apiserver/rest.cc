@@ -39,6 +39,35 @@ std::string new_uid() {
   return s;
 }
 
+
+// ?dryRun=All: the request runs through admission and validation but nothing is persisted.
+thread_local bool t_dry_run = false;
+
+DryRunScope::DryRunScope(bool on) : prev_(t_dry_run) { t_dry_run = on; }
+DryRunScope::~DryRunScope() { t_dry_run = prev_; }
+
+Result<store::KeyValue> ApiServer::Impl::put_new(const std::string& key, const std::string& value) {
+  if (!t_dry_run) return store->create(key, value);
+  if (store->get(key)) return fail("exists", "AlreadyExists");
+  return store::KeyValue{key, value, 0, store->current_revision()};
+}
+
+Result<store::KeyValue> ApiServer::Impl::put(const std::string& key, const std::string& value, int64_t rev) {
+  if (!t_dry_run) return store->update(key, value, rev);
+  auto cur = store->get(key);
+  if (!cur) return cur.error();
+  if (rev > 0 && cur->mod_revision != rev) return fail("conflict", "Conflict");
+  return store::KeyValue{key, value, cur->create_revision, cur->mod_revision};
+}
+
+Result<store::KeyValue> ApiServer::Impl::drop(const std::string& key, int64_t rev) {
+  if (!t_dry_run) return store->remove(key, rev);
+  auto cur = store->get(key);
+  if (!cur) return cur.error();
+  if (rev > 0 && cur->mod_revision != rev) return fail("conflict", "Conflict");
+  return *cur;
+}
+
 GroupResource group_resource(const schema::ResourceType& t) { return {t.group, t.plural}; }
 
 std::string storage_key(const schema::ResourceType& t, std::string_view ns, std::string_view name) {
@@ -456,7 +485,7 @@ Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req)
         }
         conds.push_back(cond);
         next["status"]["conditions"] = conds;
-        auto u = store->update(storage_key(t, ri.namespace_, ri.name), encode_stored(next), rev);
+        auto u = put(storage_key(t, ri.namespace_, ri.name), encode_stored(next), rev);
         if (!u && u.error().kind == "Conflict") continue;
         if (!u) return from_store_error(u.error(), group_resource(t), ri.name);
         return ok({{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},
@@ -562,11 +591,11 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
     alloc_lock.lock();
     if (auto e = allocate_service(t, obj, nullptr)) return *e;
   }
-  auto kv = store->create(storage_key(t, ns, name), encode_stored(obj));
+  auto kv = put_new(storage_key(t, ns, name), encode_stored(obj));
   if (!kv) return from_store_error(kv.error(), gr, name);
   if (alloc_lock.owns_lock()) alloc_lock.unlock();
 
-  if (t.plural == "namespaces" && t.group.empty()) {
+  if (t.plural == "namespaces" && t.group.empty() && !t_dry_run) {
     // Every namespace gets its `default` ServiceAccount (the serviceaccount controller's job).
     if (const auto* sat = schema::find_by_plural("", "v1", "serviceaccounts")) {
       json sa = {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "default"}}}};
@@ -651,13 +680,13 @@ Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std:
   if (next["metadata"].contains("deletionTimestamp") &&
       next["metadata"].value("finalizers", json::array()).empty() &&
       !(t.plural == "namespaces" && !next["spec"].value("finalizers", json::array()).empty())) {
-    auto r = store->remove(key, revision);
+    auto r = drop(key, revision);
     if (!r) return from_store_error(r.error(), gr, name);
     json gone = next;
     gone["metadata"]["resourceVersion"] = std::to_string(store->current_revision());
     return ok(gone);
   }
-  auto kv = store->update(key, encode_stored(next), revision);
+  auto kv = put(key, encode_stored(next), revision);
   if (!kv) return from_store_error(kv.error(), gr, name);
   Reply r = ok(decode_stored(*kv));
   add_warnings(r, warnings);
@@ -821,7 +850,7 @@ Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std:
       } else {
         return ok(*cur);  // already being deleted
       }
-      auto kv = store->update(storage_key(t, ns, name), encode_stored(next), rev);
+      auto kv = put(storage_key(t, ns, name), encode_stored(next), rev);
       if (!kv && kv.error().kind == "Conflict") continue;
       if (!kv) return from_store_error(kv.error(), gr, name);
       if (is_ns) {
@@ -830,7 +859,7 @@ Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std:
       }
       return ok(decode_stored(*kv));
     }
-    auto r = store->remove(storage_key(t, ns, name), rev);
+    auto r = drop(storage_key(t, ns, name), rev);
     if (!r && r.error().kind == "Conflict") continue;
     if (!r) return from_store_error(r.error(), gr, name);
     if (t.group.empty() && (t.plural == "pods" || t.plural == "services")) {

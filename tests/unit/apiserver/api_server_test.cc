@@ -471,3 +471,20 @@ TEST_CASE("connect subresources go to plugged handlers; eviction deletes") {
   CHECK(ev.response.status == 201);
   CHECK(s.call("GET", "/api/v1/namespaces/default/pods/web").response.status == 404);
 }
+
+TEST_CASE("dryRun=All persists nothing") {
+  Server s;
+  auto c = s.call("POST", "/api/v1/namespaces/default/pods?dryRun=All", kPod);
+  CHECK(c.response.status == 201);
+  CHECK(c.body()["metadata"]["name"] == "web");
+  CHECK(s.call("GET", "/api/v1/namespaces/default/pods/web").response.status == 404);
+  REQUIRE(s.call("POST", "/api/v1/namespaces/default/pods", kPod).response.status == 201);
+  auto p = s.call("PATCH", "/api/v1/namespaces/default/pods/web?dryRun=All", R"({"metadata":{"labels":{"x":"y"}}})",
+                  "application/merge-patch+json");
+  CHECK(p.response.status == 200);
+  CHECK(p.body()["metadata"]["labels"]["x"] == "y");
+  CHECK(!s.call("GET", "/api/v1/namespaces/default/pods/web").body()["metadata"]["labels"].contains("x"));
+  CHECK(s.call("DELETE", "/api/v1/namespaces/default/pods/web?dryRun=All").response.status == 200);
+  CHECK(s.call("GET", "/api/v1/namespaces/default/pods/web").response.status == 200);
+  CHECK(s.call("DELETE", "/api/v1/namespaces/default/pods/web?dryRun=Some").response.status == 400);
+}
