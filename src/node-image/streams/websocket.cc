@@ -194,6 +194,9 @@ bool WebSocket::write_frame(Opcode opcode, std::string_view payload, bool fin) {
   }
   std::string bytes = encode_frame(opcode, payload, fin, mask);
   std::lock_guard lk(write_mu_);
+  // Nothing may follow our close frame (a send racing with close() loses).
+  if (close_written_) return false;
+  if (opcode == Opcode::kClose) close_written_ = true;
   return conn_.write(bytes);
 }
 

@@ -99,6 +99,7 @@ class WebSocket {
   size_t max_message_;
   std::string rbuf_;
   std::mutex write_mu_;
+  bool close_written_ = false;  // guarded by write_mu_
   std::atomic<bool> close_sent_{false};
   std::atomic<bool> close_received_{false};
 };

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "common/strings.h"
+#include "streams/client.h"
 #include "streams/portforward.h"
 #include "streams/remotecommand.h"
 #include "streams/tcp.h"
@@ -469,4 +470,60 @@ TEST_CASE("kubectl port-forward prints the error the connector returns") {
     INFO("kubectl stderr: " << read_file(k.dir.path / "pferr.err"));
     CHECK(read_file(k.dir.path / "pferr.err").find(want) != std::string::npos);
   }
+}
+
+TEST_CASE("our SPDY clients through a real HTTP upgrade (the kubelet's side)") {
+  EchoServer echo;
+  uint16_t echo_port = echo.listener->port();
+  FakeApi api([&](uint16_t) -> k3dpp::Result<std::unique_ptr<ByteStream>> {
+    auto c = tcp_connect("127.0.0.1", echo_port);
+    if (!c) return c.error();
+    return std::unique_ptr<ByteStream>(std::move(*c));
+  });
+  // Refused upgrade: the 400 Status comes back as the error.
+  auto bad = spdy_upgrade("127.0.0.1", api.port(), "POST", "/api/v1/namespaces/default/pods/p/exec?command=x&stdout=true",
+                          {"v1.channel.k8s.io"});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("unable to negotiate protocol") != std::string::npos);
+
+  auto up = spdy_upgrade("127.0.0.1", api.port(), "POST",
+                         "/api/v1/namespaces/default/pods/p/exec?command=fake&command=hi&command=exit%3D5&stdin=true&stdout=true&stderr=true",
+                         {kProtocolV4});
+  REQUIRE(up);
+  CHECK(up->protocol == kProtocolV4);
+  ExecOptions opt;
+  opt.stdin = true;
+  std::string out, err;
+  std::mutex mu;
+  ExecClientIO io{[&](std::string_view d) { std::lock_guard lk(mu); out += d; },
+                  [&](std::string_view d) { std::lock_guard lk(mu); err += d; }};
+  auto c = ExecClient::start(*up->tcp, opt, io, up->pending);
+  REQUIRE(c);
+  (*c)->write_stdin("typed\n");
+  (*c)->close_stdin();
+  auto code = (*c)->wait();
+  REQUIRE(code);
+  CHECK(*code == 5);
+  CHECK(out == "hi\ntyped\n");
+  CHECK(err == "to stderr\n");
+
+  auto pf = spdy_upgrade("127.0.0.1", api.port(), "POST", "/api/v1/namespaces/default/pods/p/portforward",
+                         {kProtocolPortForward});
+  REQUIRE(pf);
+  auto fwd = PortForwardClient::start(*pf->tcp, pf->pending);
+  REQUIRE(fwd);
+  std::unique_ptr<ByteStream> app, local;
+  make_pipe_pair(app, local);
+  std::string got;
+  std::thread user([&] {
+    app->write("ping through the kubelet path");
+    app->close_write();
+    char buf[256];
+    long n;
+    while ((n = app->read(buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  });
+  CHECK((*fwd)->forward(80, *local));
+  user.join();
+  CHECK(got == "ping through the kubelet path");
+  (*fwd)->close();
 }

@@ -5,12 +5,14 @@
 #include <zlib.h>
 
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "streams/byte_stream.h"
+#include "streams/client.h"
 #include "streams/portforward.h"
 #include "streams/remotecommand.h"
 #include "streams/spdy.h"
@@ -590,4 +592,106 @@ TEST_CASE("PortForwardSession over SPDY: echo pod, two requests, connect failure
   for (auto& t : pods) t.join();
   CHECK(stats.requests == 3);
   CHECK(stats.connect_errors == 1);
+}
+
+TEST_CASE("exit codes from remotecommand Status") {
+  CHECK(exit_code_from_status(exit_status_json(0)).value() == 0);
+  CHECK(exit_code_from_status(exit_status_json(42)).value() == 42);
+  CHECK(exit_code_from_status("").value() == 0);
+  auto f = exit_code_from_status(failure_status_json("container not found (\"c\")"));
+  REQUIRE_FALSE(f);
+  CHECK(f.error().message == "container not found (\"c\")");
+}
+
+TEST_CASE("ExecClient against ExecSession over SPDY (the kubelet-to-runtime path)") {
+  ConnPair p;
+  ExecOptions opt;
+  opt.stdin = true;
+  opt.command = {"cat"};
+  std::thread server([&] {
+    auto s = ExecSession::start(*p.ca, Transport::kSpdy, opt, std::chrono::seconds(5));
+    REQUIRE(s);
+    std::string in;
+    for (;;) {
+      auto chunk = (*s)->read_stdin_some();
+      if (chunk.empty()) break;
+      in += chunk;
+    }
+    (*s)->write_stdout("out:" + in);
+    (*s)->write_stderr("err:" + in);
+    CHECK((*s)->finish(7, std::chrono::seconds(5)));
+  });
+  std::mutex mu;
+  std::string out, err;
+  ExecClientIO io;
+  io.on_stdout = [&](std::string_view d) {
+    std::lock_guard lk(mu);
+    out += d;
+  };
+  io.on_stderr = [&](std::string_view d) {
+    std::lock_guard lk(mu);
+    err += d;
+  };
+  auto c = ExecClient::start(*p.cb, opt, io);
+  REQUIRE(c);
+  CHECK((*c)->write_stdin("abc"));
+  (*c)->close_stdin();
+  auto code = (*c)->wait();
+  REQUIRE(code);
+  CHECK(*code == 7);
+  server.join();
+  CHECK(out == "out:abc");
+  CHECK(err == "err:abc");
+}
+
+TEST_CASE("PortForwardClient against PortForwardSession: concurrent forwards and a remote error") {
+  ConnPair p;
+  std::mutex pods_mu;
+  std::vector<std::thread> pods;
+  PortConnector connector = [&](uint16_t port) -> k3dpp::Result<std::unique_ptr<ByteStream>> {
+    if (port != 80) return k3dpp::fail("nothing on " + std::to_string(port));
+    std::unique_ptr<ByteStream> mine, theirs;
+    make_pipe_pair(mine, theirs);
+    std::shared_ptr<ByteStream> pod(std::move(theirs));
+    std::lock_guard lk(pods_mu);
+    pods.emplace_back([pod] {
+      char buf[1024];
+      long n;
+      while ((n = pod->read(buf, sizeof buf)) > 0) pod->write(std::string_view(buf, static_cast<size_t>(n)));
+      pod->close_write();
+    });
+    return mine;
+  };
+  std::thread server([&] { CHECK(PortForwardSession::serve(*p.ca, Transport::kSpdy, connector)); });
+  auto client = PortForwardClient::start(*p.cb);
+  REQUIRE(client);
+  auto run_one = [&](uint16_t port, std::string data) {
+    std::unique_ptr<ByteStream> app, local;
+    make_pipe_pair(app, local);
+    std::string got;
+    std::thread user([&] {
+      app->write(data);
+      app->close_write();
+      char buf[1024];
+      long n;
+      while ((n = app->read(buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+    });
+    auto st = (*client)->forward(port, *local);
+    user.join();
+    return std::make_pair(st, got);
+  };
+  auto f1 = std::async(std::launch::async, run_one, 80, std::string(100000, 'x'));
+  auto f2 = std::async(std::launch::async, run_one, 80, std::string("small"));
+  auto r1 = f1.get();
+  auto r2 = f2.get();
+  CHECK(r1.first);
+  CHECK(r1.second == std::string(100000, 'x'));
+  CHECK(r2.first);
+  CHECK(r2.second == "small");
+  auto r3 = run_one(81, "x");
+  REQUIRE_FALSE(r3.first);
+  CHECK(r3.first.error().message == "error forwarding port 81 to pod: nothing on 81");
+  (*client)->close();
+  server.join();
+  for (auto& t : pods) t.join();
 }
