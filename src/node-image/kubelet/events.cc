@@ -43,6 +43,45 @@ void record_event(client::ApiClient& api, const json& pod, const std::string& no
   if (!r) log::get("kubelet")->debug("event {} for {}/{} not recorded: {}", reason, ns, ev["involvedObject"]["name"].get<std::string>(), r.error().message);
 }
 
+void EventRecorder::record(const json& pod, const std::string& type, const std::string& reason,
+                           const std::string& message, const std::string& field_path) {
+  const long long kWindow = 600LL * 1000000000LL;
+  long long now_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::string now = rfc3339_now();
+  const json md = pod.value("metadata", json::object());
+  std::string key = md.value("uid", "") + "\n" + type + "\n" + reason + "\n" + message + "\n" + field_path;
+  std::unique_lock lk(mu_);
+  for (auto it = seen_.begin(); it != seen_.end();) {  // forget old entries
+    it = now_ns - it->second.last_ns > kWindow ? seen_.erase(it) : std::next(it);
+  }
+  auto it = seen_.find(key);
+  if (it != seen_.end()) {
+    Seen s = it->second;
+    s.count++;
+    s.last_ns = now_ns;
+    it->second = s;
+    lk.unlock();
+    json patch = {{"count", s.count}, {"lastTimestamp", now}};
+    auto r = api_.patch(client::res::kEvents, s.ns, s.name, client::PatchType::kMerge, patch);
+    if (r) return;
+    lk.lock();
+    seen_.erase(key);  // gone (expired by the API server): create it anew
+    lk.unlock();
+  } else {
+    lk.unlock();
+  }
+  json ev = make_event(pod, node_, type, reason, message, field_path, now, now_ns);
+  std::string ns = ev["metadata"].value("namespace", "default");
+  auto r = api_.create(client::res::kEvents, ns, ev);
+  if (!r) {
+    log::get("kubelet")->debug("event {} not recorded: {}", reason, r.error().message);
+    return;
+  }
+  lk.lock();
+  seen_[key] = Seen{ns, ev["metadata"]["name"].get<std::string>(), 1, now_ns};
+}
+
 std::string container_field_path(const std::string& container, bool init) {
   return std::string(init ? "spec.initContainers{" : "spec.containers{") + container + "}";
 }

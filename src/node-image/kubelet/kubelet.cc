@@ -149,7 +149,7 @@ struct Kubelet::PodWorker {
 
   void event(const json& p, const std::string& type, const std::string& reason, const std::string& message,
              const std::string& field_path = {}) {
-    record_event(k.api_, p, k.opts_.node_name, type, reason, message, field_path);
+    k.events_->record(p, type, reason, message, field_path);
   }
 
   // ---- sandboxes and containers in the runtime ----
@@ -682,6 +682,7 @@ Kubelet::Kubelet(client::ApiClient& api, const std::string& node_name, const std
 Kubelet::Kubelet(client::ApiClient& api, std::shared_ptr<cri::CriClient> cri, KubeletOptions options)
     : api_(api), cri_(std::move(cri)), opts_(std::move(options)) {
   if (opts_.host_ip.empty()) opts_.host_ip = detect_host_ip();
+  events_ = std::make_unique<EventRecorder>(api_, opts_.node_name);
 }
 
 Kubelet::~Kubelet() { stop(); }
@@ -850,6 +851,30 @@ Result<std::string> Kubelet::container_id(const std::string& ns, const std::stri
   }
   if (!best) return fail("container \"" + cname + "\" in pod \"" + pod + "\" not found", "NotFound");
   return best->id();
+}
+
+Status Kubelet::logs(const std::string& ns, const std::string& pod, const std::string& container, LogOptions opts,
+                     const std::function<bool(std::string_view)>& out, std::stop_token stop) {
+  auto p = find_pod(ns, pod);
+  if (!p) return fail("pod \"" + pod + "\" not found on node " + opts_.node_name, "NotFound");
+  std::string cname = container;
+  if (cname.empty()) {
+    auto cs = array_or_empty(p->value("spec", json::object()), "containers");
+    if (!cs.empty()) cname = cs[0].value("name", "");
+  }
+  opts.pod_uid = md(*p, "uid");
+  opts.log_root = opts_.log_root;
+  if (opts.follow && !opts.keep_following) {
+    auto id = container_id(ns, pod, cname);
+    if (id) {
+      std::string cid = *id;
+      opts.keep_following = [this, cid] {
+        auto st = cri_->container_status(cid);
+        return st && st->state() == rt::CONTAINER_RUNNING;
+      };
+    }
+  }
+  return read_container_log(ns, pod, cname, opts, out, stop);
 }
 
 Result<rt::ExecSyncResponse> Kubelet::exec_sync(const std::string& ns, const std::string& pod,

@@ -26,6 +26,8 @@
 #include "common/result.h"
 #include "cri/cri_client.h"
 #include "kubelet/backoff.h"
+#include "kubelet/events.h"
+#include "kubelet/logs.h"
 #include "kubelet/translate.h"
 
 namespace k3dpp::kubelet {
@@ -74,6 +76,11 @@ class Kubelet {
                                  bool tty, bool stdin, bool stdout, bool stderr);
   Result<std::string> port_forward_url(const std::string& ns, const std::string& pod, const std::vector<int>& ports);
 
+  // `kubectl logs` for a pod on this node: fills the pod uid and log root, defaults the container
+  // to the first one, and with follow ends once the container is no longer running.
+  Status logs(const std::string& ns, const std::string& pod, const std::string& container, LogOptions opts,
+              const std::function<bool(std::string_view)>& out, std::stop_token stop = {});
+
   cri::CriClient& runtime() { return *cri_; }
   const std::string& host_ip() const { return opts_.host_ip; }
 
@@ -91,6 +98,7 @@ class Kubelet {
   std::unique_ptr<client::Informer> informer_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<PodWorker>> workers_;  // by uid
+  std::unique_ptr<EventRecorder> events_;
   Backoff restart_backoff_;
   Backoff image_backoff_;
   std::jthread housekeeping_;

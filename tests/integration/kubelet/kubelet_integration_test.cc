@@ -364,6 +364,26 @@ TEST_CASE("Kubelet runs, restarts and deletes pods on a real node (fake API)") {
   CHECK(*read_container_log("itest", "crash", "app", lo) == "dying\n");
   lo.previous = true;
   CHECK(*read_container_log("itest", "crash", "app", lo) == "dying\n");
+  // Through the Kubelet: follow on an exited container drains and returns.
+  std::string followed;
+  LogOptions fo;
+  fo.follow = true;
+  auto f0 = std::chrono::steady_clock::now();
+  auto lst = k->logs("itest", "crash", "", fo, [&](std::string_view s) {
+    followed.append(s);
+    return true;
+  });
+  REQUIRE(lst);
+  CHECK(followed == "dying\n");
+  CHECK(std::chrono::steady_clock::now() - f0 < 3s);
+  // Following a running container streams until we stop.
+  std::string web_log;
+  auto wl = k->logs("itest", "web", "app", LogOptions{}, [&](std::string_view s) {
+    web_log.append(s);
+    return true;
+  });
+  REQUIRE(wl);
+  CHECK(web_log == "hello from web\n");
 
   // Deletion of web: graceful stop (the trap exits 0 on SIGTERM), sandbox and IP released,
   // cgroup and log dir removed, final delete sent.

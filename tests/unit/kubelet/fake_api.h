@@ -75,6 +75,16 @@ class FakeApi : public client::ApiClient {
   Result<json> patch(const client::Resource& r, const std::string&, const std::string& name, client::PatchType,
                      const json& body, const std::string& sub) override {
     std::lock_guard lk(mu);
+    if (r.plural == "events") {
+      for (auto& e : events) {
+        if (e["metadata"]["name"] == name) {
+          e["count"] = body["count"];
+          e["lastTimestamp"] = body["lastTimestamp"];
+          return e;
+        }
+      }
+      return fail("events \"" + name + "\" not found", "NotFound");
+    }
     CHECK(r.plural == "pods");
     CHECK(sub == "status");
     statuses[name] = body["status"];
@@ -93,6 +103,19 @@ class FakeApi : public client::ApiClient {
   json status(const std::string& name) {
     std::lock_guard lk(mu);
     return statuses.count(name) ? statuses[name] : json::object();
+  }
+  // count of the single event with this "TYPE REASON MESSAGE" line (0 if none, -1 if several).
+  int event_count(const std::string& line) {
+    std::lock_guard lk(mu);
+    int found = 0, count = 0;
+    for (const auto& e : events) {
+      if (e["type"].get<std::string>() + " " + e["reason"].get<std::string>() + " " +
+              e["message"].get<std::string>() == line) {
+        ++found;
+        count = e["count"].get<int>();
+      }
+    }
+    return found > 1 ? -1 : count;
   }
   std::vector<std::string> event_lines() {
     std::lock_guard lk(mu);

@@ -445,6 +445,8 @@ TEST_CASE("probes: readiness drives Ready, liveness failure restarts the contain
   CHECK(st["phase"] == "Running");
   CHECK(st["containerStatuses"][0]["ready"] == false);
   CHECK(st["containerStatuses"][0]["started"] == true);
+  // Repeated failures aggregate into one Event with a count.
+  REQUIRE(eventually([&] { return r.api.event_count("Warning Unhealthy Readiness probe failed: ready-check said no") >= 2; }));
   r.cri->set_exec_code("ready-check", 0);
   REQUIRE(eventually([&] { return r.api.status("probed")["containerStatuses"][0]["ready"] == true; }));
   for (const auto& c : r.api.status("probed")["conditions"]) {
