@@ -391,11 +391,43 @@ void ApiServer::Impl::watch(const RequestInfo& ri, const http::Request& req, htt
     }
     return;
   }
+  // With selectors, an object that stops matching is DELETED for this watcher and one that starts
+  // matching is ADDED, as Kubernetes' watch filtering does. `visible` = keys the client has.
+  bool filtered = !s.labels.empty() || !s.fields.empty();
+  std::set<std::string> visible;
+  if (filtered && !initial.empty()) {
+    // rv=0: the client will learn exactly the initial objects below.
+  } else if (filtered) {
+    if (auto cur = store->list(prefix)) {
+      for (auto& kv : cur->items) {
+        // Unchanged since `from`: its match now is its match then. Changed since but older than
+        // `from`: unknown, so assume the client has it (a spare DELETED is harmless to informers).
+        if (kv.create_revision > from) continue;
+        if (kv.mod_revision > from || s.matches(decode_stored(kv))) visible.insert(kv.key);
+      }
+    }
+  }
   auto deliver = [&](const store::Event& e) {
     json obj = decode_stored(e.kv);
-    if (!s.matches(obj)) return true;
-    std::string type = e.type == store::EventType::kDelete ? "DELETED" : (e.created ? "ADDED" : "MODIFIED");
-    return emit(type, obj);
+    bool match = s.matches(obj);
+    if (!filtered) {
+      std::string type = e.type == store::EventType::kDelete ? "DELETED" : (e.created ? "ADDED" : "MODIFIED");
+      return emit(type, obj);
+    }
+    bool had = visible.count(e.kv.key) > 0;
+    if (e.type == store::EventType::kDelete) {
+      visible.erase(e.kv.key);
+      return (had || match) ? emit("DELETED", obj) : true;
+    }
+    if (match) {
+      visible.insert(e.kv.key);
+      return emit(had ? "MODIFIED" : "ADDED", obj);
+    }
+    if (had) {
+      visible.erase(e.kv.key);
+      return emit("DELETED", obj);
+    }
+    return true;
   };
   for (auto& e : initial) {
     if (!deliver(e)) return;

@@ -488,3 +488,23 @@ TEST_CASE("dryRun=All persists nothing") {
   CHECK(s.call("GET", "/api/v1/namespaces/default/pods/web").response.status == 200);
   CHECK(s.call("DELETE", "/api/v1/namespaces/default/pods/web?dryRun=Some").response.status == 400);
 }
+
+TEST_CASE("watch with a label selector: leaving the selector is DELETED, entering is ADDED") {
+  Server s;
+  REQUIRE(s.call("POST", "/api/v1/namespaces/default/pods", kPod).response.status == 201);
+  std::string rv = std::to_string(s.api->store()->current_revision());
+  REQUIRE(s.call("PATCH", "/api/v1/namespaces/default/pods/web", R"({"metadata":{"labels":{"app":"other"}}})",
+                 "application/merge-patch+json").response.status == 200);
+  REQUIRE(s.call("PATCH", "/api/v1/namespaces/default/pods/web", R"({"metadata":{"labels":{"app":"web"}}})",
+                 "application/merge-patch+json").response.status == 200);
+  http::Request r;
+  r.method = "GET";
+  r.path = "/api/v1/namespaces/default/pods";
+  r.query = {{"watch", "true"}, {"resourceVersion", rv}, {"labelSelector", "app=web"}, {"timeoutSeconds", "1"}};
+  r.user = admin();
+  FakeResponder resp(2);
+  s.api->handle(r, resp);
+  REQUIRE(resp.stream_.chunks.size() == 2);
+  CHECK(json::parse(resp.stream_.chunks[0])["type"] == "DELETED");
+  CHECK(json::parse(resp.stream_.chunks[1])["type"] == "ADDED");
+}
