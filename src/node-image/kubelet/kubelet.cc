@@ -111,6 +111,7 @@ struct Kubelet::PodWorker {
   std::map<std::string, ProbeState> readiness, liveness, startup;     // by container id
   std::map<std::string, std::string> backoff_event_sent;              // container → finished-at marker
   bool killed = false;
+  bool idle = false;  // terminal pod: wake up only for changes (deletion)
 
   PodWorker(Kubelet& kl, const json& p) : k(kl), uid(md(p, "uid")), ns(md(p, "namespace")), name(md(p, "name")), pod(p) {}
 
@@ -130,7 +131,11 @@ struct Kubelet::PodWorker {
       bool is_gone;
       {
         std::unique_lock lk(mu);
-        cv.wait_for(lk, k.opts_.resync, [&] { return dirty || st.stop_requested(); });
+        if (idle) {
+          cv.wait(lk, [&] { return dirty || st.stop_requested(); });  // terminal: only changes matter
+        } else {
+          cv.wait_for(lk, k.opts_.resync, [&] { return dirty || st.stop_requested(); });
+        }
         if (st.stop_requested()) break;
         dirty = false;
         p = pod;
@@ -416,6 +421,7 @@ struct Kubelet::PodWorker {
       for (const auto& sb : sandboxes()) {
         if (sb.state() == rt::SANDBOX_READY) (void)k.cri_->stop_pod_sandbox(sb.id());
       }
+      idle = true;
       return false;
     }
 
@@ -491,7 +497,9 @@ struct Kubelet::PodWorker {
       auto it = view.find(cname);
       if (it == view.end() || !it->second.current) {
         initialized = false;
-        if (start_container(p, c, true, 0, sandbox_id, sb_config, pod_ip)) view = runtime_view(sandbox_id);
+        if (start_container(p, c, true, first_attempt(p, cname, true), sandbox_id, sb_config, pod_ip)) {
+          view = runtime_view(sandbox_id);
+        }
         break;
       }
       const auto& cur = *it->second.current;
@@ -512,7 +520,7 @@ struct Kubelet::PodWorker {
         std::string cname = c.value("name", "");
         auto it = view.find(cname);
         if (it == view.end() || !it->second.current) {
-          started_any |= start_container(p, c, false, 0, sandbox_id, sb_config, pod_ip);
+          started_any |= start_container(p, c, false, first_attempt(p, cname, false), sandbox_id, sb_config, pod_ip);
           continue;
         }
         const auto& cur = *it->second.current;
@@ -534,6 +542,20 @@ struct Kubelet::PodWorker {
     for (const auto& c : array_or_empty(spec, "containers")) fill_info(c, view, info.containers, false);
     publish(p, info);
     return false;
+  }
+
+  // First attempt number of a container that has no attempt in the current sandbox: 0 for a new
+  // pod; after the sandbox was replaced (node restart), one more than the restartCount the pod's
+  // status already shows for a container that ran, so restart counts keep growing.
+  uint32_t first_attempt(const json& p, const std::string& cname, bool init) {
+    const json& st = !last_status.empty() ? last_status : p.value("status", json::object());
+    for (const auto& cs : array_or_empty(st, init ? "initContainerStatuses" : "containerStatuses")) {
+      if (cs.value("name", "") == cname && cs.contains("containerID") && cs["containerID"].is_string() &&
+          !cs["containerID"].get<std::string>().empty()) {
+        return static_cast<uint32_t>(cs.value("restartCount", 0) + 1);
+      }
+    }
+    return 0;
   }
 
   void fill_info(const json& c, std::map<std::string, ContainerInfo>& view, std::map<std::string, ContainerInfo>& out,

@@ -461,6 +461,9 @@ TEST_CASE("after a node container restart the kubelet replaces NOTREADY sandboxe
     ip1 = api.status("web").value("podIP", "");
     k.stop();
   }
+  // The API keeps the pod's last status across the node restart.
+  web["status"] = api.status("web");
+  api.pods = {web};
   REQUIRE(sh("docker restart -t 1 " + n.name).code == 0);
   bool ready = false;
   for (int i = 0; i < 300 && !ready; ++i) {
@@ -491,6 +494,16 @@ TEST_CASE("after a node container restart the kubelet replaces NOTREADY sandboxe
   REQUIRE(after->size() == 1);
   CHECK((*after)[0].state() == rt::SANDBOX_READY);
   CHECK((*after)[0].metadata().attempt() == 1);
+  // The container ran before: its restart count goes on (0 → 1), and --previous has the old log.
+  CHECK(api.status("web")["containerStatuses"][0]["restartCount"] == 1);
+  LogOptions prev;
+  prev.previous = true;
+  std::string prev_log;
+  CHECK(k.logs("itest", "web", "app", prev, [&](std::string_view s) {
+    prev_log.append(s);
+    return true;
+  }));
+  CHECK(prev_log == "hello from web\n");
   if (ip1 != ip2) CHECK(n.exec("test -e /var/lib/cni/networks/k3dpp/" + ip1).code != 0);
   auto out = k.exec_sync("itest", "web", "app", {"hostname"}, 10);
   REQUIRE(out);
