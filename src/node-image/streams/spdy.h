@@ -2,8 +2,9 @@
 // port-forward: control frames, data frames, zlib header blocks with the SPDY/3 dictionary, and a
 // Session with a stream registry and callbacks. Runs over any byte transport (http::Conn): the
 // upgraded HTTP connection itself, or websocket binary messages (ws::MessageByteConn).
-// Flow control: our sends ignore windows (spdystream never withholds WINDOW_UPDATE from us and
-// kubectl does not enforce them); peer WINDOW_UPDATEs are accepted and ignored.
+// Flow control: our sends ignore windows and we send no WINDOW_UPDATE; peer WINDOW_UPDATEs are
+// accepted and ignored. Measured with kubectl 1.32 (streams_kubectl_e2e_test): 1 MiB each way on
+// one port-forward stream, well past the 64 KiB initial window, with no WINDOW_UPDATE either way.
 #pragma once
 
 #include <zlib.h>

@@ -23,6 +23,7 @@
 
 #include "common/strings.h"
 #include "streams/client.h"
+#include "streams/handlers.h"
 #include "streams/portforward.h"
 #include "streams/remotecommand.h"
 #include "streams/tcp.h"
@@ -93,6 +94,37 @@ void fake_exec(ExecSession& s, const ExecOptions& o) {
   s.write_stderr("to stderr\n");
   (void)s.finish(code);
 }
+
+// http::Responder over the test server's TCP connection.
+class TestResponder : public k3dpp::http::Responder {
+ public:
+  TestResponder(TcpStream& conn, const std::string& early) : conn_(conn), early_(early) {}
+  void send(k3dpp::http::Response r) override { conn_.write(http_reply(r.status, r.body)); }
+  k3dpp::http::Stream& stream(int, const std::vector<std::pair<std::string, std::string>>&) override {
+    FAIL("stream() is not used by the streams handlers");
+    std::abort();
+  }
+  k3dpp::http::Conn& upgrade(const std::vector<std::pair<std::string, std::string>>& headers) override {
+    std::string resp = "HTTP/1.1 101 Switching Protocols\r\n";
+    for (const auto& [k, v] : headers) {
+      resp += k + ": " + v + "\r\n";
+      if (k == "Upgrade" && v == "websocket") websocket = true;
+    }
+    conn_.write(resp + "\r\n");
+    upgraded = true;
+    if (on_upgrade) on_upgrade(websocket);
+    upgraded_conn_ = std::make_unique<StreamConn>(conn_, early_);
+    return *upgraded_conn_;
+  }
+  bool upgraded = false;
+  bool websocket = false;
+  std::function<void(bool websocket)> on_upgrade;
+
+ private:
+  TcpStream& conn_;
+  std::string early_;
+  std::unique_ptr<StreamConn> upgraded_conn_;
+};
 
 struct Stats {
   std::atomic<int> ws_exec{0}, spdy_exec{0}, ws_pf{0}, spdy_pf{0};
@@ -180,27 +212,19 @@ class FakeApi {
       } else if (req.path == pod_path && req.method == "GET") {
         conn.write(http_reply(200, kPod.dump()));
       } else if (req.path == pod_path + "/exec" || req.path == pod_path + "/portforward") {
+        // The same glue the API server uses: streams::serve_exec / serve_port_forward.
         bool exec = req.path.ends_with("/exec");
-        auto plan = plan_upgrade(req, exec ? Kind::kExec : Kind::kPortForward);
-        if (!plan) {
-          auto r = upgrade_error_response(plan.error());
-          conn.write(http_reply(r.status, r.body));
-          continue;
-        }
-        std::string resp = "HTTP/1.1 101 Switching Protocols\r\n";
-        for (const auto& [k, v] : plan->headers) resp += k + ": " + v + "\r\n";
-        conn.write(resp + "\r\n");
-        StreamConn upgraded(conn, buf);
-        bool ws = plan->transport == Transport::kWebsocket;
+        TestResponder responder(conn, buf);
+        // Counted at the upgrade: the session may still run when the test looks.
+        responder.on_upgrade = [this, exec](bool ws) {
+          (exec ? (ws ? stats.ws_exec : stats.spdy_exec) : (ws ? stats.ws_pf : stats.spdy_pf))++;
+        };
         if (exec) {
-          (ws ? stats.ws_exec : stats.spdy_exec)++;
-          auto opts = exec_options_from_request(req);
-          auto s = ExecSession::start(upgraded, plan->transport, opts);
-          if (s) fake_exec(**s, opts);
+          serve_exec(req, responder, Kind::kExec, fake_exec);
         } else {
-          (ws ? stats.ws_pf : stats.spdy_pf)++;
-          (void)PortForwardSession::serve(upgraded, plan->transport, connector_);
+          serve_port_forward(req, responder, connector_);
         }
+        if (!responder.upgraded) continue;
         return;
       } else {
         conn.write(http_reply(404, R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"not found","reason":"NotFound","code":404})"));
