@@ -5,12 +5,17 @@
 // two concurrent connections to a local echo "pod". Needs only kubectl and 127.0.0.1.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <pty.h>
+#include <termios.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <optional>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -74,7 +79,34 @@ const std::map<std::string, json> kDiscovery = {
 
 // What the fake "container" runs: prints its arguments, echoes stdin, writes to stderr, and exits
 // with the code given as exit=N.
+// With a tty: reports the first terminal size, echoes input until Ctrl-D (0x04), exits 2.
+void fake_tty_exec(ExecSession& s) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<TerminalSize> size;
+  s.on_resize([&](TerminalSize t) {
+    std::lock_guard lk(mu);
+    if (!size) size = t;
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lk(mu);
+    cv.wait_for(lk, std::chrono::seconds(10), [&] { return size.has_value(); });
+    s.write_stdout(size ? "size " + std::to_string(size->width) + "x" + std::to_string(size->height) + "\r\n"
+                        : std::string("no size\r\n"));
+  }
+  for (;;) {
+    auto chunk = s.read_stdin_some();
+    if (chunk.empty()) break;
+    auto eot = chunk.find('\x04');
+    s.write_stdout("[" + chunk.substr(0, eot) + "]");
+    if (eot != std::string::npos) break;
+  }
+  (void)s.finish(2);
+}
+
 void fake_exec(ExecSession& s, const ExecOptions& o) {
+  if (o.tty) return fake_tty_exec(s);
   int code = 0;
   std::vector<std::string> words;
   for (size_t i = 1; i < o.command.size(); ++i) {
@@ -550,4 +582,57 @@ TEST_CASE("our SPDY clients through a real HTTP upgrade (the kubelet's side)") {
   user.join();
   CHECK(got == "ping through the kubelet path");
   (*fwd)->close();
+}
+
+TEST_CASE("kubectl exec -it: terminal size, raw input, exit code (websocket and SPDY)") {
+  if (!have_kubectl()) return;
+  for (bool ws : {true, false}) {
+    CAPTURE(ws);
+    FakeApi api([](uint16_t) -> k3dpp::Result<std::unique_ptr<ByteStream>> { return k3dpp::fail("unused"); });
+    Kubectl k(api.port());
+    std::vector<std::string> env = k.env;
+    if (!ws) env.push_back("KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false");
+    env.push_back("TERM=dumb");
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> args = {kKubectl, "exec", "-it", "p", "--", "sh"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    winsize wsz{};
+    wsz.ws_col = 100;
+    wsz.ws_row = 30;
+    int master = -1;
+    pid_t pid = forkpty(&master, nullptr, nullptr, &wsz);
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      execve(kKubectl, argv.data(), envp.data());
+      _exit(127);
+    }
+    std::string screen;
+    auto read_until = [&](const std::string& want, std::chrono::seconds t) {
+      auto deadline = std::chrono::steady_clock::now() + t;
+      while (screen.find(want) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{master, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0) continue;
+        char buf[4096];
+        ssize_t n = ::read(master, buf, sizeof buf);
+        if (n <= 0) break;
+        screen.append(buf, static_cast<size_t>(n));
+      }
+      return screen.find(want) != std::string::npos;
+    };
+    CHECK(read_until("size 100x30", std::chrono::seconds(20)));
+    CHECK(::write(master, "hi", 2) == 2);
+    CHECK(read_until("[hi]", std::chrono::seconds(10)));
+    CHECK(::write(master, "\x04", 1) == 1);
+    read_until("command terminated with exit code 2", std::chrono::seconds(10));
+    int rc = Kubectl::wait(pid, std::chrono::seconds(10));
+    ::close(master);
+    INFO("screen: " << screen);
+    CHECK(rc == 2);
+    CHECK(screen.find("command terminated with exit code 2") != std::string::npos);
+    CHECK((ws ? api.stats.ws_exec.load() : api.stats.spdy_exec.load()) == 1);
+  }
 }
