@@ -127,7 +127,42 @@ void ApiServer::stop() {
   if (impl_->bg.joinable()) impl_->bg.join();
 }
 
+namespace {
+// Remembers whether the handler already answered, so an exception can still get a 500 Status.
+class TrackingResponder : public http::Responder {
+ public:
+  explicit TrackingResponder(http::Responder& inner) : inner_(inner) {}
+  void send(http::Response r) override {
+    answered = true;
+    inner_.send(std::move(r));
+  }
+  http::Stream& stream(int status, const std::vector<std::pair<std::string, std::string>>& headers) override {
+    answered = true;
+    return inner_.stream(status, headers);
+  }
+  http::Conn& upgrade(const std::vector<std::pair<std::string, std::string>>& headers) override {
+    answered = true;
+    return inner_.upgrade(headers);
+  }
+  bool answered = false;
+
+ private:
+  http::Responder& inner_;
+};
+}  // namespace
+
 void ApiServer::handle(const http::Request& req, http::Responder& resp) {
+  TrackingResponder tracking(resp);
+  try {
+    handle_request(req, tracking);
+  } catch (const std::exception& e) {
+    // A malformed body that slipped past validation (e.g. a wrongly typed field): never crash.
+    impl_->log->warn("{} {}: {}", req.method, req.path, e.what());
+    if (!tracking.answered) send_error(resp, internal_error(e.what()));
+  }
+}
+
+void ApiServer::handle_request(const http::Request& req, http::Responder& resp) {
   Impl& im = *impl_;
   const std::string& path = req.path;
   const std::string accept = header(req, "accept");

@@ -65,6 +65,7 @@ class ApiServer {
   struct Impl;
 
  private:
+  void handle_request(const http::Request& request, http::Responder& responder);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -508,3 +508,23 @@ TEST_CASE("watch with a label selector: leaving the selector is DELETED, enterin
   CHECK(json::parse(resp.stream_.chunks[0])["type"] == "DELETED");
   CHECK(json::parse(resp.stream_.chunks[1])["type"] == "ADDED");
 }
+
+TEST_CASE("malformed bodies and paths get 4xx/5xx Status answers, never a crash") {
+  Server s;
+  for (const char* body : {"", "[]", "null", "{", R"({"metadata":"x"})", R"({"metadata":{"name":5}})",
+                           R"({"spec":5,"metadata":{"name":"a"}})", R"({"spec":{"containers":"x"},"metadata":{"name":"a"}})",
+                           R"({"metadata":{"name":"a","labels":[1]},"spec":{"containers":[{"name":"c","image":"i"}]}})"}) {
+    auto r = s.call("POST", "/api/v1/namespaces/default/pods", body);
+    CHECK_MESSAGE(r.response.status >= 400, body);
+    CHECK(r.body()["kind"] == "Status");
+  }
+  for (const char* body : {"[]", "5", R"({"metadata":"x"})", R"({"spec":{"ports":"x"}})"}) {
+    auto r = s.call("PATCH", "/api/v1/namespaces/default/services/kubernetes", body, "application/merge-patch+json");
+    CHECK_MESSAGE(r.response.status >= 400, body);
+  }
+  for (const char* path : {"/api/v1/namespaces//pods", "/api/v1/namespaces/default/pods/a/b/c/d",
+                           "/apis//v1/x", "/api/v2/pods"}) {
+    auto r = s.call("GET", path);
+    CHECK_MESSAGE(r.response.status == 404, path);
+  }
+}
