@@ -84,6 +84,29 @@ std::string detect_host_ip() {
   return best;
 }
 
+Result<std::string> wait_for_pod_cidr(client::ApiClient& api, const std::string& node_name,
+                                      std::chrono::milliseconds timeout, std::stop_token stop) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  std::string last_error = "node not registered yet";
+  while (!stop.stop_requested()) {
+    auto n = api.get(client::res::kNodes, "", node_name);
+    if (n) {
+      std::string cidr = n->value("spec", json::object()).value("podCIDR", "");
+      if (!cidr.empty()) return cidr;
+      last_error = "no podCIDR assigned yet";
+    } else {
+      last_error = n.error().message;
+    }
+    if (std::chrono::steady_clock::now() >= end) {
+      return fail("node " + node_name + " has no podCIDR after " +
+                      go_duration(std::chrono::duration_cast<std::chrono::milliseconds>(timeout)) + ": " + last_error,
+                  "Timeout");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return fail("waiting for the podCIDR of node " + node_name + " cancelled", "Cancelled");
+}
+
 // ---------------------------------------------------------------------------------------------
 // One pod's worker: owns everything the kubelet does for that pod uid.
 

@@ -109,4 +109,9 @@ class Kubelet {
 // The first non-loopback IPv4 address of this host ("" when none).
 std::string detect_host_ip();
 
+// Waits until the node lifecycle controller has set the Node's spec.podCIDR (polls every 250 ms).
+// Error kind "Timeout" after `timeout`, "Cancelled" when stop is requested.
+Result<std::string> wait_for_pod_cidr(client::ApiClient& api, const std::string& node_name,
+                                      std::chrono::milliseconds timeout, std::stop_token stop = {});
+
 }  // namespace k3dpp::kubelet

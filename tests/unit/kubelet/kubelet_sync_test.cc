@@ -459,3 +459,26 @@ TEST_CASE("probes: readiness drives Ready, liveness failure restarts the contain
   CHECK(has(ev, "Normal Killing Container app failed liveness probe, will be restarted"));
   CHECK(r.cri->stop_timeouts["app"] == 7);
 }
+
+TEST_CASE("wait_for_pod_cidr: waits for the controller, times out with a clear error") {
+  FakeApi api("node-a");
+  auto t = std::thread([&] {
+    std::this_thread::sleep_for(300ms);
+    std::lock_guard lk(api.mu);
+    api.objects["nodes//node-a"] = {{"spec", json::object()}};
+  });
+  auto t2 = std::thread([&] {
+    std::this_thread::sleep_for(700ms);
+    std::lock_guard lk(api.mu);
+    api.objects["nodes//node-a"] = {{"spec", {{"podCIDR", "10.42.3.0/24"}}}};
+  });
+  auto r = wait_for_pod_cidr(api, "node-a", 5s);
+  t.join();
+  t2.join();
+  REQUIRE(r);
+  CHECK(*r == "10.42.3.0/24");
+  auto none = wait_for_pod_cidr(api, "node-b", 300ms);
+  REQUIRE_FALSE(none);
+  CHECK(none.error().is("Timeout"));
+  CHECK(none.error().message == "node node-b has no podCIDR after 300ms: nodes \"node-b\" not found");
+}
