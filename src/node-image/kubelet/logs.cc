@@ -232,6 +232,51 @@ Status read_container_log(const std::string& ns, const std::string& pod, const s
   return {};
 }
 
+Result<LogOptions> log_options_from_query(const std::map<std::string, std::string>& query, std::string& container,
+                                          long long now_ns) {
+  LogOptions o;
+  auto get = [&](const char* k) -> const std::string* {
+    auto it = query.find(k);
+    return it == query.end() ? nullptr : &it->second;
+  };
+  auto boolean = [&](const char* k, bool& out) -> Status {
+    if (const std::string* v = get(k)) {
+      if (*v == "true" || *v == "1" || v->empty()) {
+        out = true;
+      } else if (*v == "false" || *v == "0") {
+        out = false;
+      } else {
+        return fail("invalid value \"" + *v + "\" for " + k, "BadRequest");
+      }
+    }
+    return {};
+  };
+  auto integer = [&](const char* k, std::optional<long long>& out, long long min) -> Status {
+    if (const std::string* v = get(k)) {
+      long long n;
+      if (!strings::parse_int(*v, n) || n < min) return fail("invalid value \"" + *v + "\" for " + k, "BadRequest");
+      out = n;
+    }
+    return {};
+  };
+  container = get("container") ? *get("container") : "";
+  K3DPP_TRY(boolean("follow", o.follow));
+  K3DPP_TRY(boolean("previous", o.previous));
+  K3DPP_TRY(boolean("timestamps", o.timestamps));
+  K3DPP_TRY(integer("tailLines", o.tail_lines, 0));
+  K3DPP_TRY(integer("limitBytes", o.limit_bytes, 1));
+  std::optional<long long> since_seconds;
+  K3DPP_TRY(integer("sinceSeconds", since_seconds, 1));
+  if (since_seconds) o.since_ns = now_ns - *since_seconds * 1000000000LL;
+  if (const std::string* v = get("sinceTime")) {
+    if (since_seconds) return fail("at most one of sinceTime or sinceSeconds may be specified", "BadRequest");
+    auto t = parse_rfc3339_nanos(*v);
+    if (!t) return fail("invalid value \"" + *v + "\" for sinceTime", "BadRequest");
+    o.since_ns = *t;
+  }
+  return o;
+}
+
 Result<std::string> read_container_log(const std::string& ns, const std::string& pod, const std::string& container,
                                        const LogOptions& opts) {
   LogOptions o = opts;

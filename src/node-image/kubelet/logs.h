@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -47,6 +48,13 @@ struct LogOptions {
 Status read_container_log(const std::string& ns, const std::string& pod, const std::string& container,
                           const LogOptions& opts, const std::function<bool(std::string_view)>& out,
                           std::stop_token stop = {});
+
+// The query of GET /api/v1/namespaces/NS/pods/NAME/log (container, follow, previous, tailLines,
+// sinceSeconds, sinceTime, timestamps, limitBytes) as LogOptions; `container` gets the container
+// parameter ("" when absent). now_ns anchors sinceSeconds. Errors (kind "BadRequest") name the
+// parameter, e.g. `invalid value "x" for tailLines`.
+Result<LogOptions> log_options_from_query(const std::map<std::string, std::string>& query, std::string& container,
+                                          long long now_ns);
 
 // Convenience: the whole (non-follow) output as a string.
 Result<std::string> read_container_log(const std::string& ns, const std::string& pod, const std::string& container,

@@ -136,3 +136,32 @@ TEST_CASE("read_container_log: follow sees appended lines, ends when told") {
   REQUIRE(st);
   CHECK(got == "last\nappended\n");
 }
+
+TEST_CASE("log options from the logs subresource query") {
+  std::string c;
+  long long now = *parse_rfc3339_nanos("2024-05-01T10:00:00Z");
+  auto o = log_options_from_query({{"container", "app"}, {"follow", "true"}, {"tailLines", "10"},
+                                   {"timestamps", "true"}, {"sinceSeconds", "60"}, {"limitBytes", "100"}},
+                                  c, now);
+  REQUIRE(o);
+  CHECK(c == "app");
+  CHECK(o->follow);
+  CHECK(o->timestamps);
+  CHECK_FALSE(o->previous);
+  CHECK(*o->tail_lines == 10);
+  CHECK(*o->limit_bytes == 100);
+  CHECK(*o->since_ns == *parse_rfc3339_nanos("2024-05-01T09:59:00Z"));
+  auto t = log_options_from_query({{"sinceTime", "2024-05-01T09:00:00Z"}, {"previous", "true"}}, c, now);
+  REQUIRE(t);
+  CHECK(c.empty());
+  CHECK(t->previous);
+  CHECK(*t->since_ns == *parse_rfc3339_nanos("2024-05-01T09:00:00Z"));
+  auto bad = log_options_from_query({{"tailLines", "x"}}, c, now);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message == "invalid value \"x\" for tailLines");
+  CHECK(bad.error().is("BadRequest"));
+  CHECK_FALSE(log_options_from_query({{"sinceSeconds", "0"}}, c, now));
+  auto both = log_options_from_query({{"sinceSeconds", "5"}, {"sinceTime", "2024-05-01T09:00:00Z"}}, c, now);
+  REQUIRE_FALSE(both);
+  CHECK(both.error().message == "at most one of sinceTime or sinceSeconds may be specified");
+}
