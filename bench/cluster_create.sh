@@ -4,7 +4,7 @@
 # and options, entrypoint replaced by sleep). Prints the ratio. Needs dockerd and the images.
 set -euo pipefail
 : "${K3DPP:?}"
-name=bench-$(tr -dc 'a-z0-9' </dev/urandom | head -c 5)
+name=bench-$RANDOM
 export KUBECONFIG=$(mktemp /tmp/k3dpp-bench-kc-XXXXXX)
 cleanup() {
   "$K3DPP" cluster delete "$name" >/dev/null 2>&1 || true
