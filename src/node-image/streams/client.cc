@@ -187,6 +187,41 @@ Result<int> ExecClient::wait() {
   return exit_code_from_status(text);
 }
 
+Status bridge_exec(ExecSession& front, const ExecOptions& options, http::Conn& upstream, std::string pending) {
+  ExecClientIO io;
+  io.on_stdout = [&front](std::string_view d) { front.write_stdout(d); };
+  io.on_stderr = [&front](std::string_view d) { front.write_stderr(d); };
+  auto back = ExecClient::start(upstream, options, io, std::move(pending));
+  if (!back) {
+    (void)front.finish_error(back.error().message);
+    return back.error();
+  }
+  ExecClient& b = **back;
+  if (options.tty) front.on_resize([&b](TerminalSize s) { b.resize(s); });
+  std::thread in;
+  if (options.stdin) {
+    in = std::thread([&front, &b] {
+      for (;;) {
+        std::string chunk = front.read_stdin_some();
+        if (chunk.empty()) break;
+        if (!b.write_stdin(chunk)) return;
+      }
+      b.close_stdin();
+    });
+  }
+  auto code = b.wait();
+  Status st;
+  if (code) {
+    st = front.finish(*code);
+  } else {
+    st = front.finish_error(code.error().message);
+  }
+  // finish() closed the front connection, which ends its stdin.
+  if (in.joinable()) in.join();
+  if (options.tty) front.on_resize([](TerminalSize) {});
+  return st;
+}
+
 // --- PortForwardClient ---
 
 struct PortForwardClient::Impl {

@@ -59,6 +59,12 @@ class ExecClient {
   std::unique_ptr<Impl> impl_;
 };
 
+// Proxies an exec: runs the command behind `upstream` (an upgraded SPDY connection to a kubelet or a
+// runtime streaming server, v4.channel.k8s.io) for the client of `front`: stdin, resize, stdout,
+// stderr, and the exit status (or the upstream's failure message) end `front` with finish().
+// Returns once both sides are done.
+Status bridge_exec(ExecSession& front, const ExecOptions& options, http::Conn& upstream, std::string pending = {});
+
 class PortForwardClient {
  public:
   // Starts a port-forward session (portforward.k8s.io) on an upgraded SPDY connection.

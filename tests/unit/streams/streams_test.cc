@@ -695,3 +695,47 @@ TEST_CASE("PortForwardClient against PortForwardSession: concurrent forwards and
   server.join();
   for (auto& t : pods) t.join();
 }
+
+TEST_CASE("bridge_exec proxies a websocket v5 exec to an upstream SPDY exec") {
+  ConnPair front_pair, back_pair;
+  ExecOptions opt;
+  opt.stdin = true;
+  // The upstream "kubelet": echoes stdin upper-cased, exits 9.
+  std::thread upstream([&] {
+    auto s = ExecSession::start(*back_pair.ca, Transport::kSpdy, opt, std::chrono::seconds(5));
+    REQUIRE(s);
+    std::string in;
+    for (;;) {
+      auto c = (*s)->read_stdin_some();
+      if (c.empty()) break;
+      in += c;
+    }
+    for (auto& ch : in) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    (*s)->write_stdout(in);
+    (*s)->write_stderr("upstream stderr");
+    CHECK((*s)->finish(9));
+  });
+  // The API server in the middle.
+  std::thread middle([&] {
+    auto front = ExecSession::start(*front_pair.ca, Transport::kWebsocket, opt);
+    REQUIRE(front);
+    CHECK(bridge_exec(**front, opt, *back_pair.cb));
+  });
+  ws::WebSocket client(*front_pair.cb, ws::Role::kClient);
+  client.send_binary(std::string("\x00quiet words", 12));
+  client.send_binary(std::string("\xff\x00", 2));
+  std::string out, err, status;
+  for (;;) {
+    auto m = client.read();
+    REQUIRE(m);
+    if (m->opcode == ws::Opcode::kClose) break;
+    if (m->payload[0] == 1) out += m->payload.substr(1);
+    if (m->payload[0] == 2) err += m->payload.substr(1);
+    if (m->payload[0] == 3) status += m->payload.substr(1);
+  }
+  middle.join();
+  upstream.join();
+  CHECK(out == "QUIET WORDS");
+  CHECK(err == "upstream stderr");
+  CHECK(status == exit_status_json(9));
+}
