@@ -111,7 +111,7 @@ struct RawResponse {
 class RestClient : public ApiClient {
  public:
   Result<json> get(const Resource& r, const std::string& ns, const std::string& name) override;
-  Result<ListResult> list(const Resource& r, const std::string& ns, const ListOptions& opts) override;
+  Result<ListResult> list(const Resource& r, const std::string& ns, const ListOptions& opts = {}) override;
   Status watch(const Resource& r, const std::string& ns, const ListOptions& opts,
                const std::string& from_resource_version, const WatchCallback& on_event,
                std::stop_token stop) override;
@@ -119,9 +119,9 @@ class RestClient : public ApiClient {
   Result<json> update(const Resource& r, const std::string& ns, const json& object) override;
   Result<json> update_status(const Resource& r, const std::string& ns, const json& object) override;
   Result<json> patch(const Resource& r, const std::string& ns, const std::string& name, PatchType type,
-                     const json& body, const std::string& subresource) override;
+                     const json& body, const std::string& subresource = {}) override;
   Status remove(const Resource& r, const std::string& ns, const std::string& name,
-                const DeleteOptions& opts) override;
+                const DeleteOptions& opts = {}) override;
   Status bind(const std::string& ns, const std::string& pod, const std::string& node) override;
 
  protected:

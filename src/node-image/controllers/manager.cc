@@ -57,9 +57,6 @@ void ControllerManager::stop() {
 }
 
 // Controllers not built yet return nullptr (see their .cc files once they exist).
-__attribute__((weak)) std::unique_ptr<Controller> make_endpoints_controller(Context) { return nullptr; }
-__attribute__((weak)) std::unique_ptr<Controller> make_node_lifecycle_controller(Context) { return nullptr; }
-__attribute__((weak)) std::unique_ptr<Controller> make_storage_controller(Context) { return nullptr; }
 __attribute__((weak)) std::unique_ptr<Controller> make_namespace_controller(Context) { return nullptr; }
 
 }  // namespace k3dpp::controllers

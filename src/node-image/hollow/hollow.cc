@@ -1,6 +1,7 @@
 #include "hollow/hollow.h"
 
 #include <condition_variable>
+#include <set>
 #include <thread>
 
 #include "client/informer.h"
@@ -21,6 +22,54 @@ struct HollowNodes::Impl {
   std::jthread lease_thread;
   std::mutex mu;
   std::map<std::string, int> ip_next;
+  std::set<int> dead;
+  std::map<std::string, std::string> cidr_prefix;  // node → "10.42.N." once its podCIDR is known
+
+  bool is_dead(int i) {
+    std::lock_guard<std::mutex> l(mu);
+    return dead.count(i) > 0;
+  }
+
+  // "10.42.N." from the node's spec.podCIDR (set by the node controller), else from first_index.
+  std::string ip_prefix(const std::string& node, int idx) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      auto it = cidr_prefix.find(node);
+      if (it != cidr_prefix.end()) return it->second;
+    }
+    auto n = client.get(client::res::kNodes, "", node);
+    if (n) {
+      std::string cidr = (*n)["spec"].value("podCIDR", "");
+      auto slash = cidr.find(".0/");
+      if (!cidr.empty() && slash != std::string::npos) {
+        std::string p = cidr.substr(0, slash + 1);
+        std::lock_guard<std::mutex> l(mu);
+        cidr_prefix[node] = p;
+        return p;
+      }
+    }
+    return "10.42." + std::to_string(opts.first_index + idx) + ".";
+  }
+
+  // A kubelet re-posts NodeReady=True when the node's status says otherwise (after the node
+  // controller set it Unknown).
+  void ensure_ready(const std::string& name) {
+    auto cur = client.get(client::res::kNodes, "", name);
+    if (!cur) return;
+    std::string now = now_rfc3339();
+    json next = *cur;
+    bool changed = false;
+    for (auto& c : next["status"]["conditions"]) {
+      if (c.value("type", "") != "Ready" || c.value("status", "") == "True") continue;
+      c["status"] = "True";
+      c["lastTransitionTime"] = now;
+      c["lastHeartbeatTime"] = now;
+      c["reason"] = "KubeletReady";
+      c["message"] = "hollow node is posting ready status";
+      changed = true;
+    }
+    if (changed) (void)client.update_status(client::res::kNodes, "", next);
+  }
 
   std::string node_name(int i) const { return opts.name_prefix + std::to_string(i); }
   bool ours(const std::string& node) const {
@@ -35,7 +84,7 @@ struct HollowNodes::Impl {
                  {"kind", "Node"},
                  {"metadata", {{"name", name}, {"labels", {{"kubernetes.io/hostname", name}, {"kubernetes.io/os", "linux"},
                                                            {"kubernetes.io/arch", "amd64"}, {"k3dpp.io/hollow", "true"}}}}},
-                 {"spec", {{"podCIDR", "10.42." + std::to_string(opts.first_index + i) + ".0/24"}}},
+                 {"spec", json::object()},
                  {"status", {{"capacity", cap}, {"allocatable", cap},
                              {"conditions", {{{"type", "Ready"}, {"status", "True"}, {"reason", "KubeletReady"},
                                               {"message", "hollow node is posting ready status"},
@@ -56,7 +105,9 @@ struct HollowNodes::Impl {
 
   void renew_leases() {
     for (int i = 0; i < opts.nodes; ++i) {
+      if (is_dead(i)) continue;
       std::string name = node_name(i);
+      ensure_ready(name);
       std::string now = controllers::rfc3339(controllers::Clock::now());
       json patch = {{"spec", {{"holderIdentity", name}, {"leaseDurationSeconds", 40}, {"renewTime", now}}}};
       auto r = client.patch(client::res::kLeases, "kube-node-lease", name, client::PatchType::kMerge, patch);
@@ -73,6 +124,13 @@ struct HollowNodes::Impl {
     std::string node = pod.contains("spec") ? pod["spec"].value("nodeName", "") : "";
     if (node.empty() || !ours(node)) return;
     std::string ns = meta_str(pod, "namespace"), name = meta_str(pod, "name");
+    int idx = 0;
+    try {
+      idx = std::stoi(node.substr(opts.name_prefix.size()));
+    } catch (...) {
+      return;
+    }
+    if (is_dead(idx)) return;
     if (controllers::is_deleting(pod)) {
       client::DeleteOptions o;
       o.grace_period_seconds = 0;
@@ -84,19 +142,15 @@ struct HollowNodes::Impl {
     if (controllers::pod_is_ready(pod)) return;
     std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
     if (phase == "Succeeded" || phase == "Failed") return;
-    int idx = 0;
-    try {
-      idx = std::stoi(node.substr(opts.name_prefix.size()));
-    } catch (...) {
-      return;
-    }
+    std::string prefix = ip_prefix(node, idx);
     int host;
     {
       std::lock_guard<std::mutex> l(mu);
       int& n = ip_next[node];
       host = 2 + (n++ % 250);
     }
-    std::string ip = "10.42." + std::to_string(opts.first_index + idx) + "." + std::to_string(host);
+    std::string ip = prefix + std::to_string(host);
+    if (pod.contains("status") && !pod["status"].value("podIP", "").empty()) ip = pod["status"]["podIP"];
     std::string now = now_rfc3339();
     json statuses = json::array();
     for (const auto& c : pod["spec"].value("containers", json::array())) {
@@ -145,6 +199,19 @@ Status HollowNodes::start() {
   });
   log::get("hollow")->info("hollow nodes started ({}) — test/benchmark tool, no containers run", impl_->opts.nodes);
   return {};
+}
+
+void HollowNodes::kill_node(int index) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  impl_->dead.insert(index);
+}
+
+void HollowNodes::revive_node(int index) {
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    impl_->dead.erase(index);
+  }
+  impl_->renew_leases();
 }
 
 void HollowNodes::stop() {

@@ -14,7 +14,7 @@ namespace k3dpp::hollow {
 struct Options {
   int nodes = 1;
   std::string name_prefix = "hollow-node-";  // nodes hollow-node-0 .. N-1
-  int first_index = 0;                         // podCIDR 10.42.<first_index + i>.0/24 when unset
+  int first_index = 0;  // pod IPs 10.42.<first_index + i>.x until the node controller set a podCIDR
   std::string cpu = "4", memory = "8Gi", pods = "110";
   int lease_seconds = 10;
 };
@@ -25,6 +25,10 @@ class HollowNodes {
   ~HollowNodes();
   Status start();  // registers the nodes, then runs leases and the pod loop in threads
   void stop();
+  // Simulates a lost node (no Lease renewals, bound pods left as they are) and its return
+  // (Leases again, NodeReady posted True again as a kubelet does when its status differs).
+  void kill_node(int index);
+  void revive_node(int index);
 
   struct Impl;
 

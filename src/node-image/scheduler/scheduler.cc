@@ -8,6 +8,7 @@
 #include "client/informer.h"
 #include "common/log.h"
 #include "controllers/events.h"
+#include "controllers/storage.h"
 #include "controllers/work_queue.h"
 #include "scheduler/scheduler.h"
 
@@ -34,10 +35,19 @@ bool bound_and_running(const json& pod) {
 
 struct Scheduler::Impl {
   explicit Impl(client::ApiClient& c)
-      : client(c), pods(c, client::res::kPods), nodes(c, client::res::kNodes), recorder(c, "default-scheduler") {}
+      : client(c),
+        pods(c, client::res::kPods),
+        nodes(c, client::res::kNodes),
+        pvcs(c, client::res::kPersistentVolumeClaims),
+        pvs(c, client::res::kPersistentVolumes),
+        classes(c, client::res::kStorageClasses),
+        recorder(c, "default-scheduler") {}
   client::ApiClient& client;
   client::Informer pods;
   client::Informer nodes;
+  client::Informer pvcs;
+  client::Informer pvs;
+  client::Informer classes;
   controllers::EventRecorder recorder;
   controllers::WorkQueue queue;
   std::thread worker;
@@ -54,12 +64,90 @@ struct Scheduler::Impl {
     }
   }
 
+  // Volume binding (Kubernetes' VolumeBinding plugin): claims must exist; a bound claim's PV node
+  // affinity filters nodes; an unbound WaitForFirstConsumer claim is "delayed" (the chosen node is
+  // written to the claim's volume.kubernetes.io/selected-node annotation and the pod waits for
+  // the binding); an unbound Immediate claim makes the pod unschedulable.
+  struct VolumeCheck {
+    std::string error;                 // the whole pod cannot be scheduled now
+    std::vector<std::string> delayed;  // unbound WaitForFirstConsumer claims
+    std::vector<client::ObjectPtr> bound_pvs;
+    std::string selected_node;         // a delayed claim already has one
+  };
+  VolumeCheck check_volumes(const json& pod) {
+    VolumeCheck v;
+    std::string ns = controllers::meta_str(pod, "namespace");
+    for (const auto& vol : pod["spec"].value("volumes", json::array())) {
+      if (!vol.contains("persistentVolumeClaim")) continue;
+      std::string claim = vol["persistentVolumeClaim"].value("claimName", "");
+      auto pvc = pvcs.get(ns, claim);
+      if (!pvc) {
+        v.error = "persistentvolumeclaim \"" + claim + "\" not found";
+        return v;
+      }
+      if (controllers::is_deleting(*pvc)) {
+        v.error = "persistentvolumeclaim \"" + claim + "\" is being deleted";
+        return v;
+      }
+      std::string volume = (*pvc)["spec"].value("volumeName", "");
+      if (!volume.empty()) {
+        auto pv = pvs.get("", volume);
+        if (pv) v.bound_pvs.push_back(pv);
+        continue;
+      }
+      auto cls = classes.get("", controllers::claim_class(*pvc));
+      if (cls && cls->value("volumeBindingMode", "Immediate") == "WaitForFirstConsumer") {
+        v.delayed.push_back(claim);
+        std::string sel = controllers::annotations_of(*pvc).value(controllers::kSelectedNodeAnnotation, "");
+        if (!sel.empty()) v.selected_node = sel;
+        continue;
+      }
+      v.error = "pod has unbound immediate PersistentVolumeClaims";
+      return v;
+    }
+    return v;
+  }
+
+  std::optional<std::chrono::milliseconds> unschedulable(const json& pod, const std::string& message) {
+    recorder.record(pod, "Warning", "FailedScheduling", message);
+    json patch = {{"status",
+                   {{"conditions",
+                     json::array({{{"type", "PodScheduled"},
+                                   {"status", "False"},
+                                   {"reason", "Unschedulable"},
+                                   {"message", message},
+                                   {"lastProbeTime", nullptr},
+                                   {"lastTransitionTime", controllers::now_rfc3339()}}})}}}};
+    auto r = client.patch(client::res::kPods, controllers::meta_str(pod, "namespace"), controllers::meta_str(pod, "name"),
+                          client::PatchType::kStrategicMerge, patch, "status");
+    (void)r;
+    return std::chrono::milliseconds(5000);
+  }
+
   std::optional<std::chrono::milliseconds> schedule(const std::string& key) {
     auto pod = pods.get(key);
     if (!pod || !wants_us(*pod)) return std::nullopt;
     auto node_ptrs = nodes.list();
     std::vector<const json*> node_list;
-    for (const auto& n : node_ptrs) node_list.push_back(n.get());
+    VolumeCheck vc = check_volumes(*pod);
+    if (!vc.error.empty()) {
+      return unschedulable(*pod, "0/" + std::to_string(node_ptrs.size()) + " nodes are available: " + vc.error + ".");
+    }
+    size_t volume_conflicts = 0;
+    for (const auto& n : node_ptrs) {
+      bool ok = true;
+      for (const auto& pv : vc.bound_pvs) ok &= controllers::volume_node_affinity_matches(*pv, *n);
+      if (!vc.selected_node.empty() && controllers::meta_str(*n, "name") != vc.selected_node) ok = false;
+      if (ok) {
+        node_list.push_back(n.get());
+      } else {
+        ++volume_conflicts;
+      }
+    }
+    if (node_list.empty() && volume_conflicts > 0) {
+      return unschedulable(*pod, "0/" + std::to_string(node_ptrs.size()) + " nodes are available: " +
+                                     std::to_string(volume_conflicts) + " node(s) had volume node affinity conflict.");
+    }
     auto bound = pods.list({}, bound_and_running);
     std::vector<const json*> placed;
     for (const auto& p : bound) placed.push_back(p.get());
@@ -81,20 +169,18 @@ struct Scheduler::Impl {
     }
     for (const auto& p : assumed_pods) placed.push_back(&p);
     Decision d = schedule_one(*pod, node_list, placed);
-    if (d.node.empty()) {
-      recorder.record(*pod, "Warning", "FailedScheduling", d.message);
-      json patch = {{"status",
-                     {{"conditions",
-                       json::array({{{"type", "PodScheduled"},
-                                     {"status", "False"},
-                                     {"reason", "Unschedulable"},
-                                     {"message", d.message},
-                                     {"lastProbeTime", nullptr},
-                                     {"lastTransitionTime", controllers::now_rfc3339()}}})}}}};
-      auto r = client.patch(client::res::kPods, controllers::meta_str(*pod, "namespace"),
-                            controllers::meta_str(*pod, "name"), client::PatchType::kStrategicMerge, patch, "status");
-      (void)r;
-      return std::chrono::milliseconds(5000);
+    if (d.node.empty()) return unschedulable(*pod, d.message);
+    if (!vc.delayed.empty()) {
+      // Tell the provisioner where the pod goes; bind the pod once its claims are bound.
+      std::string ns = controllers::meta_str(*pod, "namespace");
+      for (const auto& claim : vc.delayed) {
+        auto pvc = pvcs.get(ns, claim);
+        if (pvc && controllers::annotations_of(*pvc).value(controllers::kSelectedNodeAnnotation, "") == d.node) continue;
+        json patch = {{"metadata", {{"annotations", {{controllers::kSelectedNodeAnnotation, d.node}}}}}};
+        auto r = client.patch(client::res::kPersistentVolumeClaims, ns, claim, client::PatchType::kMerge, patch);
+        if (!r) log->debug("annotate claim {}/{}: {}", ns, claim, r.error().message);
+      }
+      return std::chrono::milliseconds(300);
     }
     std::string ns = controllers::meta_str(*pod, "namespace");
     std::string name = controllers::meta_str(*pod, "name");
@@ -126,9 +212,18 @@ Status Scheduler::start() {
     for (const auto& p : impl_->pods.list({}, wants_us)) impl_->queue.add(client::object_key(*p));
   };
   impl_->nodes.add_handlers({retry_all, [retry_all](const json&, const json& n) { retry_all(n); }, nullptr});
+  impl_->pvcs.add_handlers({retry_all, [retry_all](const json&, const json& n) { retry_all(n); }, nullptr});
+  impl_->pvs.add_handlers({retry_all, [retry_all](const json&, const json& n) { retry_all(n); }, nullptr});
   impl_->nodes.start();
   impl_->pods.start();
-  if (!impl_->nodes.wait_for_sync(std::chrono::seconds(30)) || !impl_->pods.wait_for_sync(std::chrono::seconds(30))) {
+  impl_->pvcs.start();
+  impl_->pvs.start();
+  impl_->classes.start();
+  bool synced = true;
+  for (auto* i : {&impl_->nodes, &impl_->pods, &impl_->pvcs, &impl_->pvs, &impl_->classes}) {
+    synced &= i->wait_for_sync(std::chrono::seconds(30));
+  }
+  if (!synced) {
     return fail("scheduler: caches did not sync", "Timeout");
   }
   impl_->worker = std::thread([this] { impl_->run(); });
@@ -142,6 +237,9 @@ void Scheduler::stop() {
   if (impl_->worker.joinable()) impl_->worker.join();
   impl_->pods.stop();
   impl_->nodes.stop();
+  impl_->pvcs.stop();
+  impl_->pvs.stop();
+  impl_->classes.stop();
 }
 
 }  // namespace k3dpp::scheduler
