@@ -4,8 +4,11 @@
 // every object it created (names k3dpp-pm-test-<random>). K3DPP_SKIP_PODMAN_TESTS=1 skips;
 // otherwise an unreachable podman fails the test.
 #include <doctest/doctest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -99,7 +102,7 @@ std::string busybox_save_archive(const std::string& repo_tag) {
                                    {"bin/busybox", tar::EntryType::kFile, 0755, busybox, {}, 0, 0, 0},
                                    {"etc", tar::EntryType::kDirectory, 0755, {}, {}, 0, 0, 0},
                                    {"tmp", tar::EntryType::kDirectory, 01777, {}, {}, 0, 0, 0}};
-  for (const char* applet : {"sh", "cat", "sleep", "echo", "nslookup", "grep", "ls", "mkdir", "stat", "hostname"}) {
+  for (const char* applet : {"sh", "cat", "sleep", "echo", "nslookup", "grep", "ls", "mkdir", "stat", "hostname", "httpd"}) {
     layer.push_back({std::string("bin/") + applet, tar::EntryType::kSymlink, 0777, {}, "busybox", 0, 0, 0});
   }
   std::string layer_tar = tar::build(layer);
@@ -114,6 +117,29 @@ std::string busybox_save_archive(const std::string& repo_tag) {
                      {"layer/layer.tar", tar::EntryType::kFile, 0644, layer_tar, {}, 0, 0, 0},
                      {config_name, tar::EntryType::kFile, 0644, config_text, {}, 0, 0, 0},
                      {"manifest.json", tar::EntryType::kFile, 0644, manifest.dump(), {}, 0, 0, 0}});
+}
+
+// GET / from 127.0.0.1:port; the whole answer or "" on a connection failure.
+std::string http_get_local(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return {};
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    std::string req = "GET /index.html HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
 }
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
@@ -187,7 +213,10 @@ TEST_CASE("podman backend: image load, network, volume, container life cycle, ex
   a.network = net;
   a.labels = labels;
   a.labels["k3dpp.test.role"] = "a";
-  a.cmd = {"sh", "-c", "echo hello-from-podman; echo oops >&2; exec sleep 3600"};
+  a.cmd = {"sh", "-c",
+           "echo hello-from-podman; echo oops >&2; mkdir -p /www; echo page-from-podman > /www/index.html; "
+           "httpd -p 8080 -h /www; exec sleep 3600"};
+  a.ports = {{"127.0.0.1", 0, 8080, "tcp"}};
   a.binds = {vol + ":/data"};
   a.tmpfs = {{"/run", ""}};
   a.cap_add = {"NET_ADMIN"};
@@ -249,6 +278,7 @@ TEST_CASE("podman backend: image load, network, volume, container life cycle, ex
   b.labels["k3dpp.test.role"] = "b";
   b.binds.clear();
   b.cmd = {"sleep", "3600"};
+  b.ports.clear();
   REQUIRE(rt->create_container(b).has_value());
   cleanup.containers.push_back(b.name);
   REQUIRE(rt->start_container(b.name).has_value());
@@ -266,6 +296,18 @@ TEST_CASE("podman backend: image load, network, volume, container life cycle, ex
   CHECK(ia.image == image);
   REQUIRE(ia.ips.count(net) == 1);
   CHECK_FALSE(ia.ips.at(net).empty());
+  // The published port (engine-chosen) answers on 127.0.0.1.
+  REQUIRE(ia.ports.size() == 1);
+  CHECK(ia.ports[0].container_port == 8080);
+  CHECK(ia.ports[0].host_ip == "127.0.0.1");
+  REQUIRE(ia.ports[0].host_port != 0);
+  std::string page;
+  for (int i = 0; i < 20 && !contains(page, "page-from-podman"); ++i) {
+    page = http_get_local(ia.ports[0].host_port);
+    if (!contains(page, "page-from-podman")) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  CHECK(contains(page, "page-from-podman"));
+
   std::string lookup_out;
   for (int i = 0; i < 20; ++i) {
     auto lookup = rt->exec(b.name, {"nslookup", a.name});
@@ -372,15 +414,18 @@ TEST_CASE("podman backend: one node container with the contract options runs con
   auto started = rt->start_container(node);
   REQUIRE_MESSAGE(started.has_value(), (started ? "" : started.error().message));
 
+  // containerd answers, then the entrypoint imports the pause image (k8s.io namespace).
   std::string last;
   bool up = false;
   for (int i = 0; i < 120 && !up; ++i) {
     auto v = rt->exec(node, {"ctr", "version"});
-    if (v && v->exit_code == 0 && contains(v->out, "Server:")) {
+    auto imgs = rt->exec(node, {"ctr", "-n", "k8s.io", "images", "ls", "-q"});
+    if (v && v->exit_code == 0 && contains(v->out, "Server:") && imgs && contains(imgs->out, "pause")) {
       up = true;
       break;
     }
     last = v ? v->out + v->err : v.error().message;
+    if (imgs) last += " | images: " + imgs->out + imgs->err;
     auto ci = rt->inspect_container(node);
     if (ci && !ci->running) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -388,15 +433,12 @@ TEST_CASE("podman backend: one node container with the contract options runs con
   if (!up) {
     auto lg = rt->logs(node, 40);
     INFO("node logs:\n" << (lg ? *lg : lg.error().message));
-    FAIL("containerd did not come up in the podman node: " << last);
+    FAIL("containerd did not come up (with the pause image) in the podman node: " << last);
   }
-  // The device rule reached the node (ctr run needs /dev/console), and the pause image was imported.
+  // The device rule reached the node (ctr run needs /dev/console).
   auto devs = rt->exec(node, {"cat", "/sys/fs/cgroup/devices/devices.list"});
   REQUIRE(devs.has_value());
   CHECK(contains(devs->out, "c 5:1 rwm"));
-  auto imgs = rt->exec(node, {"ctr", "-n", "k8s.io", "images", "ls", "-q"});
-  REQUIRE(imgs.has_value());
-  CHECK(contains(imgs->out, "pause"));
 
   REQUIRE(rt->remove_container(node, true).has_value());
   REQUIRE(rt->remove_volume(vol, false).has_value());
