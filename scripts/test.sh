@@ -10,6 +10,7 @@ step() { echo "==> $*" >&2; }
 
 step "installing packages";  "$top/scripts/install-deps.sh"
 step "starting the Docker engine"; "$top/scripts/start-dockerd.sh"
+step "starting the Podman service"; "$top/scripts/start-podman.sh"
 step "building";             "$top/scripts/build.sh"
 step "building images";      "$top/images/build.sh" --build-dir "$build"
 step "running tests"
