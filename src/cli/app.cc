@@ -78,6 +78,8 @@ int run(const std::vector<std::string>& args, Context& ctx, std::ostream& err) {
   return 0;
 }
 
+void add_image_import(CLI::App& image, Context& ctx);  // image_import.cc
+
 void build_app(CLI::App& app, Context& ctx) {
   app.require_subcommand(1);
   app.add_option("--runtime", ctx.globals.runtime, "Container runtime (docker|podman; default: auto)")
@@ -106,6 +108,10 @@ void build_app(CLI::App& app, Context& ctx) {
   kc->require_subcommand(1);
   add_kubeconfig_get(*kc, ctx);
   add_kubeconfig_merge(*kc, ctx);
+
+  auto* image = app.add_subcommand("image", "Handle container images");
+  image->require_subcommand(1);
+  add_image_import(*image, ctx);
 
   add_version(app, ctx);
 }
