@@ -6,5 +6,7 @@ build=${K3DPP_BUILD_DIR:-$top/build}
 if [ ! -f "$build/build.ninja" ]; then
   cmake -G Ninja -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
+# ccache keyed on paths relative to the checkout, so a fresh clone elsewhere (CI) reuses the cache.
+export CCACHE_BASEDIR=$top CCACHE_NOHASHDIR=true
 jobs=$(nproc)
 ninja -C "$build" -j "$jobs" "$@"
