@@ -25,6 +25,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr const char* kNodeImportDir = "/var/lib/containerd";
+
 std::shared_ptr<spdlog::logger> lg() { return log::get("cluster"); }
 
 int64_t millis_since(Clock::time_point t) {
@@ -126,8 +128,11 @@ Result<NodeImport> import_into_node(runtime::Runtime& rt, const std::string& nod
   if (transport == ImportTransport::kStdin) {
     r = rt.exec(node, {"ctr", "-n", "k8s.io", "images", "import", "-"}, payload);
   } else {
-    std::string path = "/tmp/" + node_file;
-    auto put = rt.put_archive(node, "/tmp", payload);
+    // Not /tmp: it is a tmpfs in the node, and the engine's archive API writes beneath tmpfs mounts
+    // (the file lands in the hidden rootfs dir). The containerd volume is disk and is where the
+    // content goes anyway.
+    std::string path = std::string(kNodeImportDir) + "/" + node_file;
+    auto put = rt.put_archive(node, kNodeImportDir, payload);
     if (put) r = rt.exec(node, {"ctr", "-n", "k8s.io", "images", "import", path});
     // Remove the copy whatever happened (put_archive may have written part of it).
     auto rm = rt.exec(node, {"rm", "-f", path});

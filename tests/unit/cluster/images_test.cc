@@ -210,9 +210,9 @@ TEST_CASE("import over put_archive: the node gets a tar holding the archive, the
   std::string name = tar.substr(0, tar.find('\0'));
   CHECK(name.rfind("k3dpp-images-", 0) == 0);
   CHECK(tar.substr(512, env.rt.saved.size()) == env.rt.saved);
-  std::vector<std::string> want = {"k3dpp-demo-agent-0: put_archive /tmp",
-                                   "k3dpp-demo-agent-0: ctr -n k8s.io images import /tmp/" + name,
-                                   "k3dpp-demo-agent-0: rm -f /tmp/" + name};
+  std::vector<std::string> want = {"k3dpp-demo-agent-0: put_archive /var/lib/containerd",
+                                   "k3dpp-demo-agent-0: ctr -n k8s.io images import /var/lib/containerd/" + name,
+                                   "k3dpp-demo-agent-0: rm -f /var/lib/containerd/" + name};
   std::vector<std::string> got;
   for (const auto& e : env.rt.execs) {
     if (e.rfind("k3dpp-demo-agent-0:", 0) == 0) got.push_back(e);
@@ -228,7 +228,7 @@ TEST_CASE("a failed copy into a node still removes the node's file") {
   REQUIRE_FALSE(r);
   CHECK(r.error().message.find("copying the images into node 'k3dpp-demo-agent-1'") != std::string::npos);
   bool removed = false;
-  for (const auto& e : env.rt.execs) removed |= e.rfind("k3dpp-demo-agent-1: rm -f /tmp/k3dpp-images-", 0) == 0;
+  for (const auto& e : env.rt.execs) removed |= e.rfind("k3dpp-demo-agent-1: rm -f /var/lib/containerd/k3dpp-images-", 0) == 0;
   CHECK(removed);
   CHECK(env.tmp_dir_empty());
 }
