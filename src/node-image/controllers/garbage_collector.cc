@@ -125,8 +125,21 @@ class GarbageCollector : public Controller {
   }
 
   std::optional<std::chrono::milliseconds> sync_dependent(const client::Resource& res, const std::string& ns,
-                                                          const std::string& name, const json& obj) {
-    if (!obj["metadata"].contains("ownerReferences")) return std::nullopt;
+                                                          const std::string& name, const json& cached) {
+    if (!cached["metadata"].contains("ownerReferences")) return std::nullopt;
+    bool all_fine = true;
+    for (const auto& r : cached["metadata"]["ownerReferences"]) {
+      bool fg = false;
+      if (!owner_exists(ns, r, &fg) || fg) all_fine = false;
+    }
+    if (all_fine) return std::nullopt;  // the common case: no API call
+    // Decide on the latest object, not the cache: an owner deleted with orphan propagation
+    // removes its references just before it disappears, and the cache may not show that yet.
+    auto fresh = ctx_.client.get(res, ns, name);
+    if (!fresh) return fresh.error().kind == "NotFound" ? std::nullopt : std::optional(std::chrono::milliseconds(500));
+    const json& obj = *fresh;
+    if (meta_str(obj, "uid") != meta_str(cached, "uid")) return std::nullopt;
+    if (!obj["metadata"].contains("ownerReferences") || obj["metadata"]["ownerReferences"].empty()) return std::nullopt;
     const json& refs = obj["metadata"]["ownerReferences"];
     json keep = json::array();
     bool any_foreground = false;

@@ -137,6 +137,10 @@ class ReplicaSetController : public Controller {
             expectations_[key].creates[pname] = {*r, std::chrono::steady_clock::now()};
           }
           ctx_.recorder.record(*rs, "Normal", "SuccessfulCreate", "Created pod: " + pname);
+        } else if (r.error().message.find("because it is being terminated") != std::string::npos) {
+          // The namespace is going away (Kubernetes' NamespaceTerminating cause): no event, no noise.
+          log_->debug("replicaset {}: namespace terminating", key);
+          break;
         } else if (r.error().kind != "AlreadyExists") {
           ctx_.recorder.record(*rs, "Warning", "FailedCreate", "Error creating: " + r.error().message);
           log_->warn("replicaset {}: create pod: {}", key, r.error().message);

@@ -34,6 +34,20 @@ Harness::Harness(HarnessOptions o) {
     hollow_ = std::make_unique<hollow::HollowNodes>(*client_, ho);
     auto hs = hollow_->start();
     REQUIRE_MESSAGE(hs.has_value(), (hs ? "" : hs.error().message));
+    // Nodes registered and given their podCIDR (the node controller saw them), so the
+    // scheduler's cache has them too before a scenario starts.
+    bool ready = wait_for(
+        [&] {
+          auto l = client_->list(client::res::kNodes, "");
+          if (!l || static_cast<int>(l->items.size()) < o.hollow_nodes) return false;
+          for (const auto& n : l->items) {
+            if (n["spec"].value("podCIDR", "").empty() && o.manager.node_lifecycle) return false;
+          }
+          return true;
+        },
+        std::chrono::seconds(10));
+    REQUIRE(ready);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }
 
