@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   agent->add_option("--node-name", af.node_name, "Node name (default: hostname)");
   agent->add_option("--server", af.server, "Server URL, https://host:port")->required();
   agent->add_option("--token-file", af.token_file, "Node token file")->capture_default_str();
+  agent->add_option("--hollow", af.hollow,
+                    "Run N hollow nodes (no containers; test/benchmark tool). --node-name is their name prefix");
   agent->add_option("--log-level", log_level, "trace, debug, info, warn, error");
 
   auto* version = app.add_subcommand("version", "Print the version");

@@ -4,11 +4,21 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 
 #include <nlohmann/json.hpp>
 
 #include "agent/agent.h"
+#include "agent/node_routing_client.h"
+#include "agent/node_stack.h"
+#include "client/in_process_client.h"
+#include "controllers/manager.h"
+#include "hollow/hollow.h"
+#include "scheduler/scheduler.h"
 #include "cmd/bootstrap_endpoints.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -79,6 +89,33 @@ std::string kubeconfig_url(const std::string& listen, uint16_t port) {
   if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   return "https://" + host + ":" + std::to_string(port);
+}
+
+// The kube-dns Service every k3s cluster has (the node-local DNS servers answer behind its VIP).
+// Created through the API like any client would; an existing one is left as it is.
+Status ensure_kube_dns_service(client::ApiClient& api) {
+  auto got = api.get(client::res::kServices, "kube-system", "kube-dns");
+  if (got) return {};
+  if (!got.error().is("NotFound")) return unexpected(got.error().wrap("reading kube-system/kube-dns"));
+  nlohmann::json labels = {{"k8s-app", "kube-dns"}, {"kubernetes.io/cluster-service", "true"},
+                           {"kubernetes.io/name", "CoreDNS"}};
+  nlohmann::json svc = {
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata", {{"name", "kube-dns"}, {"namespace", "kube-system"}, {"labels", labels}}},
+      {"spec",
+       {{"type", "ClusterIP"},
+        {"clusterIP", "10.43.0.10"},
+        {"clusterIPs", nlohmann::json::array({"10.43.0.10"})},
+        {"selector", {{"k8s-app", "kube-dns"}}},
+        {"ports",
+         {{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}, {"targetPort", 53}},
+          {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}, {"targetPort", 53}}}}}}};
+  auto made = api.create(client::res::kServices, "kube-system", svc);
+  if (!made && !made.error().is("AlreadyExists"))
+    return unexpected(made.error().wrap("creating Service kube-system/kube-dns (ClusterIP 10.43.0.10)"));
+  if (made) logger()->info("created Service kube-system/kube-dns (10.43.0.10)");
+  return {};
 }
 
 #ifndef K3DPP_HAVE_APISERVER
@@ -218,21 +255,43 @@ int run_server(const ServerFlags& f) {
 
   // k3s servers are nodes too.
   std::unique_ptr<agent::Agent> local_agent;
+  std::unique_ptr<agent::NodeStack> local_node;
 #ifdef K3DPP_HAVE_APISERVER
+  // Control loops on an in-process admin client (no network, same admission as kubectl sees).
+  client::InProcessClient admin([a = api.get()](const http::Request& q, http::Responder& r) { a->handle(q, r); });
+  if (auto st = ensure_kube_dns_service(admin); !st) lg->error("ERROR: {}", st.error().message);
+  controllers::ControllerManager manager(admin);
+  if (auto st = manager.start(); !st) lg->error("ERROR: controller manager: {}", st.error().message);
+  scheduler::Scheduler sched(admin);
+  if (auto st = sched.start(); !st) lg->error("ERROR: scheduler: {}", st.error().message);
+  lg->info("controller manager and scheduler running");
+
   if (!f.no_kubelet) {
+    const std::string self_url = "https://127.0.0.1:" + std::to_string((*server)->port());
     agent::Options ao;
     ao.node_name = node_name;
-    ao.server_url = "https://127.0.0.1:" + std::to_string((*server)->port());
+    ao.server_url = self_url;
     ao.token = *token;
     ao.control_plane = true;
     local_agent = std::make_unique<agent::Agent>(ao);
     local_agent->start();
+    agent::NodeStackOptions no;
+    no.node_name = node_name;
+    no.server_url = self_url;
+    no.token = *token;
+    local_node = std::make_unique<agent::NodeStack>(no);
+    local_node->start();
   }
 #endif
 
   int sig = wait_for_termination();
   lg->info("received signal {}, shutting down", sig);
+  if (local_node) local_node->stop();
   if (local_agent) local_agent->stop();
+#ifdef K3DPP_HAVE_APISERVER
+  sched.stop();
+  manager.stop();
+#endif
   (*server)->stop();
 #ifdef K3DPP_HAVE_APISERVER
   api->stop();
@@ -240,6 +299,44 @@ int run_server(const ServerFlags& f) {
   lg->info("stopped");
   return 0;
 }
+
+namespace {
+
+// TEST AND BENCHMARK TOOL: N hollow nodes (no containers) joined with the node token; each node
+// writes with its own certificate (NodeRoutingClient), as N real kubelets would.
+int run_hollow(const AgentFlags& f, const std::string& server_url, const std::string& token) {
+  auto lg = logger();
+  hollow::Options ho;
+  ho.nodes = f.hollow;
+  ho.name_prefix = f.node_name.empty() ? "hollow-node-" : f.node_name + "-";
+  agent::NodeRoutingClient api(server_url, token, ho.name_prefix + "0");
+  lg->info("k3dpp-node agent {}: {} hollow nodes {}0..{} joining {} (test/benchmark tool)", K3DPP_VERSION, ho.nodes,
+           ho.name_prefix, ho.nodes - 1, server_url);
+  std::unique_ptr<hollow::HollowNodes> nodes;
+  // The server may still be starting: retry the registration until it works or we are stopped.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  std::chrono::milliseconds backoff{500};
+  for (;;) {
+    nodes = std::make_unique<hollow::HollowNodes>(api, ho);
+    auto st = nodes->start();
+    if (st) break;
+    lg->warn("hollow nodes: {}; retrying", st.error().message);
+    nodes.reset();
+    timespec ts{static_cast<time_t>(backoff.count() / 1000), static_cast<long>(backoff.count() % 1000) * 1000000L};
+    if (sigtimedwait(&set, nullptr, &ts) > 0) return 0;
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(10'000));
+  }
+  int sig = wait_for_termination();
+  lg->info("received signal {}, shutting down", sig);
+  nodes->stop();
+  return 0;
+}
+
+}  // namespace
 
 int run_agent(const AgentFlags& f) {
   auto lg = logger();
@@ -257,11 +354,19 @@ int run_agent(const AgentFlags& f) {
   o.server_url = f.server;
   while (!o.server_url.empty() && o.server_url.back() == '/') o.server_url.pop_back();
   o.token = *token;
+  if (f.hollow > 0) return run_hollow(f, o.server_url, *token);
   agent::Agent a(o);
   lg->info("k3dpp-node agent {} joining {} as {}", K3DPP_VERSION, o.server_url, o.node_name);
   a.start();
+  agent::NodeStackOptions no;
+  no.node_name = o.node_name;
+  no.server_url = o.server_url;
+  no.token = *token;
+  agent::NodeStack node(no);
+  node.start();
   int sig = wait_for_termination();
   lg->info("received signal {}, shutting down", sig);
+  node.stop();
   a.stop();
   return 0;
 }

@@ -22,6 +22,7 @@ struct AgentFlags {
   std::string node_name;  // default: hostname
   std::string server;     // https://host:port
   std::string token_file = "/etc/k3dpp/token";
+  int hollow = 0;  // > 0: run this many hollow nodes instead (test/benchmark tool)
 };
 
 int run_server(const ServerFlags& flags);

@@ -1,0 +1,193 @@
+#include "agent/node_stack.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <fstream>
+#include <sstream>
+
+#include "agent/agent.h"
+#include "client/https_client.h"
+#include "common/log.h"
+#include "dns/server.h"
+#include "kubelet/kubelet.h"
+#include "proxy/proxy.h"
+
+namespace k3dpp::agent {
+
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  static auto l = log::get("agent");
+  return l;
+}
+
+}  // namespace
+
+std::string default_gateway_ipv4() {
+  std::ifstream in("/proc/net/route");
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string iface, dest, gw;
+    if (!(fields >> iface >> dest >> gw)) continue;
+    if (dest != "00000000") continue;
+    unsigned long v = std::stoul(gw, nullptr, 16);
+    in_addr a{};
+    a.s_addr = static_cast<uint32_t>(v);  // /proc/net/route is in network byte order already
+    char buf[INET_ADDRSTRLEN] = {0};
+    inet_ntop(AF_INET, &a, buf, sizeof buf);
+    return buf;
+  }
+  return {};
+}
+
+struct NodeStack::Impl {
+  explicit Impl(NodeStackOptions o) : opts(std::move(o)) {}
+
+  NodeStackOptions opts;
+  mutable std::mutex mu;
+  std::condition_variable_any cv;
+  NodeStackState st;
+  std::unique_ptr<client::HttpsClient> api;
+  std::unique_ptr<dns::ClusterDns> dns;
+  std::unique_ptr<proxy::Proxy> proxy;
+  std::unique_ptr<kubelet::Kubelet> kubelet;
+  std::jthread thread;
+
+  bool sleep_for(std::chrono::milliseconds d, std::stop_token stop) {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait_for(l, stop, d, [] { return false; });
+    return !stop.stop_requested();
+  }
+
+  void run(std::stop_token stop) {
+    auto lg = logger();
+    const auto& o = opts;
+    // 1. Credentials of this node (the same bootstrap as the registering Agent).
+    std::chrono::milliseconds backoff{1000};
+    Credentials creds;
+    for (;;) {
+      auto c = bootstrap(o.server_url, o.token, o.node_name);
+      if (c) {
+        creds = std::move(*c);
+        break;
+      }
+      lg->warn("node {}: kubelet/proxy/dns cannot obtain credentials from {}: {}", o.node_name, o.server_url,
+               c.error().message);
+      if (!sleep_for(backoff, stop)) return;
+      backoff = std::min(backoff * 2, o.max_backoff);
+    }
+    client::HttpsOptions ho;
+    ho.server = o.server_url;
+    ho.ca_pem = creds.ca_pem;
+    ho.cert_pem = creds.cert_pem;
+    ho.key_pem = creds.key_pem;
+    api = std::make_unique<client::HttpsClient>(ho);
+
+    // 2. The podCIDR the node lifecycle controller assigns after registration.
+    std::string cidr;
+    for (;;) {
+      auto r = kubelet::wait_for_pod_cidr(*api, o.node_name, std::chrono::seconds(30), stop);
+      if (r) {
+        cidr = *r;
+        break;
+      }
+      if (r.error().is("Cancelled")) return;
+      lg->warn("{} (is the node lifecycle controller running?); still waiting", r.error().message);
+    }
+    const std::string node_ip = o.node_ip.empty() ? kubelet::detect_host_ip() : o.node_ip;
+    lg->info("node {}: podCIDR {}, node IP {}; starting dns, proxy, kubelet", o.node_name, cidr, node_ip);
+    {
+      std::lock_guard<std::mutex> l(mu);
+      st.pod_cidr = cidr;
+    }
+
+    // 3. Components, each retried until it starts.
+    bool dns_up = !o.run_dns, proxy_up = !o.run_proxy, kubelet_up = !o.run_kubelet;
+    while (!stop.stop_requested()) {
+      if (!dns_up) {
+        dns::DnsServerConfig sc;
+        sc.listen_address = o.dns_listen;
+        sc.port = o.dns_port;
+        dns::ZoneConfig zc;
+        zc.host_gateway_ip = default_gateway_ipv4();
+        auto d = std::make_unique<dns::ClusterDns>(*api, sc, zc);
+        if (auto s = d->start(); !s) {
+          lg->error("node {}: cluster DNS on {}:{}: {}", o.node_name, o.dns_listen, o.dns_port, s.error().message);
+        } else {
+          lg->info("cluster DNS listening on {}:{} (udp, tcp)", o.dns_listen, d->server().port());
+          dns = std::move(d);
+          dns_up = true;
+        }
+      }
+      if (!proxy_up) {
+        proxy::ProxyConfig pc;
+        pc.pod_cidr = o.cluster_pod_cidr;
+        pc.dns.cluster_ip = o.cluster_dns_ip;
+        pc.dns.target_ip = o.run_dns ? node_ip : "";
+        pc.dns.target_port = o.dns_port;
+        proxy = std::make_unique<proxy::Proxy>(*api, pc);
+        proxy->start();
+        lg->info("service proxy started ({} :53 → {}:{})", o.cluster_dns_ip, node_ip, o.dns_port);
+        proxy_up = true;
+      }
+      if (!kubelet_up) {
+        kubelet::KubeletOptions ko;
+        ko.node_name = o.node_name;
+        ko.pod_cidr = cidr;
+        ko.host_ip = node_ip;
+        auto k = std::make_unique<kubelet::Kubelet>(*api, ko);
+        if (auto s = k->start(); !s) {
+          lg->error("node {}: {}", o.node_name, s.error().message);
+        } else {
+          kubelet = std::move(k);
+          kubelet_up = true;
+          lg->info("kubelet started for node {}", o.node_name);
+        }
+      }
+      {
+        std::lock_guard<std::mutex> l(mu);
+        st.dns = dns != nullptr;
+        st.proxy = proxy != nullptr;
+        st.kubelet = kubelet != nullptr;
+      }
+      if (dns_up && proxy_up && kubelet_up) break;
+      if (!sleep_for(o.retry, stop)) return;
+    }
+  }
+
+  void shutdown() {
+    if (thread.joinable()) {
+      thread.request_stop();
+      cv.notify_all();
+      thread.join();
+    }
+    if (kubelet) kubelet->stop();
+    if (proxy) proxy->stop();
+    if (dns) dns->stop();
+    kubelet.reset();
+    proxy.reset();
+    dns.reset();
+  }
+};
+
+NodeStack::NodeStack(NodeStackOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+NodeStack::~NodeStack() { stop(); }
+
+void NodeStack::start() {
+  if (impl_->thread.joinable()) return;
+  impl_->thread = std::jthread([this](std::stop_token st) { impl_->run(st); });
+}
+
+void NodeStack::stop() { impl_->shutdown(); }
+
+NodeStackState NodeStack::state() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return impl_->st;
+}
+
+}  // namespace k3dpp::agent
