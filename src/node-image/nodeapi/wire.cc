@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <thread>
 
 namespace k3dpp::nodeapi {
@@ -223,7 +224,20 @@ void relay_response(http::Conn& upstream, const ResponseHead& head, std::string 
     return;
   }
   http::Stream& out = front.stream(head.status, relayed_response_headers(head));
+  // A follow stream may stay quiet for long: notice a client that went away and cut the upstream,
+  // which ends the blocked read below (and the node's side with it).
+  std::jthread watcher([&](std::stop_token st) {
+    while (!st.stop_requested()) {
+      if (out.closed()) {
+        upstream.close();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
   (void)read_body(upstream, head, std::move(leftover), [&](std::string_view piece) { return out.write(piece); });
+  watcher.request_stop();
+  watcher.join();
   upstream.close();
 }
 

@@ -103,9 +103,15 @@ class FakeKubelet : public nodeapi::NodeBackend {
   explicit FakeKubelet(uint16_t port) : port_(port) {}
   Status logs(const std::string& ns, const std::string& pod, const std::string& container,
               const std::map<std::string, std::string>& query, const std::function<bool(std::string_view)>& out,
-              std::stop_token) override {
+              std::stop_token stop) override {
     if (pod != "web") return Error("no logs for pod " + ns + "/" + pod, "NotFound");
     std::string follow = query.count("follow") ? query.at("follow") : "";
+    if (follow == "forever") {  // a quiet follow: only a vanished client ends it
+      if (!out("start\n")) return {};
+      for (int i = 0; i < 200 && !stop.stop_requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (stop.stop_requested()) quiet_follow_cancelled = true;
+      return {};
+    }
     if (!out(container + " line1\n")) return {};
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     if (!out("line2 follow=" + follow + "\n")) return {};
@@ -127,6 +133,7 @@ class FakeKubelet : public nodeapi::NodeBackend {
   std::mutex mu;
   std::string last;
   int n = 0;
+  std::atomic<bool> quiet_follow_cancelled{false};
 
  private:
   uint16_t port_;
@@ -278,6 +285,25 @@ TEST_CASE("logs stream through both hops, chunked") {
   auto missing = c.request("GET", "/api/v1/namespaces/default/pods/nope/log", {});
   CHECK(missing.head.status == 404);
   CHECK(json::parse(missing.body())["message"] == "pods \"nope\" not found");
+}
+
+TEST_CASE("a quiet follow ends on the node once the client goes away") {
+  Cluster c;
+  auto ex = c.request("GET", "/api/v1/namespaces/default/pods/web/log?container=c&follow=forever", {});
+  REQUIRE(ex.head.status == 200);
+  std::string first;
+  (void)nodeapi::read_body(*ex.conn, ex.head, ex.leftover, [&](std::string_view p) {
+    first += p;
+    return false;  // stop after the first chunk
+  });
+  CHECK(first == "start\n");
+  ex.conn->close();
+  bool cancelled = false;
+  for (int i = 0; i < 60 && !cancelled; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    cancelled = c.kubelet.quiet_follow_cancelled;
+  }
+  CHECK(cancelled);
 }
 
 TEST_CASE("exec: websocket v5 gets the runtime's 403, the SPDY retry upgrades through both hops") {
