@@ -1,5 +1,7 @@
 #include "nodeapi/pod_streams.h"
 
+#include <cctype>
+
 #include "apiserver/api_server.h"
 #include "client/in_process_client.h"
 #include "common/log.h"
@@ -24,6 +26,31 @@ bool pod_from_path(const std::string& path, std::string& ns, std::string& name) 
   return !ns.empty() && !name.empty();
 }
 
+// A websocket upgrade offering only the SPDY-in-websocket tunnel protocol.
+bool tunnels_spdy_in_websocket(const http::Request& req) {
+  auto up = req.header("upgrade");
+  if (!up) return false;
+  std::string u = *up;
+  for (auto& ch : u) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (u != "websocket") return false;
+  bool tunnel = false, other = false;
+  for (auto it = req.headers.lower_bound("sec-websocket-protocol"); it != req.headers.end() && it->first == "sec-websocket-protocol"; ++it) {
+    size_t pos = 0;
+    const std::string& v = it->second;
+    while (pos <= v.size()) {
+      size_t comma = v.find(',', pos);
+      if (comma == std::string::npos) comma = v.size();
+      std::string p = v.substr(pos, comma - pos);
+      while (!p.empty() && p.front() == ' ') p.erase(0, 1);
+      while (!p.empty() && p.back() == ' ') p.pop_back();
+      if (p == "SPDY/3.1+portforward.k8s.io") tunnel = true;
+      else if (!p.empty()) other = true;
+      pos = comma + 1;
+    }
+  }
+  return tunnel && !other;
+}
+
 void serve(StreamKind kind, client::ApiClient& api, const NodeDialer& dialer, const http::Request& req,
            http::Responder& out) {
   auto log = log::get("nodeapi");
@@ -44,6 +71,14 @@ void serve(StreamKind kind, client::ApiClient& api, const NodeDialer& dialer, co
   auto plan = plan_node_request(kind, *pod, req.param("container").value_or(""), raw_query(req.target));
   if (!plan) {
     out.send(error_response(plan.error()));
+    return;
+  }
+  if (kind == StreamKind::kPortForward && tunnels_spdy_in_websocket(req)) {
+    // kubectl 1.32's first port-forward try. containerd 1.6 cannot serve it; answering here spares
+    // the node a one-time URL and kubectl retries at once with plain SPDY/3.1.
+    out.send(http::status_response(400, "BadRequest",
+                                   "port-forward over websocket (SPDY/3.1+portforward.k8s.io) is not supported by "
+                                   "the node; use SPDY/3.1"));
     return;
   }
   auto node = api.get(client::res::kNodes, "", plan->node_name);

@@ -353,6 +353,12 @@ TEST_CASE("port-forward: SPDY upgrade relayed; websocket v4 with ?port= passes t
   REQUIRE(ws.head.status == 101);
   CHECK(ws.head.header("Sec-WebSocket-Protocol") == "v4.channel.k8s.io");
   ws.conn->close();
+  // kubectl 1.32's first try (SPDY tunnelled in websocket) is refused without bothering the node.
+  auto tunnel = c.request("GET", "/api/v1/namespaces/default/pods/web/portforward",
+                          {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}, {"Sec-WebSocket-Key", "x"},
+                           {"Sec-WebSocket-Version", "13"}, {"Sec-WebSocket-Protocol", "SPDY/3.1+portforward.k8s.io"}});
+  CHECK(tunnel.head.status == 400);
+  CHECK(json::parse(tunnel.body())["reason"] == "BadRequest");
   auto heads = c.streams.heads();
   REQUIRE(heads.size() == 2);
   CHECK(heads[1].rfind("GET /portforward/pf?port=80 HTTP/1.1\r\n", 0) == 0);

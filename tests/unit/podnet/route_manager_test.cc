@@ -1,6 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -118,4 +123,51 @@ TEST_CASE("RouteManager: the vxlan backend says it is not there yet") {
   auto st = rm.start();
   REQUIRE(!st);
   CHECK(st.error().message == "pod network backend vxlan is not implemented yet (use host-gw)");
+}
+
+// The real `ip` programmer, in a throw-away network namespace (root only; skipped otherwise).
+TEST_CASE("ip_command_programmer: replace, change and delete routes in a netns") {
+  if (::geteuid() != 0 || std::system("ip netns list >/dev/null 2>&1") != 0) {
+    MESSAGE("skipped: needs root and ip netns");
+    return;
+  }
+  const std::string ns = "k3dpp-podnet-test-" + std::to_string(::getpid());
+  REQUIRE(std::system(("ip netns add " + ns).c_str()) == 0);
+  struct Cleanup {
+    std::string ns;
+    std::filesystem::path wrapper;
+    ~Cleanup() {
+      (void)std::system(("ip netns del " + ns).c_str());
+      std::filesystem::remove(wrapper);
+    }
+  } cleanup{ns, std::filesystem::temp_directory_path() / (ns + "-ip")};
+  REQUIRE(std::system(("ip -n " + ns + " link add eth0 type veth peer name eth1 && ip -n " + ns +
+                       " addr add 172.18.0.2/16 dev eth0 && ip -n " + ns + " link set eth1 up && ip -n " + ns +
+                       " link set eth0 up")
+                          .c_str()) == 0);
+  {
+    std::ofstream w(cleanup.wrapper);
+    w << "#!/bin/sh\nexec ip -n " << ns << " \"$@\"\n";
+  }
+  std::filesystem::permissions(cleanup.wrapper, std::filesystem::perms::owner_all);
+  auto ip = podnet::ip_command_programmer(cleanup.wrapper.string());
+  auto routes = [&] {
+    std::string out;
+    FILE* p = ::popen(("ip -n " + ns + " route show").c_str(), "r");
+    char buf[256];
+    while (p && std::fgets(buf, sizeof buf, p))
+      if (std::string(buf).rfind("10.42.", 0) == 0) out += buf;
+    if (p) ::pclose(p);
+    return out;
+  };
+  REQUIRE(ip->replace({"10.42.1.0/24", "172.18.0.3", "a0"}));
+  REQUIRE(ip->replace({"10.42.2.0/24", "172.18.0.4", "a1"}));
+  CHECK(routes() == "10.42.1.0/24 via 172.18.0.3 dev eth0 \n10.42.2.0/24 via 172.18.0.4 dev eth0 \n");
+  REQUIRE(ip->replace({"10.42.1.0/24", "172.18.0.9", "a0"}));  // the node got a new address
+  REQUIRE(ip->remove({"10.42.2.0/24", "172.18.0.4", "a1"}));
+  CHECK(routes() == "10.42.1.0/24 via 172.18.0.9 dev eth0 \n");
+  CHECK(ip->remove({"10.42.2.0/24", "172.18.0.4", "a1"}));  // already gone: fine
+  auto bad = ip->replace({"10.42.3.0/24", "10.99.0.1", "far"});  // gateway not on a connected network
+  REQUIRE(!bad);
+  CHECK(bad.error().message.find("route replace 10.42.3.0/24 via 10.99.0.1") != std::string::npos);
 }
