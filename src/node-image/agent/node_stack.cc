@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "dns/server.h"
 #include "kubelet/kubelet.h"
+#include "podnet/route_manager.h"
 #include "proxy/proxy.h"
 
 namespace k3dpp::agent {
@@ -55,6 +56,7 @@ struct NodeStack::Impl {
   std::unique_ptr<dns::ClusterDns> dns;
   std::unique_ptr<proxy::Proxy> proxy;
   std::unique_ptr<kubelet::Kubelet> kubelet;
+  std::unique_ptr<podnet::RouteManager> routes;
   std::jthread thread;
 
   bool sleep_for(std::chrono::milliseconds d, std::stop_token stop) {
@@ -106,8 +108,18 @@ struct NodeStack::Impl {
     }
 
     // 3. Components, each retried until it starts.
-    bool dns_up = !o.run_dns, proxy_up = !o.run_proxy, kubelet_up = !o.run_kubelet;
+    bool dns_up = !o.run_dns, proxy_up = !o.run_proxy, kubelet_up = !o.run_kubelet, routes_up = !o.run_routes;
     while (!stop.stop_requested()) {
+      if (!routes_up) {
+        auto r = std::make_unique<podnet::RouteManager>(*api, o.node_name);
+        if (auto s = r->start(); !s) {
+          lg->error("node {}: pod network routes: {}", o.node_name, s.error().message);
+        } else {
+          lg->info("pod network routes (host-gw) to the other nodes' podCIDRs managed");
+          routes = std::move(r);
+          routes_up = true;
+        }
+      }
       if (!dns_up) {
         dns::DnsServerConfig sc;
         sc.listen_address = o.dns_listen;
@@ -154,7 +166,7 @@ struct NodeStack::Impl {
         st.proxy = proxy != nullptr;
         st.kubelet = kubelet != nullptr;
       }
-      if (dns_up && proxy_up && kubelet_up) break;
+      if (dns_up && proxy_up && kubelet_up && routes_up) break;
       if (!sleep_for(o.retry, stop)) return;
     }
   }
@@ -168,6 +180,8 @@ struct NodeStack::Impl {
     if (kubelet) kubelet->stop();
     if (proxy) proxy->stop();
     if (dns) dns->stop();
+    if (routes) routes->stop();
+    routes.reset();
     kubelet.reset();
     proxy.reset();
     dns.reset();

@@ -4,6 +4,7 @@
 // in-process, by `k3dpp-node server` (k3s servers are nodes too). Node registration and Lease
 // renewal stay in `Agent`; NodeStack waits for the Node to exist and for the node lifecycle
 // controller to assign its spec.podCIDR, then starts, in order:
+//   0. podnet::RouteManager (host-gw routes to the other nodes' podCIDRs),
 //   1. ClusterDns on dns_listen:dns_port (0.0.0.0:53 in the node netns),
 //   2. Proxy (iptables) with the kube-dns VIP redirect cluster_dns_ip:53 → <node IP>:dns_port,
 //   3. Kubelet with the podCIDR (writes the CNI config, talks CRI to containerd).
@@ -30,6 +31,7 @@ struct NodeStackOptions {
   bool run_kubelet = true;
   bool run_proxy = true;
   bool run_dns = true;
+  bool run_routes = true;  // podnet host-gw routes to the other nodes' podCIDRs
   std::string node_ip;                       // "" = kubelet::detect_host_ip()
   std::string cluster_pod_cidr = "10.42.0.0/16";
   std::string cluster_dns_ip = "10.43.0.10";

@@ -210,7 +210,7 @@ int run_server(const ServerFlags& f) {
   api_opts.cluster_name = f.cluster_name;
   auto ips = host_ips();
   for (const auto& ip : ips)
-    if (ip.find(':') == std::string::npos) {
+    if (ip.find(':') == std::string::npos && ip.rfind("127.", 0) != 0) {
       api_opts.advertise_address = ip;
       break;
     }
