@@ -1,6 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <filesystem>
 #include <mutex>
 #include <random>
@@ -13,6 +17,9 @@
 #include "nodeapi/pod_streams.h"
 #include "nodeapi/wire.h"
 #include "pki/pki.h"
+#include "pki/server_pki.h"
+#include "streams/handlers.h"
+#include "streams/upgrade.h"
 #include "streams/tcp.h"
 
 using namespace k3dpp;
@@ -63,6 +70,10 @@ class FakeStreamServer {
       std::lock_guard<std::mutex> l(mu_);
       heads_.push_back(head);
     }
+    if (real_protocols_) {
+      serve_real(c, head, rest);
+      return;
+    }
     std::string lower = head;
     for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     bool ws = lower.find("upgrade: websocket") != std::string::npos;
@@ -91,6 +102,60 @@ class FakeStreamServer {
     c.close();
   }
 
+  // Like containerd 1.6: websocket offering only v5 → 403; otherwise the real exec protocols
+  // (streams::serve_exec) running a fake command: prints its argv, exits with 3.
+  void serve_real(streams::TcpStream& c, const std::string& head, const std::string& rest) {
+    http::Request req;
+    size_t eol = head.find("\r\n");
+    std::string line = head.substr(0, eol);
+    req.method = line.substr(0, line.find(' '));
+    req.target = line.substr(line.find(' ') + 1, line.rfind(' ') - line.find(' ') - 1);
+    req.path = req.target.substr(0, req.target.find('?'));
+    req.query = http::parse_query(nodeapi::raw_query(req.target));
+    auto parsed = nodeapi::parse_response_head("HTTP/1.1 200 X\r\n" + head.substr(eol + 2));
+    REQUIRE(parsed);
+    bool v4 = false;
+    for (auto& [k, v] : parsed->headers) {
+      std::string lk = k;
+      for (auto& ch : lk) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      req.headers.emplace(lk, v);
+      if (v.find("v4.channel.k8s.io") != std::string::npos) v4 = true;
+    }
+    auto up = req.header("upgrade");
+    if (up && *up == "websocket" && !v4) {
+      c.write("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+      c.close();
+      return;
+    }
+    struct PlainResponder : http::Responder {
+      PlainResponder(streams::TcpStream& c, std::string prefix) : conn(c), sconn(c, std::move(prefix)) {}
+      void send(http::Response r) override {
+        std::string h = "HTTP/1.1 " + std::to_string(r.status) + " X\r\n";
+        for (auto& [k, v] : r.headers) h += k + ": " + v + "\r\n";
+        h += "Content-Length: " + std::to_string(r.body.size()) + "\r\n\r\n" + r.body;
+        conn.write(h);
+      }
+      http::Stream& stream(int, const std::vector<std::pair<std::string, std::string>>&) override { std::abort(); }
+      http::Conn& upgrade(const std::vector<std::pair<std::string, std::string>>& headers) override {
+        std::string h = "HTTP/1.1 101 Switching Protocols\r\n";
+        for (auto& [k, v] : headers) h += k + ": " + v + "\r\n";
+        conn.write(h + "\r\n");
+        return sconn;
+      }
+      streams::TcpStream& conn;
+      streams::StreamConn sconn;
+    } responder(c, rest);
+    streams::serve_exec(req, responder, streams::Kind::kExec, [](streams::ExecSession& s, const streams::ExecOptions&) {
+      s.write_stdout("ran in the fake runtime\n");
+      (void)s.finish(3);
+    });
+    c.close();
+  }
+
+ public:
+  bool real_protocols_ = false;
+
+ private:
   std::unique_ptr<streams::TcpListener> listener_;
   std::thread thread_;
   std::vector<std::thread> conns_;
@@ -118,10 +183,14 @@ class FakeKubelet : public nodeapi::NodeBackend {
     return {};
   }
   Result<std::string> exec_url(const std::string&, const std::string&, const std::string& container,
-                               const std::vector<std::string>& cmd, bool tty, bool, bool, bool) override {
+                               const std::vector<std::string>& cmd, bool tty, bool in, bool out, bool err) override {
     std::lock_guard<std::mutex> l(mu);
     last = container + ":" + (cmd.empty() ? "" : cmd[0]) + (cmd.size() > 1 ? "," + cmd[1] : "") + (tty ? ":tty" : "");
-    return "http://127.0.0.1:" + std::to_string(port_) + "/exec/token" + std::to_string(++n);
+    // containerd keeps the options behind its token; this fake runtime reads them from the query.
+    std::string q;
+    for (auto [name, on] : {std::pair{"stdin", in}, {"stdout", out}, {"stderr", err}, {"tty", tty}})
+      if (on) q += std::string(q.empty() ? "?" : "&") + name + "=true";
+    return "http://127.0.0.1:" + std::to_string(port_) + "/exec/token" + std::to_string(++n) + q;
   }
   Result<std::string> attach_url(const std::string&, const std::string&, const std::string&, bool, bool, bool,
                                  bool) override {
@@ -333,7 +402,7 @@ TEST_CASE("exec: websocket v5 gets the runtime's 403, the SPDY retry upgrades th
   // The runtime saw the token path and the client's upgrade headers (no container/query leak).
   auto heads = c.streams.heads();
   REQUIRE(heads.size() == 2);
-  CHECK(heads[1].rfind("POST /exec/token2 HTTP/1.1\r\n", 0) == 0);
+  CHECK(heads[1].rfind("POST /exec/token2?stdout=true HTTP/1.1\r\n", 0) == 0);
   CHECK(heads[1].find("x-stream-protocol-version: v4.channel.k8s.io") != std::string::npos);
 }
 
@@ -404,4 +473,43 @@ TEST_CASE("the node endpoint only serves the API server's identities") {
                                     dialer_cert.key_pem, "system:node:other");
   REQUIRE(!wrong);
   CHECK(wrong.error().message.find("presented certificate CN \"system:node:n1\"") != std::string::npos);
+}
+
+// The real kubectl 1.32 through both hops: logs, and exec (websocket v5 → the runtime's 403 → SPDY).
+TEST_CASE("kubectl logs and exec through the API server and the node endpoint") {
+  if (!std::filesystem::exists("/usr/bin/kubectl")) {
+    MESSAGE("skipped: no /usr/bin/kubectl");
+    return;
+  }
+  Cluster c;
+  c.streams.real_protocols_ = true;
+  const std::string kubeconfig = (c.dir / "kubeconfig").string();
+  {
+    std::ofstream f(kubeconfig);
+    f << pki::render_kubeconfig("t", "https://127.0.0.1:" + std::to_string(c.front->port()), c.ca.cert_pem,
+                                c.admin.cert_pem, c.admin.key_pem);
+  }
+  auto run = [&](const std::string& args, int& rc) {
+    std::string cmd = "HOME=" + c.dir.string() + " KUBECONFIG=" + kubeconfig + " /usr/bin/kubectl " + args + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[512];
+    while (p && std::fgets(buf, sizeof buf, p)) out += buf;
+    int st = p ? ::pclose(p) : -1;
+    rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+  };
+  int rc = -1;
+  CHECK(run("logs web", rc) == "c line1\nline2 follow=\n");
+  CHECK(rc == 0);
+  CHECK(run("logs -f web", rc) == "c line1\nline2 follow=true\n");
+  CHECK(rc == 0);
+  CHECK(run("exec web -- sh -c 'exit 3'", rc) == "ran in the fake runtime\ncommand terminated with exit code 3\n");
+  CHECK(rc == 3);
+  auto heads = c.streams.heads();
+  REQUIRE(heads.size() == 2);
+  CHECK(heads[0].find("sec-websocket-protocol: v5.channel.k8s.io") != std::string::npos);  // refused (403)
+  CHECK(heads[1].rfind("POST /exec/", 0) == 0);                                            // the SPDY retry
+  CHECK(run("exec pending -- ls", rc) == "Error from server (BadRequest): pod pending does not have a host assigned\n");
+  CHECK(rc == 1);
 }
