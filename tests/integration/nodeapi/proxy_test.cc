@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -145,6 +148,16 @@ class FakeStreamServer {
       streams::TcpStream& conn;
       streams::StreamConn sconn;
     } responder(c, rest);
+    if (req.path.rfind("/portforward/", 0) == 0) {
+      uint16_t echo = echo_port_;
+      streams::serve_port_forward(req, responder, [echo](uint16_t) -> k3dpp::Result<std::unique_ptr<streams::ByteStream>> {
+        auto t = streams::tcp_connect("127.0.0.1", echo);
+        if (!t) return t.error();
+        return std::unique_ptr<streams::ByteStream>(std::move(*t));
+      });
+      c.close();
+      return;
+    }
     streams::serve_exec(req, responder, streams::Kind::kExec, [](streams::ExecSession& s, const streams::ExecOptions&) {
       s.write_stdout("ran in the fake runtime\n");
       (void)s.finish(3);
@@ -154,6 +167,7 @@ class FakeStreamServer {
 
  public:
   bool real_protocols_ = false;
+  uint16_t echo_port_ = 0;  // the "pod" port-forwards reach
 
  private:
   std::unique_ptr<streams::TcpListener> listener_;
@@ -512,4 +526,87 @@ TEST_CASE("kubectl logs and exec through the API server and the node endpoint") 
   CHECK(heads[1].rfind("POST /exec/", 0) == 0);                                            // the SPDY retry
   CHECK(run("exec pending -- ls", rc) == "Error from server (BadRequest): pod pending does not have a host assigned\n");
   CHECK(rc == 1);
+}
+
+TEST_CASE("kubectl port-forward through both hops (websocket try refused, SPDY relayed)") {
+  if (!std::filesystem::exists("/usr/bin/kubectl")) {
+    MESSAGE("skipped: no /usr/bin/kubectl");
+    return;
+  }
+  Cluster c;
+  // The "pod": an echo server.
+  auto echo = streams::TcpListener::listen("127.0.0.1", 0);
+  REQUIRE(echo);
+  std::thread echo_thread([l = echo->get()] {
+    for (;;) {
+      auto conn = l->accept();
+      if (!conn) return;
+      char buf[4096];
+      long n;
+      while ((n = (*conn)->read(buf, sizeof buf)) > 0) (*conn)->write(std::string_view(buf, static_cast<size_t>(n)));
+    }
+  });
+  c.streams.real_protocols_ = true;
+  c.streams.echo_port_ = (*echo)->port();
+  const std::string kubeconfig = (c.dir / "kubeconfig").string();
+  {
+    std::ofstream f(kubeconfig);
+    f << pki::render_kubeconfig("t", "https://127.0.0.1:" + std::to_string(c.front->port()), c.ca.cert_pem,
+                                c.admin.cert_pem, c.admin.key_pem);
+  }
+  uint16_t local = 0;
+  {
+    auto probe = streams::TcpListener::listen("127.0.0.1", 0);
+    REQUIRE(probe);
+    local = (*probe)->port();
+    (*probe)->close();
+  }
+  int out[2];
+  REQUIRE(::pipe(out) == 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::dup2(out[1], 2);
+    ::setenv("HOME", c.dir.c_str(), 1);
+    std::string ports = std::to_string(local) + ":80";
+    ::execl("/usr/bin/kubectl", "kubectl", "--kubeconfig", kubeconfig.c_str(), "port-forward", "--address",
+            "127.0.0.1", "pod/web", ports.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string text;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (text.find("Forwarding from") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    struct pollfd p {out[0], POLLIN, 0};
+    if (::poll(&p, 1, 500) <= 0) continue;
+    char buf[512];
+    long n = ::read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  CHECK(text.find("Forwarding from 127.0.0.1:" + std::to_string(local) + " -> 80") != std::string::npos);
+  for (int round = 0; round < 2; ++round) {  // two connections, one after the other
+    auto conn = streams::tcp_connect("127.0.0.1", local);
+    REQUIRE(conn);
+    std::string msg = "ping-" + std::to_string(round);
+    REQUIRE((*conn)->write(msg));
+    std::string got;
+    char buf[64];
+    while (got.size() < msg.size()) {
+      long n = (*conn)->read(buf, sizeof buf);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    CHECK(got == msg);
+    (*conn)->close();
+  }
+  ::kill(pid, SIGTERM);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  ::close(out[0]);
+  (*echo)->close();
+  echo_thread.join();
+  auto heads = c.streams.heads();
+  REQUIRE(!heads.empty());
+  CHECK(heads[0].rfind("POST /portforward/pf HTTP/1.1\r\n", 0) == 0);  // only the SPDY try reached it
 }
