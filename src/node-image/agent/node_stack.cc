@@ -1,5 +1,7 @@
 #include "agent/node_stack.h"
 
+#include "nodeapi/node_server.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -56,6 +58,9 @@ struct NodeStack::Impl {
   std::unique_ptr<dns::ClusterDns> dns;
   std::unique_ptr<proxy::Proxy> proxy;
   std::unique_ptr<kubelet::Kubelet> kubelet;
+  // The node's :10250 endpoint (logs, exec, attach, port-forward); destroyed before the kubelet.
+  std::unique_ptr<nodeapi::NodeBackend> node_backend;
+  std::unique_ptr<nodeapi::NodeServer> node_api;
   std::unique_ptr<podnet::RouteManager> routes;
   std::jthread thread;
 
@@ -158,6 +163,13 @@ struct NodeStack::Impl {
           kubelet = std::move(k);
           kubelet_up = true;
           lg->info("kubelet started for node {}", o.node_name);
+          node_backend = nodeapi::kubelet_backend(*kubelet);
+          auto ns = nodeapi::NodeServer::start({":10250", creds.cert_pem, creds.key_pem, creds.ca_pem}, *node_backend);
+          if (!ns) {
+            lg->error("node {}: node endpoint :10250: {}", o.node_name, ns.error().message);
+          } else {
+            node_api = std::move(*ns);
+          }
         }
       }
       {
@@ -177,6 +189,9 @@ struct NodeStack::Impl {
       cv.notify_all();
       thread.join();
     }
+    if (node_api) node_api->stop();
+    node_api.reset();
+    node_backend.reset();
     if (kubelet) kubelet->stop();
     if (proxy) proxy->stop();
     if (dns) dns->stop();

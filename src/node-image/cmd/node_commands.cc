@@ -27,6 +27,7 @@
 #include "pki/server_pki.h"
 #ifdef K3DPP_HAVE_APISERVER
 #include "apiserver/api_server.h"
+#include "nodeapi/pod_streams.h"
 #endif
 
 namespace k3dpp::nodecmd {
@@ -215,6 +216,12 @@ int run_server(const ServerFlags& f) {
       break;
     }
   auto api = std::make_unique<apiserver::ApiServer>(api_opts);
+  // pods/log, exec, attach and portforward are proxied to the pod's node (:10250).
+  if (auto dialer = nodeapi::NodeDialer::from_tls_dir(f.data_dir + "/server/tls"); dialer) {
+    nodeapi::install_pod_stream_handlers(*api, std::move(*dialer));
+  } else {
+    lg->error("logs/exec/port-forward disabled: {}", dialer.error().message);
+  }
   if (auto st = api->start(); !st) {
     lg->error("ERROR: API server: {}", st.error().message);
     return 1;

@@ -164,6 +164,8 @@ Status DnsServer::start() {
     int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // Learn each query's destination address, so replies leave from it (see send_udp_reply).
+    setsockopt(u, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
     sockaddr_in ua = addr;
     if (bind(u, reinterpret_cast<sockaddr*>(&ua), sizeof ua) != 0) {
       std::string err = std::strerror(errno);
@@ -322,30 +324,74 @@ std::vector<uint8_t> DnsServer::forward(std::span<const uint8_t> query, bool tcp
   return servfail_for(query);
 }
 
+namespace {
+// Sends a UDP reply whose source is the address the query was sent to. A socket bound to 0.0.0.0
+// otherwise picks the source by route: a pod's query DNATed from 10.43.0.10 to the node's eth0
+// address would be answered from the cni0 address, conntrack could not undo the DNAT, and the
+// pod's resolver would drop the reply.
+void send_udp_reply(int fd, const uint8_t* data, size_t len, const sockaddr_in& to, const in_addr& from_addr) {
+  iovec iov{const_cast<uint8_t*>(data), len};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
+  msghdr msg{};
+  msg.msg_name = const_cast<sockaddr_in*>(&to);
+  msg.msg_namelen = sizeof to;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (from_addr.s_addr != htonl(INADDR_ANY)) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+    in_pktinfo info{};
+    info.ipi_spec_dst = from_addr;
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+  }
+  sendmsg(fd, &msg, 0);
+}
+}  // namespace
+
 void DnsServer::udp_loop() {
   std::vector<uint8_t> buf(65535);
   while (!stopping_) {
     pollfd p{udp_fd_, POLLIN, 0};
     if (poll(&p, 1, kPollMs) <= 0) continue;
     sockaddr_in from{};
-    socklen_t flen = sizeof from;
-    ssize_t n = recvfrom(udp_fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &flen);
+    iovec iov{buf.data(), buf.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(udp_fd_, &msg, 0);
     if (n <= 0) continue;
+    in_addr dst{};
+    dst.s_addr = htonl(INADDR_ANY);
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        in_pktinfo info{};
+        std::memcpy(&info, CMSG_DATA(c), sizeof info);
+        dst = info.ipi_addr;
+      }
+    }
     std::span<const uint8_t> q(buf.data(), static_cast<size_t>(n));
     auto local = answer_locally(q, 65535);
     if (local) {
-      if (!local->empty())
-        sendto(udp_fd_, local->data(), local->size(), 0, reinterpret_cast<sockaddr*>(&from), flen);
+      if (!local->empty()) send_udp_reply(udp_fd_, local->data(), local->size(), from, dst);
       continue;
     }
     if (!acquire_slot()) {
       auto sf = servfail_for(q);
-      sendto(udp_fd_, sf.data(), sf.size(), 0, reinterpret_cast<sockaddr*>(&from), flen);
+      send_udp_reply(udp_fd_, sf.data(), sf.size(), from, dst);
       continue;
     }
-    std::thread([this, query = std::vector<uint8_t>(q.begin(), q.end()), from, flen] {
+    std::thread([this, query = std::vector<uint8_t>(q.begin(), q.end()), from, dst] {
       auto reply = forward(query, false);
-      sendto(udp_fd_, reply.data(), reply.size(), 0, reinterpret_cast<const sockaddr*>(&from), flen);
+      send_udp_reply(udp_fd_, reply.data(), reply.size(), from, dst);
       release_slot();
     }).detach();
   }
