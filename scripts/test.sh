@@ -13,6 +13,7 @@ step "starting the Docker engine"; "$top/scripts/start-dockerd.sh"
 step "starting the Podman service"; "$top/scripts/start-podman.sh"
 step "building";             "$top/scripts/build.sh"
 step "building images";      "$top/images/build.sh" --build-dir "$build"
+step "building workload images (nginx, busybox, debian)"; "$top/images/build-workloads.sh"
 step "running tests"
 cd "$build"
 if [ $# -eq 0 ]; then

@@ -4,7 +4,7 @@
 # node create -> stop/start -> delete -> nothing left behind. Plus bad input leaves nothing.
 source "$(dirname "$0")/lib.sh"
 
-c=$(e2e_cluster_name life)
+e2e_new_cluster c life
 ctx=k3dpp-$c
 
 run "cluster create $c --servers 1 --agents 1 -p 30050:30050@server:0" -- \
@@ -34,7 +34,7 @@ expect "cluster list -o json" "\"name\": *\"$c\"" -- "$K3DPP" cluster list -o js
 
 expect_fail "duplicate cluster is refused" "already exists" -- "$K3DPP" cluster create "$c"
 
-na=$(e2e_cluster_name extra)   # only a name source; node create makes k3dpp-$na-0
+e2e_new_cluster na extra   # only a name source; node create makes k3dpp-$na-0
 run "node create $na --role agent --cluster $c" -- "$K3DPP" node create "$na" --role agent --cluster "$c"
 eventually 60 2 "the new agent node is Ready" "k3dpp-$na-0 +Ready" -- kubectl get nodes
 expect "cluster list counts 2 agents" "^$c +1/1 +2/2 +true" -- "$K3DPP" cluster list
@@ -52,7 +52,7 @@ expect "no network left" "^0\$" -- bash -c "docker network ls -q --filter name=^
 expect_fail "no kubeconfig context left" "not found|no context" -- kubectl config get-contexts "$ctx"
 
 # Bad input: one clear error line, non-zero exit, nothing created.
-b=$(e2e_cluster_name bad)
+e2e_new_cluster b bad
 expect_fail "malformed -p is refused" "ERROR" -- "$K3DPP" cluster create "$b" -p 'abc:def@server:0'
 expect_fail "port out of range is refused" "ERROR" -- "$K3DPP" cluster create "$b" -p '70000:80@server:0'
 expect_fail "node filter matching nothing is refused" "ERROR" -- "$K3DPP" cluster create "$b" -p '8081:80@agent:3'

@@ -14,8 +14,11 @@ E2E_PASSED=0
 E2E_FAILED=0
 E2E_CLUSTERS=()
 E2E_LAST_OUT=""
+E2E_MAIN_PID=$BASHPID
 
 _e2e_cleanup() {
+  # Only the chapter's own shell cleans up, never a subshell that inherited the trap.
+  [ "$BASHPID" = "$E2E_MAIN_PID" ] || return 0
   if [ "${E2E_KEEP:-0}" != 1 ]; then
     for c in "${E2E_CLUSTERS[@]}"; do "$K3DPP" cluster delete "$c" >/dev/null 2>&1 || true; done
     rm -rf "$E2E_TMP"
@@ -23,11 +26,12 @@ _e2e_cleanup() {
 }
 trap _e2e_cleanup EXIT
 
-# Registers a cluster name for cleanup and echoes it: name=$(e2e_cluster_name life)
-e2e_cluster_name() {
-  local n="e2e-$1-$E2E_RUN_ID"
-  E2E_CLUSTERS+=("$n")
-  echo "$n"
+# e2e_new_cluster VAR CHAPTER: sets VAR to a cluster name unique to this run and registers it for
+# cleanup (in the main shell: a command substitution's subshell could not add to E2E_CLUSTERS).
+e2e_new_cluster() {
+  local -n _e2e_var=$1
+  _e2e_var="e2e-$2-$E2E_RUN_ID"
+  E2E_CLUSTERS+=("$_e2e_var")
 }
 
 # Collects what explains a failure: node logs of every cluster of this run.

@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
                      "Node token file (default: <data-dir>/server/token, generated)");
   server->add_option("--tls-san", sf.tls_sans, "Extra serving-certificate SAN (repeatable)");
   server->add_flag("--no-kubelet", sf.no_kubelet, "Do not run this server as a node");
+  server->add_flag("--disable-controllers", sf.no_controllers,
+                   "Serve the API only: no controller manager and no scheduler");
   server->add_option("--log-level", log_level, "trace, debug, info, warn, error");
 
   nodecmd::AgentFlags af;

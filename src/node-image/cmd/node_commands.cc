@@ -268,10 +268,14 @@ int run_server(const ServerFlags& f) {
   client::InProcessClient admin([a = api.get()](const http::Request& q, http::Responder& r) { a->handle(q, r); });
   if (auto st = ensure_kube_dns_service(admin); !st) lg->error("ERROR: {}", st.error().message);
   controllers::ControllerManager manager(admin);
-  if (auto st = manager.start(); !st) lg->error("ERROR: controller manager: {}", st.error().message);
   scheduler::Scheduler sched(admin);
-  if (auto st = sched.start(); !st) lg->error("ERROR: scheduler: {}", st.error().message);
-  lg->info("controller manager and scheduler running");
+  if (f.no_controllers) {
+    lg->info("controller manager and scheduler disabled (--disable-controllers)");
+  } else {
+    if (auto st = manager.start(); !st) lg->error("ERROR: controller manager: {}", st.error().message);
+    if (auto st = sched.start(); !st) lg->error("ERROR: scheduler: {}", st.error().message);
+    lg->info("controller manager and scheduler running");
+  }
 
   if (!f.no_kubelet) {
     const std::string self_url = "https://127.0.0.1:" + std::to_string((*server)->port());

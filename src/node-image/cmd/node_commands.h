@@ -16,6 +16,7 @@ struct ServerFlags {
   std::string token_file;  // default: <data-dir>/server/token, generated on first boot
   std::vector<std::string> tls_sans;
   bool no_kubelet = false;
+  bool no_controllers = false;  // API only: no controller manager, no scheduler (API tests)
 };
 
 struct AgentFlags {

@@ -31,7 +31,7 @@ free_port() {
 
 PORT=$(free_port)
 mkdir -p "$WORK/data" "$WORK/m"
-"$NODE_BIN" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --no-kubelet >"$WORK/server.log" 2>&1 &
+"$NODE_BIN" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --no-kubelet --disable-controllers >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
 # Wait for the admin kubeconfig and a ready API.
@@ -366,7 +366,7 @@ EOF
 # --- restart: data survives ---
 kill "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null
-"$NODE_BIN" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --no-kubelet >>"$WORK/server.log" 2>&1 &
+"$NODE_BIN" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --no-kubelet --disable-controllers >>"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   "${K[@]}" get --raw /readyz >/dev/null 2>&1 && break

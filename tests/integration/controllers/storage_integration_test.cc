@@ -109,7 +109,7 @@ TEST_CASE("storage: local-path WaitForFirstConsumer provisions on the pod's node
     "spec":{"containers":[{"name":"web","image":"nginx:1.24","volumeMounts":[{"name":"d","mountPath":"/data"}]}],
     "volumes":[{"name":"d","persistentVolumeClaim":{"claimName":"web-data"}}]}})");
   REQUIRE(api.create(client::res::kPods, "default", pod).has_value());
-  REQUIRE_MESSAGE(Harness::wait_for([&] { return controllers::pod_is_ready(h.get(client::res::kPods, "default", "web")); }, 15s),
+  REQUIRE_MESSAGE(Harness::wait_for([&] { return controllers::pod_is_ready(h.get(client::res::kPods, "default", "web")); }, 60s),
                   (h.get(client::res::kPods, "default", "web").dump() + "\n" +
                    h.get(client::res::kPersistentVolumeClaims, "default", "web-data").dump()));
   std::string node = h.get(client::res::kPods, "default", "web")["spec"]["nodeName"];
@@ -135,6 +135,6 @@ TEST_CASE("storage: local-path WaitForFirstConsumer provisions on the pod's node
   // A second pod using the claim goes to the same node (volume node affinity).
   pod["metadata"]["name"] = "web2";
   REQUIRE(api.create(client::res::kPods, "default", pod).has_value());
-  REQUIRE(Harness::wait_for([&] { return controllers::pod_is_ready(h.get(client::res::kPods, "default", "web2")); }, 15s));
+  REQUIRE(Harness::wait_for([&] { return controllers::pod_is_ready(h.get(client::res::kPods, "default", "web2")); }, 60s));
   CHECK(h.get(client::res::kPods, "default", "web2")["spec"]["nodeName"] == node);
 }
