@@ -6,16 +6,17 @@ source "$(dirname "$0")/lib.sh"
 
 e2e_new_cluster c life
 ctx=k3dpp-$c
+port=$((30600 + RANDOM % 300))   # the course uses 30050; a random one keeps a user's own cluster out of the way
 
-run "cluster create $c --servers 1 --agents 1 -p 30050:30050@server:0" -- \
-  "$K3DPP" cluster create "$c" --servers 1 --agents 1 -p 30050:30050@server:0
+run "cluster create $c --servers 1 --agents 1 -p $port:$port@server:0" -- \
+  "$K3DPP" cluster create "$c" --servers 1 --agents 1 -p "$port:$port@server:0"
 expect "progress names the steps" "Cluster '$c' created successfully" -- echo "$E2E_LAST_OUT"
 
 expect "exactly server-0, agent-0 and serverlb containers" \
   "^k3dpp-$c-agent-0 k3dpp-$c-server-0 k3dpp-$c-serverlb \$" -- \
   bash -c "docker ps --filter label=k3dpp.cluster=$c --format '{{.Names}}' | sort | tr '\n' ' '"
 expect "network k3dpp-$c exists" "^k3dpp-$c\$" -- docker network ls --filter "name=^k3dpp-$c\$" --format '{{.Name}}'
-expect "host port 30050 is published on the serverlb" "30050->30050/tcp" -- \
+expect "host port $port is published on the serverlb" "$port->$port/tcp" -- \
   docker ps --filter "name=^k3dpp-$c-serverlb\$" --format '{{.Ports}}'
 expect "no container runs privileged" "^false false false\$" -- bash -c \
   "docker inspect -f '{{.HostConfig.Privileged}}' k3dpp-$c-server-0 k3dpp-$c-agent-0 k3dpp-$c-serverlb | tr '\n' ' ' | sed 's/ \$//'"
