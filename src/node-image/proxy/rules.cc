@@ -7,24 +7,14 @@
 #include <map>
 #include <sstream>
 
+#include "client/json_fields.h"
 #include "common/strings.h"
 
 namespace k3dpp::proxy {
 namespace {
 
-std::string str_field(const json& j, const char* key) {
-  if (!j.is_object()) return {};
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return {};
-  return it->get<std::string>();
-}
-
-int int_field(const json& j, const char* key) {
-  if (!j.is_object()) return 0;
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number_integer()) return 0;
-  return it->get<int>();
-}
+using client::int_field;
+using client::str_field;
 
 std::string protocol_of(const json& port) {
   std::string p = str_field(port, "protocol");
