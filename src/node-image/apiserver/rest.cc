@@ -607,7 +607,9 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
     meta["labels"]["kubernetes.io/metadata.name"] = name;
     obj["spec"]["finalizers"] = json::array({"kubernetes"});
     obj["status"] = {{"phase", "Active"}};
-  } else if (has_status_subresource(t)) {
+  } else if (has_status_subresource(t) && !(t.plural == "nodes" && t.group.empty())) {
+    // Nodes keep the status they are created with: a kubelet registers its node with capacity
+    // and conditions in one create, as Kubernetes' node strategy allows.
     obj.erase("status");
   }
   admit_storage(t, obj);

@@ -59,6 +59,14 @@ struct HollowNodes::Impl {
     std::string now = now_rfc3339();
     json next = *cur;
     bool changed = false;
+    if (!next["status"].contains("conditions") || !next["status"]["conditions"].is_array()) {
+      next["status"]["conditions"] = json::array();
+    }
+    bool has_ready = false;
+    for (const auto& c : next["status"]["conditions"]) has_ready |= c.value("type", "") == "Ready";
+    if (!has_ready) {
+      next["status"]["conditions"].push_back({{"type", "Ready"}, {"status", "False"}});
+    }
     for (auto& c : next["status"]["conditions"]) {
       if (c.value("type", "") != "Ready" || c.value("status", "") == "True") continue;
       c["status"] = "True";
@@ -93,12 +101,15 @@ struct HollowNodes::Impl {
                                            {"operatingSystem", "linux"}, {"architecture", "amd64"}}}}}};
     auto r = client.create(client::res::kNodes, "", node);
     if (!r && r.error().kind != "AlreadyExists") return unexpected(r.error().wrap("register " + name));
-    auto cur = client.get(client::res::kNodes, "", name);
-    if (cur) {
+    // Re-registration (the node exists already): post the status, retrying on conflicts with the
+    // node controller writing the spec at the same moment.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      auto cur = client.get(client::res::kNodes, "", name);
+      if (!cur) break;
       json next = *cur;
       next["status"] = node["status"];
       auto s = client.update_status(client::res::kNodes, "", next);
-      (void)s;
+      if (s || s.error().kind != "Conflict") break;
     }
     return {};
   }

@@ -94,7 +94,10 @@ std::vector<json> Harness::replica_sets(const std::string& ns) {
 
 json Harness::get(const client::Resource& r, const std::string& ns, const std::string& name) {
   auto g = client_->get(r, ns, name);
-  if (!g) return json();
+  if (!g) {
+    MESSAGE("get " << r.plural << " " << ns << "/" << name << ": " << g.error().message);
+    return json();
+  }
   return *g;
 }
 

@@ -53,7 +53,8 @@ TEST_CASE("node lifecycle: pod CIDRs, lost node, taints, eviction and rescheduli
 
   // Healthy nodes stay Ready well past the grace period.
   std::this_thread::sleep_for(4s);
-  CHECK(ready_of(h.get(client::res::kNodes, "", "hollow-node-0")) == "True");
+  CHECK_MESSAGE(ready_of(h.get(client::res::kNodes, "", "hollow-node-0")) == "True",
+                h.get(client::res::kNodes, "", "hollow-node-0").dump());
   CHECK(taint_keys(h.get(client::res::kNodes, "", "hollow-node-0")).empty());
 
   // A deployment whose pods tolerate unreachable for 2 s.
