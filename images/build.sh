@@ -44,6 +44,10 @@ case $only in all|node|lb) ;; *) die "--only must be node or lb, not '$only'" ;;
 
 version=$(sed -n 's/^project(k3dpp VERSION \([0-9][0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")
 [ -n "$version" ] || die "cannot read the version from project(k3dpp VERSION x.y.z) in $repo/CMakeLists.txt"
+# K3DPP_IMAGE_TAG builds k3dpp/node:TAG and k3dpp/lb:TAG instead of :<version> (+ :latest), so
+# several checkouts can test their own images side by side (the CLI honours K3DPP_NODE_IMAGE and
+# K3DPP_LB_IMAGE).
+tag=${K3DPP_IMAGE_TAG:-$version}
 
 cache=${K3DPP_IMAGE_CACHE:-/var/cache/k3dpp/images}
 suite=bookworm
@@ -273,7 +277,7 @@ commit_image() { # $1 = kind, $2 = rootfs dir, $3 = stage dir, $4 = image:tag, r
     die "docker commit of $image failed"
   fi
   docker rm -f "$cid" >/dev/null
-  docker tag "$image" "$latest"
+  [ -n "${K3DPP_IMAGE_TAG:-}" ] || docker tag "$image" "$latest"
   # The image this build replaced, if nothing else refers to it now.
   if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$image")" ] &&
      [ -z "$(docker image inspect -f '{{join .RepoTags ","}}' "$previous" 2>/dev/null)" ]; then
@@ -331,9 +335,9 @@ build_node() {
   install -D -m 0644 "$images_dir/node/containerd-config.toml" "$s/etc/containerd/config.toml"
   install -d -m 0755 "$s/etc/cni/net.d" "$s/etc/k3dpp" "$s/var/lib/k3dpp"
   build_pause "$s/usr/share/k3dpp/images/pause.tar"
-  commit_image node "$rootfs" "$s" "k3dpp/node:$version" "${common_changes[@]}" \
+  commit_image node "$rootfs" "$s" "k3dpp/node:$tag" "${common_changes[@]}" \
     -c 'ENTRYPOINT ["/usr/local/bin/k3dpp-entrypoint"]'
-  say "node: k3dpp/node:$version ($(image_size "k3dpp/node:$version")) built in $(elapsed "$t0")"
+  say "node: k3dpp/node:$tag ($(image_size "k3dpp/node:$tag")) built in $(elapsed "$t0")"
 }
 
 # --- lb image --------------------------------------------------------------------------------
@@ -348,9 +352,9 @@ build_lb() {
   mkdir -p "$s"
   install_binary "$bin" "$s/usr/local/bin/k3dpp-lb"
   install -D -m 0644 "$images_dir/lb/ports.json" "$s/etc/k3dpp-lb/ports.json"
-  commit_image lb "$rootfs" "$s" "k3dpp/lb:$version" "${common_changes[@]}" \
+  commit_image lb "$rootfs" "$s" "k3dpp/lb:$tag" "${common_changes[@]}" \
     -c 'ENTRYPOINT ["/usr/local/bin/k3dpp-lb", "run", "--config", "/etc/k3dpp-lb/ports.json"]'
-  say "lb: k3dpp/lb:$version ($(image_size "k3dpp/lb:$version")) built in $(elapsed "$t0")"
+  say "lb: k3dpp/lb:$tag ($(image_size "k3dpp/lb:$tag")) built in $(elapsed "$t0")"
 }
 
 case $only in

@@ -1,5 +1,7 @@
 #include "cluster/types.h"
 
+#include <cstdlib>
+
 #include "common/strings.h"
 
 namespace k3dpp::cluster {
@@ -36,8 +38,15 @@ std::string containerd_volume_name(const std::string& cluster, const std::string
   return prefix + node + "-containerd";
 }
 
-std::string default_node_image() { return std::string("k3dpp/node:") + K3DPP_VERSION; }
-std::string default_lb_image() { return std::string("k3dpp/lb:") + K3DPP_VERSION; }
+// K3DPP_NODE_IMAGE / K3DPP_LB_IMAGE override the defaults (as k3d's K3D_IMAGE_LOADBALANCER does).
+std::string default_node_image() {
+  const char* e = std::getenv("K3DPP_NODE_IMAGE");
+  return e && *e ? std::string(e) : std::string("k3dpp/node:") + K3DPP_VERSION;
+}
+std::string default_lb_image() {
+  const char* e = std::getenv("K3DPP_LB_IMAGE");
+  return e && *e ? std::string(e) : std::string("k3dpp/lb:") + K3DPP_VERSION;
+}
 
 std::vector<NodeSpec> planned_nodes(const ClusterSpec& spec) {
   std::vector<NodeSpec> out;
