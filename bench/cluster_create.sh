@@ -31,6 +31,6 @@ done
 docker run -d --name "$name-floor-2" --network "$name-floor" --entrypoint sleep "k3dpp/lb:${ver#v}" infinity >/dev/null
 t3=$(now)
 floor=$(awk -v a="$t2" -v b="$t3" 'BEGIN{print b-a}')
-printf '%-44s %14.2f %s\n' "cluster create 1+1+LB to Ready" "$ready" "s"
-printf '%-44s %14.2f %s\n' "floor: 3 bare containers create+start" "$floor" "s"
-printf '%-44s %14.1f %s\n' "ratio ready/floor" "$(awk -v a="$ready" -v b="$floor" 'BEGIN{print a/b}')" "x"
+printf 'FIGURE cluster.create_1s1a_lb.ready %.2f s 1 server, 1 agent, LB, until every node is Ready\n' "$ready"
+printf 'FIGURE cluster.create.floor %.2f s 3 bare containers create+start\n' "$floor"
+printf 'FIGURE cluster.create.ratio %.1f x ready/floor\n' "$(awk -v a="$ready" -v b="$floor" 'BEGIN{print a/b}')"
