@@ -16,6 +16,17 @@ E2E_CLUSTERS=()
 E2E_LAST_OUT=""
 E2E_MAIN_PID=$BASHPID
 
+# _e2e_match PATTERN TEXT: a one-line pattern is an extended regex (grep -E) matched line by line;
+# a pattern with a newline in it is a Perl regex matched against the whole text (^ and $ at every
+# line; use [\s\S]* to span lines), so a table can be checked row after row.
+_e2e_match() {
+  if [[ $1 == *$'\n'* ]]; then
+    E2E_PAT=$1 perl -0777 -ne 'exit(/$ENV{E2E_PAT}/m ? 0 : 1)' <<<"$2"
+  else
+    grep -qE -- "$1" <<<"$2"
+  fi
+}
+
 _e2e_cleanup() {
   # Only the chapter's own shell cleans up, never a subshell that inherited the trap.
   [ "$BASHPID" = "$E2E_MAIN_PID" ] || return 0
@@ -68,7 +79,7 @@ run() {
 expect() {
   local desc=$1 pattern=$2; shift 2; [ "$1" = -- ] && shift
   E2E_LAST_OUT=$("$@" 2>&1); local rc=$?
-  if [ $rc -eq 0 ] && grep -qE -- "$pattern" <<<"$E2E_LAST_OUT"; then
+  if [ $rc -eq 0 ] && _e2e_match "$pattern" "$E2E_LAST_OUT"; then
     E2E_PASSED=$((E2E_PASSED + 1)); echo "ok    $desc"; return 0
   fi
   _e2e_fail "$desc" "command: $*" "exit code: $rc" "expected (regex): $pattern" "actual:" "$E2E_LAST_OUT"
@@ -79,7 +90,7 @@ expect() {
 expect_fail() {
   local desc=$1 pattern=$2; shift 2; [ "$1" = -- ] && shift
   E2E_LAST_OUT=$("$@" 2>&1); local rc=$?
-  if [ $rc -ne 0 ] && grep -qE -- "$pattern" <<<"$E2E_LAST_OUT"; then
+  if [ $rc -ne 0 ] && _e2e_match "$pattern" "$E2E_LAST_OUT"; then
     E2E_PASSED=$((E2E_PASSED + 1)); echo "ok    $desc"; return 0
   fi
   _e2e_fail "$desc" "command: $*" "exit code: $rc (expected non-zero)" "expected (regex): $pattern" "actual:" "$E2E_LAST_OUT"
@@ -92,7 +103,7 @@ eventually() {
   local i rc
   for ((i = 0; i < n; i++)); do
     E2E_LAST_OUT=$("$@" 2>&1); rc=$?
-    if [ $rc -eq 0 ] && grep -qE -- "$pattern" <<<"$E2E_LAST_OUT"; then
+    if [ $rc -eq 0 ] && _e2e_match "$pattern" "$E2E_LAST_OUT"; then
       E2E_PASSED=$((E2E_PASSED + 1)); echo "ok    $desc"; return 0
     fi
     sleep "$wait"
