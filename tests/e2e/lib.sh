@@ -17,10 +17,10 @@ E2E_LAST_OUT=""
 E2E_MAIN_PID=$BASHPID
 
 # _e2e_match PATTERN TEXT: a one-line pattern is an extended regex (grep -E) matched line by line;
-# a pattern with a newline in it is a Perl regex matched against the whole text (^ and $ at every
-# line; use [\s\S]* to span lines), so a table can be checked row after row.
+# a pattern with a newline or [\s\S] in it is a Perl regex matched against the whole text (^ and $
+# at every line; [\s\S]* spans lines), so a table can be checked row after row.
 _e2e_match() {
-  if [[ $1 == *$'\n'* ]]; then
+  if [[ $1 == *$'\n'* || $1 == *'[\s\S]'* ]]; then
     E2E_PAT=$1 perl -0777 -ne 'exit(/$ENV{E2E_PAT}/m ? 0 : 1)' <<<"$2"
   else
     grep -qE -- "$1" <<<"$2"
