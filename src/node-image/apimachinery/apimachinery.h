@@ -4,3 +4,4 @@
 #include "node-image/apimachinery/patch.h"      // IWYU pragma: export
 #include "node-image/apimachinery/protobuf.h"   // IWYU pragma: export
 #include "node-image/apimachinery/selectors.h"  // IWYU pragma: export
+#include "node-image/apimachinery/yaml.h"       // IWYU pragma: export

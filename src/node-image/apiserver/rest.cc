@@ -208,6 +208,83 @@ std::variant<Selectors, ApiError> parse_selectors(const http::Request& req) {
   return s;
 }
 
+// Continue tokens, shaped like Kubernetes' (base64url of {"v","rv","start"}; start is the key
+// relative to the list's prefix where the next page begins). Opaque to clients.
+struct ContinueToken {
+  int64_t revision = 0;
+  std::string start;
+};
+
+std::string base64url(std::string_view in) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
+    for (int k = 3; k >= 0; --k) out += kAlphabet[(v >> (6 * k)) & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = uint32_t(uint8_t(in[i])) << 16;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+Result<std::string> unbase64url(std::string_view in) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-' || c == '+') return 62;
+    if (c == '_' || c == '/') return 63;
+    return -1;
+  };
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v = val(c);
+    if (v < 0) return fail("illegal base64 data");
+    acc = (acc << 6) | uint32_t(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+std::string encode_continue(int64_t revision, const std::string& start) {
+  return base64url(json{{"v", "meta.k8s.io/v1"}, {"rv", revision}, {"start", start}}.dump());
+}
+
+Result<ContinueToken> decode_continue(const std::string& token) {
+  auto raw = unbase64url(token);
+  if (!raw) return raw.error();
+  json j = json::parse(*raw, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail("not a continue token");
+  if (j.value("v", "") != "meta.k8s.io/v1") return fail("incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+  if (!j.contains("rv") || !j["rv"].is_number_integer() || !j.contains("start") || !j["start"].is_string()) {
+    return fail("missing rv or start");
+  }
+  ContinueToken t;
+  t.revision = j["rv"].get<int64_t>();
+  t.start = j["start"].get<std::string>();
+  if (t.revision == 0) return fail("incorrect encoded start resourceVersion");
+  if (t.start.find("..") != std::string::npos || (!t.start.empty() && t.start[0] == '/')) {
+    return fail("start key is not a relative path");
+  }
+  return t;
+}
+
 json list_of(const schema::ResourceType& t, json items, int64_t rev) {
   return {{"kind", t.list_kind()}, {"apiVersion", t.api_version()},
           {"metadata", {{"resourceVersion", std::to_string(rev)}}}, {"items", std::move(items)}};
@@ -271,6 +348,10 @@ std::variant<json, ApiError> ApiServer::Impl::decode_body(const schema::Resource
     if (obj.is_discarded()) {
       return bad_request("the body of the request could not be decoded as JSON");
     }
+  } else if (ct == am::kYamlContentType) {
+    auto y = am::yaml_to_json(req.body);
+    if (!y) return bad_request("error converting YAML to JSON: " + y.error().message);
+    obj = std::move(*y);
   } else {
     return unsupported_media_type(ct, false);
   }
@@ -317,17 +398,73 @@ Outcome ApiServer::Impl::list(const RequestInfo& ri, const http::Request& req) {
   auto sel = parse_selectors(req);
   if (auto* e = std::get_if<ApiError>(&sel)) return *e;
   auto& s = std::get<Selectors>(sel);
-  auto res = store->list(storage_prefix(t, ri.namespace_));
-  if (!res) return internal_error(res.error().message);
-  std::vector<json> objs;
-  for (auto& kv : res->items) {
-    json o = decode_stored(kv);
-    if (s.matches(o)) objs.push_back(std::move(o));
+  std::string prefix = storage_prefix(t, ri.namespace_);
+
+  // limit/continue: pages of one consistent snapshot (the revision travels in the token).
+  long long limit = 0;
+  if (auto l = param(req, "limit"); l && !l->empty()) {
+    if (!strings::parse_int(*l, limit) || limit < 0) limit = 0;
   }
-  if (wants_table(req)) return table_reply(t, objs, std::to_string(res->revision), req);
-  json items = json::array();
-  for (auto& o : objs) items.push_back(std::move(o));
-  return ok(list_of(t, std::move(items), res->revision));
+  store::ListOptions lo;
+  lo.limit = limit;
+  if (auto c = param(req, "continue"); c && !c->empty()) {
+    if (auto rv = param(req, "resourceVersion"); rv && !rv->empty()) {
+      return bad_request("specifying resource version is not allowed when using continue");
+    }
+    auto tok = decode_continue(*c);
+    if (!tok) return bad_request("continue key is not valid: " + tok.error().message);
+    lo.start = prefix + tok->start;
+    lo.revision = tok->revision > 0 ? tok->revision : 0;  // -1: an inconsistent continuation, at "now"
+  }
+  bool filtered = !s.labels.empty() || !s.fields.empty();
+  std::vector<json> objs;
+  store::ListResult page;
+  std::string last_key;
+  bool more = false;
+  int64_t remaining = 0;
+  while (true) {
+    auto res = store->list(prefix, lo);
+    if (!res) {
+      if (res.error().kind != "Expired") return internal_error(res.error().message);
+      ApiError e = expired(
+          "The provided continue parameter is too old to display a consistent list result. You can start a new "
+          "list without the continue parameter, or use the continue token in this response to retrieve the "
+          "remainder of the results. Continuing with the provided token results in an inconsistent list - "
+          "objects that were created, modified, or deleted between the time the first chunk was returned and "
+          "now may show up in the list.");
+      e.status["metadata"]["continue"] = encode_continue(-1, lo.start.substr(prefix.size()));
+      return e;
+    }
+    lo.revision = res->revision;  // later pages of this request: the same snapshot
+    for (auto& kv : res->items) {
+      last_key = kv.key;
+      json o = decode_stored(kv);
+      if (s.matches(o)) objs.push_back(std::move(o));
+    }
+    more = res->more;
+    remaining = res->remaining;
+    page.revision = res->revision;
+    // With selectors a page may match fewer than `limit` objects: read on, as etcd's lister does.
+    if (!more || limit == 0 || static_cast<long long>(objs.size()) >= limit) break;
+    lo.start = last_key + std::string(1, '\0');
+    lo.limit = limit - static_cast<long long>(objs.size());
+  }
+  std::string cont;
+  if (more) cont = encode_continue(page.revision, last_key.substr(prefix.size()) + std::string(1, '\0'));
+  Reply r;
+  if (wants_table(req)) {
+    r = table_reply(t, objs, std::to_string(page.revision), req);
+  } else {
+    json items = json::array();
+    for (auto& o : objs) items.push_back(std::move(o));
+    r = ok(list_of(t, std::move(items), page.revision));
+  }
+  if (!cont.empty()) {
+    r.body["metadata"]["continue"] = cont;
+    // Only exact without selectors (Kubernetes omits it then too).
+    if (!filtered) r.body["metadata"]["remainingItemCount"] = remaining;
+  }
+  return r;
 }
 
 void ApiServer::Impl::watch(const RequestInfo& ri, const http::Request& req, http::Responder& resp) {
@@ -845,7 +982,31 @@ Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std:
     if (is_ns && (name == "default" || name == "kube-system" || name == "kube-public")) {
       return forbidden(gr, name, "this namespace may not be deleted");
     }
-    bool finalizers = !meta.value("finalizers", json::array()).empty();
+    // propagationPolicy (or the deprecated orphanDependents): Orphan and Foreground hand the
+    // object to the garbage collector through a finalizer; Background deletes it now.
+    std::string policy;
+    if (options.contains("propagationPolicy") && options["propagationPolicy"].is_string()) {
+      policy = options["propagationPolicy"].get<std::string>();
+      if (policy != "Orphan" && policy != "Foreground" && policy != "Background") {
+        return invalid(gr, t.kind, name,
+                       json::array({{{"reason", "FieldValueNotSupported"},
+                                     {"message", "Unsupported value: \"" + policy +
+                                                     "\": supported values: \"Foreground\", \"Background\", \"Orphan\""},
+                                     {"field", "propagationPolicy"}}}));
+      }
+    } else if (options.contains("orphanDependents") && options["orphanDependents"].is_boolean()) {
+      policy = options["orphanDependents"].get<bool>() ? "Orphan" : "Background";
+    }
+    std::string gc_finalizer;
+    if (!is_ns) {
+      if (policy == "Orphan") gc_finalizer = "orphan";
+      if (policy == "Foreground") gc_finalizer = "foregroundDeletion";
+    }
+    bool has_gc_finalizer = false;
+    for (const auto& f : meta.value("finalizers", json::array())) {
+      if (f == gc_finalizer) has_gc_finalizer = true;
+    }
+    bool finalizers = !meta.value("finalizers", json::array()).empty() || !gc_finalizer.empty();
     bool pod_graceful = false;
     long long grace = -1;
     if (options.contains("gracePeriodSeconds") && options["gracePeriodSeconds"].is_number_integer()) {
@@ -865,6 +1026,16 @@ Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std:
     }
     if (is_ns || finalizers || pod_graceful) {
       json next = *cur;
+      bool add_gc_finalizer = !gc_finalizer.empty() && !has_gc_finalizer;
+      if (add_gc_finalizer) {
+        // One propagation finalizer at a time: a later delete may switch Orphan ↔ Foreground.
+        json fs = json::array();
+        for (const auto& f : meta.value("finalizers", json::array())) {
+          if (f != "orphan" && f != "foregroundDeletion") fs.push_back(f);
+        }
+        fs.push_back(gc_finalizer);
+        next["metadata"]["finalizers"] = fs;
+      }
       if (!meta.contains("deletionTimestamp")) {
         std::string ts = now_rfc3339();
         if (pod_graceful) {
@@ -881,7 +1052,7 @@ Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std:
         if (is_ns) next["status"]["phase"] = "Terminating";
       } else if (pod_graceful && grace < next["metadata"].value("deletionGracePeriodSeconds", 0LL)) {
         next["metadata"]["deletionGracePeriodSeconds"] = grace;
-      } else {
+      } else if (!add_gc_finalizer) {
         return ok(*cur);  // already being deleted
       }
       auto kv = put(storage_key(t, ns, name), encode_stored(next), rev);

@@ -202,24 +202,28 @@ class GarbageCollector : public Controller {
         for (const auto& r : (*d)["metadata"]["ownerReferences"]) {
           if (r.value("uid", "") != uid) keep.push_back(r);
         }
-        json patch = {{"metadata", {{"ownerReferences", keep}}}};
+        // An empty list is dropped (as Kubernetes omits it), not stored as [].
+        json patch = {{"metadata", {{"ownerReferences", keep.empty() ? json(nullptr) : keep}}}};
         auto r = ctx_.client.patch(tracked()[i].resource, meta_str(*d, "namespace"), meta_str(*d, "name"),
                                    client::PatchType::kMerge, patch);
         if (!r && r.error().kind != "NotFound") return std::chrono::milliseconds(500);
       }
       return remove_finalizer(res, ns, name, obj, "orphan");
     }
-    // Foreground: delete dependents, release the owner once none is left.
-    if (!deps.empty()) {
-      for (const auto& [i, d] : deps) {
-        if (is_deleting(*d)) continue;
-        client::DeleteOptions o;
-        o.propagation_policy = "Foreground";
-        auto r = ctx_.client.remove(tracked()[i].resource, meta_str(*d, "namespace"), meta_str(*d, "name"), o);
-        (void)r;
+    // Foreground: delete every dependent; release the owner once none of those whose reference
+    // to it says blockOwnerDeletion is left (the others do not hold it back).
+    bool blocked = false;
+    for (const auto& [i, d] : deps) {
+      for (const auto& r : (*d)["metadata"]["ownerReferences"]) {
+        if (r.value("uid", "") == uid && r.value("blockOwnerDeletion", false)) blocked = true;
       }
-      return std::chrono::milliseconds(500);
+      if (is_deleting(*d)) continue;
+      client::DeleteOptions o;
+      o.propagation_policy = "Foreground";
+      auto r = ctx_.client.remove(tracked()[i].resource, meta_str(*d, "namespace"), meta_str(*d, "name"), o);
+      (void)r;
     }
+    if (blocked) return std::chrono::milliseconds(500);
     return remove_finalizer(res, ns, name, obj, "foregroundDeletion");
   }
 
@@ -230,7 +234,8 @@ class GarbageCollector : public Controller {
     for (const auto& f : obj["metadata"].value("finalizers", json::array())) {
       if (f != fin) keep.push_back(f);
     }
-    json patch = {{"metadata", {{"finalizers", keep}, {"resourceVersion", meta_str(obj, "resourceVersion")}}}};
+    json patch = {{"metadata",
+                   {{"finalizers", keep.empty() ? json(nullptr) : keep}, {"resourceVersion", meta_str(obj, "resourceVersion")}}}};
     auto r = ctx_.client.patch(res, ns, name, client::PatchType::kMerge, patch);
     if (!r && r.error().kind != "NotFound") return std::chrono::milliseconds(300);
     return std::nullopt;

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS log (
   rev INTEGER PRIMARY KEY, key TEXT NOT NULL, type INTEGER NOT NULL, created INTEGER NOT NULL,
   value BLOB NOT NULL, create_rev INTEGER NOT NULL, ts INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS log_key_rev ON log(key, rev);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta(name, value) VALUES ('revision', 0), ('compacted', 0);
 )sql";
@@ -88,7 +89,8 @@ class SqliteStore final : public Store {
   Status open();
 
   Result<KeyValue> get(const std::string& key) override;
-  Result<ListResult> list(const std::string& prefix) override;
+  using Store::list;
+  Result<ListResult> list(const std::string& prefix, const ListOptions& options) override;
   Result<KeyValue> create(const std::string& key, const std::string& value) override;
   Result<KeyValue> update(const std::string& key, const std::string& value,
                           int64_t expected_revision) override;
@@ -127,6 +129,7 @@ class SqliteStore final : public Store {
   int64_t compacted_ = 0;
   std::vector<SqliteWatch*> watchers_;
   std::unique_ptr<Stmt> get_, list_, upsert_, del_, log_ins_, meta_set_, replay_;
+  std::unique_ptr<Stmt> list_at_, count_at_, changed_since_, key_at_, key_after_;
 };
 
 class SqliteWatch final : public Watch {
@@ -194,6 +197,11 @@ SqliteStore::~SqliteStore() {
     log_ins_.reset();
     meta_set_.reset();
     replay_.reset();
+    list_at_.reset();
+    count_at_.reset();
+    changed_since_.reset();
+    key_at_.reset();
+    key_after_.reset();
   }
   if (db_) sqlite3_close(db_);
 }
@@ -226,6 +234,19 @@ Status SqliteStore::open() {
   log_ins_ = std::make_unique<Stmt>(
       db_, "INSERT INTO log(rev, key, type, created, value, create_rev, ts) VALUES (?, ?, ?, ?, ?, ?, ?)");
   meta_set_ = std::make_unique<Stmt>(db_, "UPDATE meta SET value = ? WHERE name = ?");
+  // Pages: live keys in [start, end) last written at or before ?3 (-1 = LIMIT none).
+  list_at_ = std::make_unique<Stmt>(
+      db_, "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 AND (?2 = '' OR key < ?2) "
+           "AND mod_rev <= ?3 ORDER BY key LIMIT ?4");
+  count_at_ = std::make_unique<Stmt>(
+      db_, "SELECT COUNT(*) FROM kv WHERE key >= ?1 AND (?2 = '' OR key < ?2) AND mod_rev <= ?3");
+  // Keys written after revision ?3: their state at ?3 comes from the log.
+  changed_since_ = std::make_unique<Stmt>(
+      db_, "SELECT DISTINCT key FROM log WHERE rev > ?3 AND key >= ?1 AND (?2 = '' OR key < ?2)");
+  key_at_ = std::make_unique<Stmt>(
+      db_, "SELECT type, value, create_rev, rev FROM log WHERE key = ?1 AND rev <= ?2 ORDER BY rev DESC LIMIT 1");
+  key_after_ = std::make_unique<Stmt>(
+      db_, "SELECT created FROM log WHERE key = ?1 AND rev > ?2 ORDER BY rev LIMIT 1");
   replay_ = std::make_unique<Stmt>(
       db_, "SELECT rev, key, type, created, value, create_rev FROM log WHERE rev > ?1 "
            "AND key >= ?2 AND (?3 = '' OR key < ?3) ORDER BY rev");
@@ -263,23 +284,91 @@ Result<KeyValue> SqliteStore::get(const std::string& key) {
   return *kv;
 }
 
-Result<ListResult> SqliteStore::list(const std::string& prefix) {
+Result<ListResult> SqliteStore::list(const std::string& prefix, const ListOptions& o) {
   std::lock_guard<std::mutex> l(mu_);
   ListResult out;
-  out.revision = revision_;
-  auto* s = list_->get();
-  bind_text(s, 1, prefix);
-  bind_text(s, 2, prefix_end(prefix));
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  int64_t at = o.revision > 0 && o.revision < revision_ ? o.revision : revision_;
+  if (at < compacted_) {
+    return fail("revision " + std::to_string(at) + " has been compacted (" + std::to_string(compacted_) + ")",
+                "Expired");
+  }
+  out.revision = at;
+  std::string start = o.start.empty() || o.start < prefix ? prefix : o.start;
+  std::string end = prefix_end(prefix);
+  auto row = [](sqlite3_stmt* s) {
     KeyValue kv;
     kv.key = column_string(s, 0);
     kv.value = column_string(s, 1);
     kv.create_revision = sqlite3_column_int64(s, 2);
     kv.mod_revision = sqlite3_column_int64(s, 3);
-    out.items.push_back(std::move(kv));
+    return kv;
+  };
+  auto bind_range = [&](sqlite3_stmt* s) {
+    bind_text(s, 1, start);
+    bind_text(s, 2, end);
+    sqlite3_bind_int64(s, 3, at);
+  };
+  // Keys unchanged since `at` (one more than the page, to know whether more follow).
+  std::vector<KeyValue> live;
+  {
+    auto* s = list_at_->get();
+    bind_range(s);
+    sqlite3_bind_int64(s, 4, o.limit > 0 ? o.limit + 1 : -1);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) live.push_back(row(s));
+    if (rc != SQLITE_DONE) return db_error("list");
   }
-  if (rc != SQLITE_DONE) return db_error("list");
+  // Keys written after `at`: rebuilt from the log as they were at `at`.
+  std::vector<KeyValue> past;
+  if (at < revision_) {
+    std::vector<std::string> keys;
+    auto* s = changed_since_->get();
+    bind_range(s);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) keys.push_back(column_string(s, 0));
+    if (rc != SQLITE_DONE) return db_error("list history");
+    for (const auto& k : keys) {
+      auto* q = key_at_->get();
+      bind_text(q, 1, k);
+      sqlite3_bind_int64(q, 2, at);
+      rc = sqlite3_step(q);
+      if (rc == SQLITE_ROW) {
+        if (sqlite3_column_int(q, 0) != 0) continue;  // deleted at `at`
+        KeyValue kv;
+        kv.key = k;
+        kv.value = column_string(q, 1);
+        kv.create_revision = sqlite3_column_int64(q, 2);
+        kv.mod_revision = sqlite3_column_int64(q, 3);
+        past.push_back(std::move(kv));
+        continue;
+      }
+      if (rc != SQLITE_DONE) return db_error("list history");
+      // No write at or before `at`: absent then, unless the first later write was not its
+      // creation (the history was compacted away by an older version of this store).
+      auto* a = key_after_->get();
+      bind_text(a, 1, k);
+      sqlite3_bind_int64(a, 2, at);
+      if (sqlite3_step(a) == SQLITE_ROW && sqlite3_column_int(a, 0) == 0) {
+        return fail("history of " + k + " at revision " + std::to_string(at) + " is gone", "Expired");
+      }
+    }
+    std::sort(past.begin(), past.end(), [](const KeyValue& x, const KeyValue& y) { return x.key < y.key; });
+  }
+  std::vector<KeyValue> merged;
+  merged.reserve(live.size() + past.size());
+  std::merge(std::make_move_iterator(live.begin()), std::make_move_iterator(live.end()),
+             std::make_move_iterator(past.begin()), std::make_move_iterator(past.end()), std::back_inserter(merged),
+             [](const KeyValue& x, const KeyValue& y) { return x.key < y.key; });
+  if (o.limit > 0 && merged.size() > static_cast<size_t>(o.limit)) {
+    merged.resize(static_cast<size_t>(o.limit));
+    out.more = true;
+    auto* c = count_at_->get();
+    bind_range(c);
+    if (sqlite3_step(c) != SQLITE_ROW) return db_error("list count");
+    int64_t total = sqlite3_column_int64(c, 0) + static_cast<int64_t>(past.size());
+    out.remaining = total - o.limit;
+  }
+  out.items = std::move(merged);
   return out;
 }
 
@@ -408,7 +497,11 @@ void SqliteStore::unregister(SqliteWatch* w) {
 Status SqliteStore::compact_locked(int64_t revision) {
   if (revision <= compacted_) return {};
   revision = std::min(revision, revision_);
-  Stmt del(db_, "DELETE FROM log WHERE rev <= ?");
+  // Keep each key's last write at or below the new compacted revision unless it was a delete:
+  // lists at revisions after it (continue tokens) rebuild a key's past value from that row.
+  Stmt del(db_,
+           "DELETE FROM log WHERE rev <= ?1 AND (type = 1 OR rev < "
+           "(SELECT MAX(l2.rev) FROM log AS l2 WHERE l2.key = log.key AND l2.rev <= ?1))");
   auto* s = del.get();
   sqlite3_bind_int64(s, 1, revision);
   if (sqlite3_step(s) != SQLITE_DONE) return db_error("compact");

@@ -27,7 +27,17 @@ struct KeyValue {
 
 struct ListResult {
   std::vector<KeyValue> items;  // sorted by key
-  int64_t revision = 0;         // the store's revision at the time of the list
+  int64_t revision = 0;         // the store's revision at the time of the list (or the one asked for)
+  bool more = false;            // ListOptions::limit cut the list: keys after the last item exist
+  int64_t remaining = 0;        // with `more`: how many keys follow the last item
+};
+
+// A page of a list, as etcd serves Kubernetes' limit/continue: keys >= start (under the prefix),
+// at most `limit` of them, as they were at `revision` (a consistent snapshot across pages).
+struct ListOptions {
+  std::string start;     // full key to start at (inclusive); "" = the prefix itself
+  int64_t limit = 0;     // 0 = no limit
+  int64_t revision = 0;  // 0 = now; older than the compacted revision → "Expired"
 };
 
 enum class EventType { kPut, kDelete };
@@ -56,7 +66,10 @@ class Store {
 
   virtual Result<KeyValue> get(const std::string& key) = 0;
   // Every key starting with prefix, plus the current revision (consistent with the items).
-  virtual Result<ListResult> list(const std::string& prefix) = 0;
+  Result<ListResult> list(const std::string& prefix) { return list(prefix, ListOptions{}); }
+  // A page of the keys starting with prefix (see ListOptions). "Expired" when options.revision
+  // is older than the compacted revision or its history is gone.
+  virtual Result<ListResult> list(const std::string& prefix, const ListOptions& options) = 0;
   // AlreadyExists if the key exists.
   virtual Result<KeyValue> create(const std::string& key, const std::string& value) = 0;
   // expected_revision > 0: Conflict unless the key's mod_revision equals it. NotFound if absent.
@@ -70,7 +83,8 @@ class Store {
 
   virtual int64_t current_revision() = 0;
   virtual int64_t compacted_revision() = 0;
-  // Drops history (not live keys) at or below `revision`.
+  // Drops history (not live keys) at or below `revision`; the last write of each live key at or
+  // below it is kept, so lists at any revision after the compacted one stay answerable.
   virtual Status compact(int64_t revision) = 0;
   // Compacts keeping the last keep_revisions revisions and anything younger than min_age.
   virtual Status compact_keep(int64_t keep_revisions, std::chrono::seconds min_age) = 0;

@@ -528,3 +528,170 @@ TEST_CASE("malformed bodies and paths get 4xx/5xx Status answers, never a crash"
     CHECK_MESSAGE(r.response.status == 404, path);
   }
 }
+
+namespace {
+std::string pod_named(const std::string& name, const std::string& app = "web") {
+  json p = json::parse(kPod);
+  p["metadata"]["name"] = name;
+  p["metadata"]["labels"]["app"] = app;
+  return p.dump();
+}
+std::vector<std::string> names_of(const json& list) {
+  std::vector<std::string> out;
+  for (const auto& i : list["items"]) out.push_back(i["metadata"]["name"]);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("list pagination: limit, continue, remainingItemCount, one snapshot, 410 once compacted") {
+  Server s;
+  for (const char* n : {"p1", "p2", "p3", "p4", "p5", "p6", "p7"}) {
+    REQUIRE(s.call("POST", "/api/v1/namespaces/default/pods", pod_named(n, n == std::string("p6") ? "db" : "web"))
+                .response.status == 201);
+  }
+  auto first = s.call("GET", "/api/v1/namespaces/default/pods?limit=3");
+  REQUIRE(first.response.status == 200);
+  json b = first.body();
+  CHECK(names_of(b) == std::vector<std::string>{"p1", "p2", "p3"});
+  CHECK(b["metadata"]["remainingItemCount"] == 4);
+  std::string token = b["metadata"]["continue"];
+  REQUIRE_FALSE(token.empty());
+  std::string rv = b["metadata"]["resourceVersion"];
+
+  // Changes after the first page are not seen by the continuation.
+  REQUIRE(s.call("DELETE", "/api/v1/namespaces/default/pods/p4?gracePeriodSeconds=0").response.status == 200);
+  REQUIRE(s.call("POST", "/api/v1/namespaces/default/pods", pod_named("p35")).response.status == 201);
+  auto second = s.call("GET", "/api/v1/namespaces/default/pods?limit=3&continue=" + token);
+  REQUIRE(second.response.status == 200);
+  json b2 = second.body();
+  CHECK(names_of(b2) == std::vector<std::string>{"p4", "p5", "p6"});
+  CHECK(b2["metadata"]["resourceVersion"] == rv);
+  CHECK(b2["metadata"]["remainingItemCount"] == 1);
+  auto third = s.call("GET", "/api/v1/namespaces/default/pods?limit=3&continue=" + b2["metadata"]["continue"].get<std::string>());
+  json b3 = third.body();
+  CHECK(names_of(b3) == std::vector<std::string>{"p7"});
+  CHECK_FALSE(b3["metadata"].contains("continue"));
+  CHECK_FALSE(b3["metadata"].contains("remainingItemCount"));
+
+  // Selectors: pages hold up to `limit` matches; no remainingItemCount.
+  auto sel2 = s.call("GET", "/api/v1/namespaces/default/pods?labelSelector=app=web&limit=5");
+  json bs = sel2.body();
+  CHECK(names_of(bs) == std::vector<std::string>{"p1", "p2", "p3", "p35", "p5"});
+  CHECK(bs["metadata"].contains("continue"));
+  CHECK_FALSE(bs["metadata"].contains("remainingItemCount"));
+  auto sel3 = s.call("GET", "/api/v1/namespaces/default/pods?labelSelector=app=web&limit=5&continue=" +
+                                bs["metadata"]["continue"].get<std::string>());
+  CHECK(names_of(sel3.body()) == std::vector<std::string>{"p7"});
+
+  // Table output (kubectl get --chunk-size) carries the token too.
+  auto table = s.call("GET", "/api/v1/namespaces/default/pods?limit=2", "", "",
+                      "application/json;as=Table;v=v1;g=meta.k8s.io,application/json");
+  CHECK(table.body()["kind"] == "Table");
+  CHECK(table.body()["rows"].size() == 2);
+  CHECK(table.body()["metadata"].contains("continue"));
+
+  // Bad tokens.
+  auto bad = s.call("GET", "/api/v1/namespaces/default/pods?limit=2&continue=notatoken");
+  CHECK(bad.response.status == 400);
+  auto both = s.call("GET", "/api/v1/namespaces/default/pods?limit=2&resourceVersion=5&continue=" + token);
+  CHECK(both.response.status == 400);
+
+  // Compacted: 410 Expired with Kubernetes' message and a token to go on inconsistently.
+  REQUIRE(s.api->store()->compact(s.api->store()->current_revision()));
+  auto gone = s.call("GET", "/api/v1/namespaces/default/pods?limit=3&continue=" + token);
+  CHECK(gone.response.status == 410);
+  json g = gone.body();
+  CHECK(g["reason"] == "Expired");
+  CHECK(g["code"] == 410);
+  CHECK(g["message"].get<std::string>().rfind("The provided continue parameter is too old to display a consistent list result.", 0) == 0);
+  REQUIRE(g["metadata"].contains("continue"));
+  auto resumed = s.call("GET", "/api/v1/namespaces/default/pods?limit=10&continue=" + g["metadata"]["continue"].get<std::string>());
+  REQUIRE(resumed.response.status == 200);
+  CHECK(names_of(resumed.body()) == std::vector<std::string>{"p35", "p5", "p6", "p7"});
+}
+
+TEST_CASE("YAML request bodies are accepted like JSON; other media types 415") {
+  Server s;
+  const char* yaml = R"(apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg
+  labels: {app: web}
+data:
+  quoted: "true"
+  number: "8080"
+  text: hello world
+)";
+  auto c = s.call("POST", "/api/v1/namespaces/default/configmaps", yaml, "application/yaml");
+  REQUIRE(c.response.status == 201);
+  auto g = s.call("GET", "/api/v1/namespaces/default/configmaps/cfg").body();
+  CHECK(g["data"]["quoted"] == "true");
+  CHECK(g["data"]["number"] == "8080");
+  CHECK(g["data"]["text"] == "hello world");
+  CHECK(g["metadata"]["labels"]["app"] == "web");
+
+  // Typed scalars: replicas is an integer, a plain `true` a boolean.
+  const char* dep = R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      automountServiceAccountToken: false
+      containers: [{name: nginx, image: nginx}]
+)";
+  auto d = s.call("POST", "/apis/apps/v1/namespaces/default/deployments", dep, "application/yaml; charset=utf-8");
+  REQUIRE(d.response.status == 201);
+  CHECK(d.body()["spec"]["replicas"] == 3);
+  CHECK(d.body()["spec"]["template"]["spec"]["automountServiceAccountToken"] == false);
+
+  // PUT in YAML too.
+  json cur = s.call("GET", "/api/v1/namespaces/default/configmaps/cfg").body();
+  std::string put = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  resourceVersion: \"" +
+                    cur["metadata"]["resourceVersion"].get<std::string>() + "\"\ndata:\n  text: bye\n";
+  auto u = s.call("PUT", "/api/v1/namespaces/default/configmaps/cfg", put, "application/yaml");
+  CHECK(u.response.status == 200);
+  CHECK(u.body()["data"]["text"] == "bye");
+
+  auto bad = s.call("POST", "/api/v1/namespaces/default/configmaps", "a: [unclosed", "application/yaml");
+  CHECK(bad.response.status == 400);
+  auto xml = s.call("POST", "/api/v1/namespaces/default/configmaps", "<x/>", "application/xml");
+  CHECK(xml.response.status == 415);
+  CHECK(xml.body()["reason"] == "UnsupportedMediaType");
+}
+
+TEST_CASE("delete propagationPolicy: Orphan and Foreground hand over to the GC through finalizers") {
+  Server s;
+  REQUIRE(s.call("POST", "/apis/apps/v1/namespaces/default/deployments", kDeploy).response.status == 201);
+  auto o = s.call("DELETE", "/apis/apps/v1/namespaces/default/deployments/web", R"({"propagationPolicy":"Orphan"})");
+  REQUIRE(o.response.status == 200);
+  json d = s.call("GET", "/apis/apps/v1/namespaces/default/deployments/web").body();
+  CHECK(d["metadata"].contains("deletionTimestamp"));
+  CHECK(d["metadata"]["finalizers"] == json::array({"orphan"}));
+  // A second delete switches to Foreground.
+  REQUIRE(s.call("DELETE", "/apis/apps/v1/namespaces/default/deployments/web?propagationPolicy=Foreground").response.status == 200);
+  d = s.call("GET", "/apis/apps/v1/namespaces/default/deployments/web").body();
+  CHECK(d["metadata"]["finalizers"] == json::array({"foregroundDeletion"}));
+  // The GC drops the finalizer: the object goes.
+  json patch = {{"metadata", {{"finalizers", nullptr}}}};
+  REQUIRE(s.call("PATCH", "/apis/apps/v1/namespaces/default/deployments/web", patch.dump(),
+                 "application/merge-patch+json").response.status == 200);
+  CHECK(s.call("GET", "/apis/apps/v1/namespaces/default/deployments/web").response.status == 404);
+
+  // orphanDependents (deprecated) and Background.
+  REQUIRE(s.call("POST", "/apis/apps/v1/namespaces/default/deployments", kDeploy).response.status == 201);
+  REQUIRE(s.call("DELETE", "/apis/apps/v1/namespaces/default/deployments/web", R"({"orphanDependents":true})").response.status == 200);
+  CHECK(s.call("GET", "/apis/apps/v1/namespaces/default/deployments/web").body()["metadata"]["finalizers"] ==
+        json::array({"orphan"}));
+  REQUIRE(s.call("POST", "/api/v1/namespaces/default/pods", pod_named("bg")).response.status == 201);
+  REQUIRE(s.call("DELETE", "/api/v1/namespaces/default/pods/bg?propagationPolicy=Background").response.status == 200);
+  CHECK(s.call("GET", "/api/v1/namespaces/default/pods/bg").response.status == 404);
+
+  REQUIRE(s.call("POST", "/api/v1/namespaces/default/pods", pod_named("keep")).response.status == 201);
+  auto bad = s.call("DELETE", "/api/v1/namespaces/default/pods/keep?propagationPolicy=Sideways");
+  CHECK(bad.response.status == 422);
+  CHECK(s.call("GET", "/api/v1/namespaces/default/pods/keep").response.status == 200);
+}
