@@ -243,6 +243,7 @@ struct Kubelet::PodWorker {
       }
     }
     fs::remove_all(k.opts_.log_root + "/" + ns + "_" + name + "_" + uid, ec);
+    teardown_volumes(k.opts_.node_root + k.opts_.defaults.pods_root + "/" + uid);  // tmpfs emptyDirs
     fs::remove_all(k.opts_.node_root + k.opts_.defaults.pods_root + "/" + uid, ec);
   }
 
@@ -319,14 +320,23 @@ struct Kubelet::PodWorker {
   std::string etc_hosts;        // node path of the managed hosts file
   std::string last_mount_error;
 
+  Clock::time_point volumes_refreshed{};
+
   bool ensure_volumes(const json& p, const std::string& pod_ip) {
-    if (volumes) return true;
     VolumeContext vc;
     vc.pods_root = k.opts_.defaults.pods_root;
     vc.node_root = k.opts_.node_root;
     vc.lookup = [this](const std::string& plural, const std::string& ons, const std::string& oname) {
       return k.api_.get(client::Resource{"v1", plural}, ons, oname);
     };
+    if (volumes) {
+      // configMap/secret/downwardAPI/projected files follow their sources (the kubelet's sync period).
+      if (Clock::now() - volumes_refreshed >= k.opts_.volume_refresh) {
+        volumes_refreshed = Clock::now();
+        if (auto st = refresh_volumes(p, vc); !st) klog()->debug("pod {}/{}: {}", ns, name, st.error().message);
+      }
+      return true;
+    }
     auto v = prepare_volumes(p, vc);
     if (!v) {
       if (v.error().message != last_mount_error) {
@@ -344,7 +354,11 @@ struct Kubelet::PodWorker {
     } else {
       klog()->warn("pod {}/{}: {}", ns, name, st.error().message);
     }
+    for (const auto& [_, pv] : *v) {
+      if (strings::starts_with(pv.host_path, std::string(kLocalPathStorageRoot) + "/")) k.start_local_path_cleaner();
+    }
     volumes = std::move(*v);
+    volumes_refreshed = Clock::now();
     return true;
   }
 
@@ -513,6 +527,16 @@ struct Kubelet::PodWorker {
       return false;
     }
 
+    // Report what the runtime shows before acting on it, as the kubelet does (status first, then
+    // SyncPod): a container that just exited is seen as terminated (STATUS Error / Completed)
+    // before it is restarted, instead of jumping straight to the next attempt.
+    if (any_exited(view)) {
+      PodInfo seen = info;
+      for (const auto& c : array_or_empty(spec, "initContainers")) fill_info(c, view, seen.init_containers, true);
+      for (const auto& c : array_or_empty(spec, "containers")) fill_info(c, view, seen.containers, false);
+      publish(p, seen);
+    }
+
     // --- Init containers, in order ---
     bool initialized = true;
     for (const auto& c : array_or_empty(spec, "initContainers")) {
@@ -564,6 +588,13 @@ struct Kubelet::PodWorker {
     for (const auto& c : array_or_empty(spec, "initContainers")) fill_info(c, view, info.init_containers, true);
     for (const auto& c : array_or_empty(spec, "containers")) fill_info(c, view, info.containers, false);
     publish(p, info);
+    return false;
+  }
+
+  static bool any_exited(const std::map<std::string, ContainerInfo>& view) {
+    for (const auto& [_, ci] : view) {
+      if (ci.current && ci.current->state() == rt::CONTAINER_EXITED) return true;
+    }
     return false;
   }
 
@@ -754,6 +785,8 @@ Status Kubelet::start() {
   informer_->start();
   if (!informer_->wait_for_sync(std::chrono::seconds(30))) log->warn("pod informer not synced after 30s");
   if (auto st = cleanup_orphans(); !st) log->warn("{}", st.error().message);
+  std::error_code ec;
+  if (fs::is_directory(opts_.node_root + kLocalPathStorageRoot, ec)) start_local_path_cleaner();
   housekeeping_ = std::jthread([this](std::stop_token st) { housekeeping_loop(st); });
   return {};
 }
@@ -761,6 +794,7 @@ Status Kubelet::start() {
 void Kubelet::stop() {
   if (!running_.exchange(false)) return;
   if (informer_) informer_->stop();
+  if (local_path_) local_path_->stop();
   housekeeping_ = {};
   std::map<std::string, std::shared_ptr<PodWorker>> ws;
   {
@@ -858,6 +892,14 @@ void Kubelet::housekeeping_loop(std::stop_token st) {
       }
     }
   }
+}
+
+// This node holds local-path volumes: watch PVs to remove their directories when deleted.
+void Kubelet::start_local_path_cleaner() {
+  std::call_once(local_path_once_, [this] {
+    local_path_ = std::make_unique<LocalPathCleaner>(api_, opts_.node_name, opts_.node_root);
+    local_path_->start();
+  });
 }
 
 client::ObjectPtr Kubelet::find_pod(const std::string& ns, const std::string& name) {

@@ -29,6 +29,7 @@
 #include "kubelet/events.h"
 #include "kubelet/logs.h"
 #include "kubelet/translate.h"
+#include "kubelet/volumes.h"
 
 namespace k3dpp::kubelet {
 
@@ -45,6 +46,7 @@ struct KubeletOptions {
   std::string node_root;
   std::chrono::milliseconds resync{1000};          // per-pod status/probe loop
   std::chrono::milliseconds housekeeping{10000};   // orphan sandboxes, back-off GC
+  std::chrono::milliseconds volume_refresh{10000}; // configMap/secret/downwardAPI volume files
   cri::CriOptions cri;
 };
 
@@ -91,6 +93,7 @@ class Kubelet {
   void housekeeping_loop(std::stop_token st);
   Status cleanup_orphans();
   client::ObjectPtr find_pod(const std::string& ns, const std::string& name);
+  void start_local_path_cleaner();
 
   client::ApiClient& api_;
   std::shared_ptr<cri::CriClient> cri_;
@@ -103,6 +106,8 @@ class Kubelet {
   Backoff image_backoff_;
   std::jthread housekeeping_;
   std::atomic<bool> running_{false};
+  std::once_flag local_path_once_;
+  std::unique_ptr<LocalPathCleaner> local_path_;  // once this node holds local-path volumes
 
 };
 

@@ -1,11 +1,22 @@
 #include "kubelet/volumes.h"
 
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
 
 #include "common/files.h"
+#include "common/log.h"
 #include "common/strings.h"
 
 namespace k3dpp::kubelet {
@@ -13,11 +24,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+std::shared_ptr<spdlog::logger> vlog() { return log::get("kubelet"); }
+
 json array_or_empty(const json& obj, const char* key) {
   auto it = obj.find(key);
   if (it == obj.end() || !it->is_array()) return json::array();
   return *it;
 }
+
+std::string str_of(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 std::string b64decode(const std::string& in) {
   static const std::string kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -41,42 +56,357 @@ Error setup_failed(const std::string& volume, const std::string& why, const std:
   return Error("MountVolume.SetUp failed for volume \"" + volume + "\" : " + why, kind);
 }
 
-// Writes key files of a ConfigMap/Secret into dir (fresh), honouring items and modes.
-Status write_key_files(const std::string& dir, const std::map<std::string, std::string>& data, const json& source,
-                       const std::string& volume, const std::string& what, const std::string& obj_name) {
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir, ec);
-  int default_mode = source.value("defaultMode", 0644);
-  std::vector<std::tuple<std::string, std::string, int>> files;  // path, content, mode
+// Go's %q for the strings Kubernetes puts in label/annotation files.
+std::string go_quote(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          snprintf(buf, sizeof buf, "\\x%02x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out + "\"";
+}
+
+bool valid_relative_path(const std::string& path) {
+  if (path.empty() || path[0] == '/') return false;
+  for (const auto& part : strings::split(path, '/')) {
+    if (part == ".." || part.empty()) return false;
+  }
+  return !strings::starts_with(path, "..");
+}
+
+// The data of a ConfigMap or Secret as files (items, modes, optional keys).
+Result<VolumePayload> key_files(const std::map<std::string, std::string>& data, const json& source, int default_mode,
+                                const std::string& volume, const std::string& what) {
+  VolumePayload files;
   if (source.contains("items") && source["items"].is_array()) {
     for (const auto& it : source["items"]) {
       std::string key = it.value("key", "");
       auto d = data.find(key);
       if (d == data.end()) {
         if (source.value("optional", false)) continue;
-        return setup_failed(volume, "configmap references non-existent config key: " + key);
+        return setup_failed(volume, what + " references non-existent config key: " + key);
       }
-      files.emplace_back(it.value("path", key), d->second, it.value("mode", default_mode));
+      files[it.value("path", key)] = {d->second, it.value("mode", default_mode)};
     }
   } else {
-    for (const auto& [k, v] : data) files.emplace_back(k, v, default_mode);
+    for (const auto& [k, v] : data) files[k] = {v, default_mode};
   }
-  (void)what;
-  (void)obj_name;
-  for (const auto& [path, content, mode] : files) {
-    if (path.find("..") != std::string::npos || (!path.empty() && path[0] == '/')) {
-      return setup_failed(volume, "invalid path \"" + path + "\"");
+  return files;
+}
+
+// A ConfigMap's or Secret's data (secret values decoded). nullopt: missing and optional.
+Result<std::optional<std::map<std::string, std::string>>> object_data(bool secret, const std::string& obj_name,
+                                                                      bool optional, const std::string& ns,
+                                                                      const std::string& volume,
+                                                                      const VolumeContext& ctx) {
+  std::string what = secret ? "secret" : "configmap";
+  if (!ctx.lookup) return setup_failed(volume, "no API access");
+  auto obj = ctx.lookup(secret ? "secrets" : "configmaps", ns, obj_name);
+  if (!obj) {
+    if (optional && obj.error().is("NotFound")) return std::optional<std::map<std::string, std::string>>();
+    return setup_failed(volume, obj.error().is("NotFound") ? what + " \"" + obj_name + "\" not found"
+                                                           : obj.error().message);
+  }
+  std::map<std::string, std::string> data;
+  const json d = obj->value("data", json::object());
+  for (auto it = d.begin(); it != d.end(); ++it) {
+    std::string val = str_of(it.value());
+    data[it.key()] = secret ? b64decode(val) : val;
+  }
+  if (!secret && obj->contains("binaryData") && (*obj)["binaryData"].is_object()) {
+    for (auto it = (*obj)["binaryData"].begin(); it != (*obj)["binaryData"].end(); ++it) {
+      data[it.key()] = b64decode(str_of(it.value()));
     }
-    fs::path p = fs::path(dir) / path;
-    fs::create_directories(p.parent_path(), ec);
-    auto st = files::write_atomic(p.string(), content, static_cast<mode_t>(mode));
-    if (!st) return setup_failed(volume, st.error().message);
   }
+  return std::optional<std::map<std::string, std::string>>(std::move(data));
+}
+
+Result<std::string> resource_field(const json& pod, const json& ref) {
+  std::string res = ref.value("resource", ""), cname = ref.value("containerName", "");
+  auto dot = res.find('.');
+  if (dot == std::string::npos) return fail("invalid resourceFieldRef \"" + res + "\"");
+  const json spec = pod.value("spec", json::object());
+  json container;
+  for (const auto& c : array_or_empty(spec, "containers")) {
+    if (cname.empty() || c.value("name", "") == cname) {
+      container = c;
+      break;
+    }
+  }
+  if (container.is_null()) return fail("container \"" + cname + "\" not found");
+  std::string kind = res.substr(0, dot), name = res.substr(dot + 1);
+  json resources = container.value("resources", json::object());
+  std::string q = str_of(resources.value(kind, json::object()).value(name, json("")));
+  if (q.empty() && kind == "limits") q = str_of(resources.value("requests", json::object()).value(name, json("")));
+  if (q.empty()) return std::string("0");
+  auto v = parse_quantity(q);
+  if (!v) return v.error();
+  double divisor = 1;
+  if (ref.contains("divisor")) {
+    auto d = parse_quantity(str_of(ref["divisor"]));
+    if (d && *d > 0) divisor = *d;
+  }
+  return std::to_string(static_cast<long long>(std::ceil(*v / divisor)));
+}
+
+Result<VolumePayload> downward_files(const json& items, const json& pod, int default_mode, const std::string& volume) {
+  VolumePayload files;
+  for (const auto& it : items) {
+    std::string path = it.value("path", "");
+    Result<std::string> content = std::string();
+    if (it.contains("fieldRef")) {
+      content = downward_field(pod, it["fieldRef"].value("fieldPath", ""));
+    } else if (it.contains("resourceFieldRef")) {
+      content = resource_field(pod, it["resourceFieldRef"]);
+    }
+    if (!content) return setup_failed(volume, content.error().message);
+    files[path] = {*content, it.value("mode", default_mode)};
+  }
+  return files;
+}
+
+bool is_atomic_source(const json& v) {
+  return v.contains("configMap") || v.contains("secret") || v.contains("downwardAPI") || v.contains("projected");
+}
+
+// The files of a configMap/secret/downwardAPI/projected volume; nullopt when an optional source
+// is missing (configMap/secret: an empty volume).
+Result<VolumePayload> atomic_payload(const json& v, const json& pod, const VolumeContext& ctx) {
+  std::string name = v.value("name", "");
+  std::string ns = pod.value("metadata", json::object()).value("namespace", "");
+  if (v.contains("configMap") || v.contains("secret")) {
+    bool secret = v.contains("secret");
+    const json& src = secret ? v["secret"] : v["configMap"];
+    std::string obj_name = secret ? src.value("secretName", "") : src.value("name", "");
+    auto data = object_data(secret, obj_name, src.value("optional", false), ns, name, ctx);
+    if (!data) return data.error();
+    if (!*data) return VolumePayload{};
+    return key_files(**data, src, src.value("defaultMode", 0644), name, secret ? "secret" : "configmap");
+  }
+  if (v.contains("downwardAPI")) {
+    const json& src = v["downwardAPI"];
+    return downward_files(array_or_empty(src, "items"), pod, src.value("defaultMode", 0644), name);
+  }
+  const json& src = v["projected"];
+  int default_mode = src.value("defaultMode", 0644);
+  VolumePayload out;
+  for (const auto& s : array_or_empty(src, "sources")) {
+    Result<VolumePayload> part = VolumePayload{};
+    if (s.contains("configMap") || s.contains("secret")) {
+      bool secret = s.contains("secret");
+      const json& p = secret ? s["secret"] : s["configMap"];
+      auto data = object_data(secret, p.value("name", ""), p.value("optional", false), ns, name, ctx);
+      if (!data) return data.error();
+      if (*data) part = key_files(**data, p, default_mode, name, secret ? "secret" : "configmap");
+    } else if (s.contains("downwardAPI")) {
+      part = downward_files(array_or_empty(s["downwardAPI"], "items"), pod, default_mode, name);
+    } else {
+      continue;  // serviceAccountToken, clusterTrustBundle: not issued by this cluster
+    }
+    if (!part) return part.error();
+    for (auto& [k, f] : *part) out[k] = std::move(f);
+  }
+  return out;
+}
+
+// Writes the regular files below dir into out (relative path → content, mode).
+void read_tree(const fs::path& dir, VolumePayload& out) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    struct stat st{};
+    if (::stat(it->path().c_str(), &st) != 0) continue;
+    auto content = files::read(it->path().string());
+    out[fs::relative(it->path(), dir, ec).string()] = {content ? *content : std::string(),
+                                                       static_cast<int>(st.st_mode & 07777)};
+  }
+}
+
+Status write_file(const std::string& path, const std::string& content, int mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return fail("open " + path + ": " + std::strerror(errno));
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return fail("write " + path + ": " + std::strerror(e));
+    }
+    off += static_cast<size_t>(n);
+  }
+  ::fchmod(fd, static_cast<mode_t>(mode));  // exact mode, whatever the umask
+  ::close(fd);
   return {};
 }
 
+std::string timestamp_dir_name() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "..%Y_%m_%d_%H_%M_%S.", &tm);
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::string(buf) + std::to_string(rng() % 1000000000ULL);
+}
+
+bool is_mountpoint(const std::string& path) {
+  struct stat a{}, b{};
+  if (::stat(path.c_str(), &a) != 0 || ::stat((path + "/..").c_str(), &b) != 0) return false;
+  return a.st_dev != b.st_dev;
+}
+
+Status setup_empty_dir(const json& src, const std::string& local, bool mount_tmpfs, const std::string& volume) {
+  std::error_code ec;
+  fs::create_directories(local, ec);
+  if (ec) return setup_failed(volume, ec.message());
+  fs::permissions(local, fs::perms::all, ec);
+  if (src.value("medium", "") != "Memory" || !mount_tmpfs || is_mountpoint(local)) return {};
+  std::string opts;
+  if (src.contains("sizeLimit")) {
+    auto size = parse_quantity(str_of(src["sizeLimit"]));
+    if (size && *size > 0) opts = "size=" + std::to_string(static_cast<long long>(*size));
+  }
+  if (::mount("tmpfs", local.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.empty() ? nullptr : opts.c_str()) != 0) {
+    return setup_failed(volume, "mount tmpfs on " + local + ": " + std::strerror(errno));
+  }
+  ::chmod(local.c_str(), 0777);
+  return {};
+}
+
+// hostPath with its type check (Kubernetes' hostPathType semantics).
+Status setup_host_path(const std::string& path, const std::string& type, const std::string& local,
+                       const std::string& volume) {
+  std::error_code ec;
+  auto check = [&](bool ok, const std::string& what) -> Status {
+    if (ok) return {};
+    return setup_failed(volume, "hostPath type check failed: " + path + " is not " + what);
+  };
+  struct stat st{};
+  bool exists = ::stat(local.c_str(), &st) == 0;
+  if (type.empty()) return {};
+  if (type == "DirectoryOrCreate") {
+    if (!exists) {
+      fs::create_directories(local, ec);
+      if (ec) return setup_failed(volume, "mkdir " + path + ": " + ec.message());
+      ::chmod(local.c_str(), 0755);
+      return {};
+    }
+    return check(S_ISDIR(st.st_mode), "a directory");
+  }
+  if (type == "FileOrCreate") {
+    if (!exists) {
+      fs::create_directories(fs::path(local).parent_path(), ec);
+      int fd = ::open(local.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0) return setup_failed(volume, "create " + path + ": " + std::strerror(errno));
+      ::close(fd);
+      return {};
+    }
+    return check(S_ISREG(st.st_mode), "a file");
+  }
+  if (type == "Directory") return check(exists && S_ISDIR(st.st_mode), "a directory");
+  if (type == "File") return check(exists && S_ISREG(st.st_mode), "a file");
+  if (type == "Socket") return check(exists && S_ISSOCK(st.st_mode), "a socket file");
+  if (type == "CharDevice") return check(exists && S_ISCHR(st.st_mode), "a character device");
+  if (type == "BlockDevice") return check(exists && S_ISBLK(st.st_mode), "a block device");
+  return setup_failed(volume, "invalid HostPathType \"" + type + "\"");
+}
+
 }  // namespace
+
+Result<std::string> downward_field(const json& pod, const std::string& path) {
+  const json md = pod.value("metadata", json::object());
+  if (path == "metadata.name") return md.value("name", "");
+  if (path == "metadata.namespace") return md.value("namespace", "");
+  if (path == "metadata.uid") return md.value("uid", "");
+  for (const char* m : {"labels", "annotations"}) {
+    std::string prefix = std::string("metadata.") + m;
+    const json map = md.contains(m) && md[m].is_object() ? md[m] : json::object();
+    if (path == prefix) {
+      std::string out;
+      for (auto it = map.begin(); it != map.end(); ++it) {  // nlohmann objects iterate in key order
+        if (!out.empty()) out += "\n";
+        out += it.key() + "=" + go_quote(str_of(it.value()));
+      }
+      return out;
+    }
+    if (strings::starts_with(path, prefix + "['") && strings::ends_with(path, "']")) {
+      std::string key = path.substr(prefix.size() + 2, path.size() - prefix.size() - 4);
+      return map.contains(key) ? str_of(map[key]) : std::string();
+    }
+  }
+  return fail("unsupported fieldRef path \"" + path + "\"");
+}
+
+Status write_payload(const std::string& dir, const VolumePayload& payload) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fail("mkdir " + dir + ": " + ec.message());
+  for (const auto& [path, _] : payload) {
+    if (!valid_relative_path(path)) return fail("invalid path \"" + path + "\"");
+  }
+  const std::string data_link = dir + "/..data";
+  std::string old_dir;
+  if (fs::is_symlink(data_link, ec)) old_dir = fs::read_symlink(data_link, ec).string();
+  std::set<std::string> tops;
+  for (const auto& [path, _] : payload) tops.insert(path.substr(0, path.find('/')));
+
+  bool same = false;
+  if (!old_dir.empty()) {
+    VolumePayload current;
+    read_tree(fs::path(dir) / old_dir, current);
+    same = current == payload;
+  }
+  if (!same) {
+    std::string ts = timestamp_dir_name();
+    fs::path ts_dir = fs::path(dir) / ts;
+    fs::create_directories(ts_dir, ec);
+    if (ec) return fail("mkdir " + ts_dir.string() + ": " + ec.message());
+    ::chmod(ts_dir.c_str(), 0755);
+    for (const auto& [path, file] : payload) {
+      fs::path p = ts_dir / path;
+      fs::create_directories(p.parent_path(), ec);
+      K3DPP_TRY(write_file(p.string(), file.first, file.second));
+    }
+    std::string tmp_link = dir + "/..data_tmp";
+    fs::remove(tmp_link, ec);
+    if (::symlink(ts.c_str(), tmp_link.c_str()) != 0) return fail("symlink " + tmp_link + ": " + std::strerror(errno));
+    if (::rename(tmp_link.c_str(), data_link.c_str()) != 0) {
+      return fail("rename " + tmp_link + ": " + std::strerror(errno));
+    }
+  }
+  // User-visible names: symlinks through ..data; stale ones (and plain files of an older layout) go.
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string n = entry.path().filename().string();
+    if (strings::starts_with(n, "..")) {
+      if (!same && n != "..data" && n != fs::read_symlink(data_link, ec).string()) fs::remove_all(entry.path(), ec);
+      continue;
+    }
+    if (!tops.count(n) || !entry.is_symlink(ec)) fs::remove_all(entry.path(), ec);
+  }
+  for (const auto& t : tops) {
+    std::string link = dir + "/" + t;
+    if (fs::is_symlink(link, ec)) continue;
+    if (::symlink(("..data/" + t).c_str(), link.c_str()) != 0) return fail("symlink " + link + ": " + std::strerror(errno));
+  }
+  return {};
+}
 
 Result<std::map<std::string, PreparedVolume>> prepare_volumes(const json& pod, const VolumeContext& ctx) {
   const json spec = pod.value("spec", json::object());
@@ -95,44 +425,20 @@ Result<std::map<std::string, PreparedVolume>> prepare_volumes(const json& pod, c
     PreparedVolume pv;
     if (v.contains("emptyDir")) {
       std::string rel = "/kubernetes.io~empty-dir/" + name;
-      fs::create_directories(local_root + rel, ec);
-      fs::permissions(local_root + rel, fs::perms::all, ec);
+      K3DPP_TRY(setup_empty_dir(v["emptyDir"], local_root + rel, ctx.mount_tmpfs, name));
       pv.host_path = node_root + rel;
     } else if (v.contains("hostPath")) {
       pv.host_path = v["hostPath"].value("path", "");
-      std::string type = v["hostPath"].value("type", "");
-      std::string local = ctx.node_root + pv.host_path;
-      if (type == "DirectoryOrCreate") {
-        fs::create_directories(local, ec);
-      } else if (type == "Directory" && !fs::is_directory(local, ec)) {
-        return setup_failed(name, "hostPath type check failed: " + pv.host_path + " is not a directory");
-      }
-    } else if (v.contains("configMap") || v.contains("secret")) {
-      bool secret = v.contains("secret");
-      const json& src = secret ? v["secret"] : v["configMap"];
-      std::string obj_name = secret ? src.value("secretName", "") : src.value("name", "");
-      std::string what = secret ? "secret" : "configmap";
-      auto obj = get(secret ? "secrets" : "configmaps", ns, obj_name);
-      std::map<std::string, std::string> data;
-      if (!obj) {
-        if (!(src.value("optional", false) && obj.error().is("NotFound"))) {
-          return setup_failed(name, obj.error().is("NotFound") ? what + " \"" + obj_name + "\" not found"
-                                                               : obj.error().message);
-        }
-      } else {
-        const json d = obj->value("data", json::object());
-        for (auto it = d.begin(); it != d.end(); ++it) {
-          std::string val = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
-          data[it.key()] = secret ? b64decode(val) : val;
-        }
-        if (!secret && obj->contains("binaryData") && (*obj)["binaryData"].is_object()) {
-          for (auto it = (*obj)["binaryData"].begin(); it != (*obj)["binaryData"].end(); ++it) {
-            data[it.key()] = b64decode(it.value().get<std::string>());
-          }
-        }
-      }
-      std::string rel = std::string(secret ? "/kubernetes.io~secret/" : "/kubernetes.io~configmap/") + name;
-      K3DPP_TRY(write_key_files(local_root + rel, data, src, name, what, obj_name));
+      K3DPP_TRY(setup_host_path(pv.host_path, v["hostPath"].value("type", ""), ctx.node_root + pv.host_path, name));
+    } else if (is_atomic_source(v)) {
+      const char* plugin = v.contains("secret")        ? "/kubernetes.io~secret/"
+                           : v.contains("configMap")   ? "/kubernetes.io~configmap/"
+                           : v.contains("downwardAPI") ? "/kubernetes.io~downward-api/"
+                                                       : "/kubernetes.io~projected/";
+      std::string rel = plugin + name;
+      auto payload = atomic_payload(v, pod, ctx);
+      if (!payload) return payload.error();
+      if (auto st = write_payload(local_root + rel, *payload); !st) return setup_failed(name, st.error().message);
       pv.host_path = node_root + rel;
       pv.read_only = true;
     } else if (v.contains("persistentVolumeClaim")) {
@@ -152,24 +458,81 @@ Result<std::map<std::string, PreparedVolume>> prepare_volumes(const json& pod, c
       auto vol = get("persistentvolumes", "", pv_name);
       if (!vol) return setup_failed(name, "persistentvolume \"" + pv_name + "\" not found", "NotReady");
       const json pspec = vol->value("spec", json::object());
+      std::string local = ctx.node_root;
       if (pspec.contains("hostPath")) {
         pv.host_path = pspec["hostPath"].value("path", "");
+        std::string type = pspec["hostPath"].value("type", "");
+        local += pv.host_path;
+        // An untyped hostPath PV is created when missing, as the runtime would for a bind source.
+        K3DPP_TRY(setup_host_path(pv.host_path, type.empty() ? "DirectoryOrCreate" : type, local, name));
       } else if (pspec.contains("local")) {
         pv.host_path = pspec["local"].value("path", "");
+        local += pv.host_path;
+        if (!fs::exists(local, ec)) {
+          return setup_failed(name, "path \"" + pv.host_path + "\" does not exist");
+        }
       } else {
         return setup_failed(name, "persistentvolume \"" + pv_name + "\" has no hostPath or local source");
       }
-      // Like local-path-provisioner's helper and hostPath DirectoryOrCreate: make sure it exists.
-      std::string local = ctx.node_root + pv.host_path;
-      fs::create_directories(local, ec);
-      fs::permissions(local, fs::perms::all, fs::perm_options::add, ec);
+      // local-path-provisioner makes its directories world-writable (0777).
+      if (strings::starts_with(pv.host_path, std::string(kLocalPathStorageRoot) + "/")) {
+        fs::permissions(local, fs::perms::all, ec);
+      }
       pv.read_only = v["persistentVolumeClaim"].value("readOnly", false);
     } else {
-      continue;  // unsupported sources (downwardAPI, projected, ...) are not mounted
+      continue;  // unsupported sources (ephemeral, csi, nfs, ...) are not mounted
     }
     out[name] = pv;
   }
   return out;
+}
+
+Status refresh_volumes(const json& pod, const VolumeContext& ctx) {
+  const json md = pod.value("metadata", json::object());
+  std::string local_root = ctx.node_root + ctx.pods_root + "/" + md.value("uid", "") + "/volumes";
+  Status first;
+  for (const auto& v : array_or_empty(pod.value("spec", json::object()), "volumes")) {
+    if (!is_atomic_source(v)) continue;
+    std::string name = v.value("name", "");
+    const char* plugin = v.contains("secret")        ? "/kubernetes.io~secret/"
+                         : v.contains("configMap")   ? "/kubernetes.io~configmap/"
+                         : v.contains("downwardAPI") ? "/kubernetes.io~downward-api/"
+                                                     : "/kubernetes.io~projected/";
+    std::string dir = local_root + plugin + name;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;  // not set up (yet)
+    auto payload = atomic_payload(v, pod, ctx);
+    Status st = payload ? write_payload(dir, *payload) : Status(payload.error());
+    if (!st && first) first = st;
+  }
+  return first;
+}
+
+void teardown_volumes(const std::string& pod_dir) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::vector<std::string> targets;
+  std::string line;
+  std::string prefix = pod_dir + "/";
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string id, parent, devno, root, mount_point;
+    ls >> id >> parent >> devno >> root >> mount_point;
+    // mountinfo escapes space, tab, newline and backslash as \ooo.
+    std::string unescaped;
+    for (size_t i = 0; i < mount_point.size(); ++i) {
+      if (mount_point[i] == '\\' && i + 3 < mount_point.size()) {
+        unescaped.push_back(static_cast<char>(std::stoi(mount_point.substr(i + 1, 3), nullptr, 8)));
+        i += 3;
+      } else {
+        unescaped.push_back(mount_point[i]);
+      }
+    }
+    if (strings::starts_with(unescaped, prefix)) targets.push_back(unescaped);
+  }
+  std::sort(targets.begin(), targets.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  for (const auto& t : targets) {
+    if (::umount2(t.c_str(), MNT_DETACH) != 0) vlog()->warn("umount {}: {}", t, std::strerror(errno));
+  }
 }
 
 std::string render_etc_hosts(const json& pod, const std::string& pod_ip) {
@@ -211,7 +574,7 @@ std::vector<rt::Mount> container_mounts(const json& pod, const json& container,
     if (it == volumes.end()) continue;
     std::string host = it->second.host_path;
     std::string sub = vm.value("subPath", "");
-    if (!sub.empty() && sub.find("..") == std::string::npos) host += "/" + sub;
+    if (!sub.empty() && valid_relative_path(sub)) host += "/" + sub;
     rt::Mount m;
     m.set_container_path(vm.value("mountPath", ""));
     m.set_host_path(host);
@@ -227,6 +590,67 @@ std::vector<rt::Mount> container_mounts(const json& pod, const json& container,
     out.push_back(m);
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+LocalPathCleaner::LocalPathCleaner(client::ApiClient& api, std::string node_name, std::string node_root)
+    : api_(api), node_name_(std::move(node_name)), node_root_(std::move(node_root)) {}
+
+LocalPathCleaner::~LocalPathCleaner() { stop(); }
+
+std::string LocalPathCleaner::directory_to_remove(const json& pv, const std::string& node_name) {
+  const json md = pv.value("metadata", json::object());
+  const json ann = md.value("annotations", json::object());
+  if (ann.value("pv.kubernetes.io/provisioned-by", "") != "rancher.io/local-path") return {};
+  const json spec = pv.value("spec", json::object());
+  if (spec.value("persistentVolumeReclaimPolicy", "") != "Delete") return {};
+  bool ours = ann.value("local.path.provisioner/selected-node", "") == node_name;
+  if (!ours && spec.contains("nodeAffinity")) {
+    const json req = spec["nodeAffinity"].value("required", json::object());
+    for (const auto& term : array_or_empty(req, "nodeSelectorTerms")) {
+      for (const auto& e : array_or_empty(term, "matchExpressions")) {
+        if (e.value("key", "") != "kubernetes.io/hostname" || e.value("operator", "") != "In") continue;
+        for (const auto& val : array_or_empty(e, "values")) ours |= val == node_name;
+      }
+    }
+  }
+  if (!ours) return {};
+  std::string path;
+  if (spec.contains("hostPath")) path = spec["hostPath"].value("path", "");
+  if (path.empty() && spec.contains("local")) path = spec["local"].value("path", "");
+  // Exactly one level below the storage root, no tricks.
+  std::string root = std::string(kLocalPathStorageRoot) + "/";
+  if (!strings::starts_with(path, root)) return {};
+  std::string leaf = path.substr(root.size());
+  if (leaf.empty() || leaf.find('/') != std::string::npos || strings::starts_with(leaf, ".")) return {};
+  return path;
+}
+
+void LocalPathCleaner::on_delete(const json& pv) {
+  std::string path = directory_to_remove(pv, node_name_);
+  if (path.empty()) return;
+  std::error_code ec;
+  auto n = fs::remove_all(node_root_ + path, ec);
+  if (ec) {
+    vlog()->warn("local-path: removing {} of deleted volume {}: {}", path,
+                 pv.value("metadata", json::object()).value("name", ""), ec.message());
+  } else if (n > 0) {
+    vlog()->info("local-path: removed {} of deleted volume {}", path,
+                 pv.value("metadata", json::object()).value("name", ""));
+  }
+}
+
+void LocalPathCleaner::start() {
+  if (informer_) return;
+  informer_ = std::make_unique<client::Informer>(api_, client::res::kPersistentVolumes);
+  informer_->add_handlers({nullptr, nullptr, [this](const json& pv) { on_delete(pv); }});
+  informer_->start();
+}
+
+void LocalPathCleaner::stop() {
+  if (informer_) informer_->stop();
+  informer_.reset();
 }
 
 }  // namespace k3dpp::kubelet

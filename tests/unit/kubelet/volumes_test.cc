@@ -19,13 +19,14 @@ struct Tmp {
   ~Tmp() { fs::remove_all(root); }
 };
 
-VolumeContext context(const Tmp& t) {
+VolumeContext context(const Tmp& t, std::shared_ptr<std::string> mode = std::make_shared<std::string>("prod")) {
   VolumeContext vc;
   vc.pods_root = "/var/lib/kubelet/pods";
   vc.node_root = t.root;
-  vc.lookup = [](const std::string& plural, const std::string& ns, const std::string& name) -> Result<json> {
+  vc.mount_tmpfs = false;
+  vc.lookup = [mode](const std::string& plural, const std::string& ns, const std::string& name) -> Result<json> {
     if (plural == "configmaps" && ns == "web" && name == "app-config") {
-      return json{{"data", {{"app.conf", "port=80\n"}, {"mode", "prod"}}}};
+      return json{{"data", {{"app.conf", "port=80\n"}, {"mode", *mode}}}};
     }
     if (plural == "secrets" && ns == "web" && name == "creds") return json{{"data", {{"user", "YWRtaW4="}}}};
     if (plural == "persistentvolumeclaims" && name == "bound") {
@@ -60,7 +61,7 @@ TEST_CASE("configMap, secret and emptyDir volumes are written under the pod dir"
   }));
   auto v = prepare_volumes(p, context(t));
   REQUIRE_MESSAGE(v, v.error().message);
-  CHECK(v->size() == 4);  // projected is not supported: not mounted
+  CHECK(v->size() == 5);  // an empty projected volume is an empty directory
   std::string base = "/var/lib/kubelet/pods/u1/volumes";
   CHECK((*v)["cfg"].host_path == base + "/kubernetes.io~configmap/cfg");
   CHECK((*v)["cfg"].read_only);
@@ -131,4 +132,140 @@ TEST_CASE("managed /etc/hosts") {
         "\n"
         "# Entries added by HostAliases.\n"
         "10.0.0.1\tfoo.local\tbar.local\n");
+}
+
+TEST_CASE("configMap files are symlinks through ..data; an update swaps ..data in the same directory") {
+  Tmp t;
+  auto mode = std::make_shared<std::string>("prod");
+  json p = pod_with(json::array({{{"name", "cfg"}, {"configMap", {{"name", "app-config"}}}}}));
+  auto vc = context(t, mode);
+  REQUIRE(prepare_volumes(p, vc));
+  std::string dir = t.root + "/var/lib/kubelet/pods/u1/volumes/kubernetes.io~configmap/cfg";
+  CHECK(fs::is_symlink(dir + "/mode"));
+  CHECK(fs::read_symlink(dir + "/mode").string() == "..data/mode");
+  std::string first = fs::read_symlink(dir + "/..data").string();
+  CHECK(first.rfind("..", 0) == 0);
+  struct stat before{};
+  REQUIRE(::stat(dir.c_str(), &before) == 0);
+
+  REQUIRE(refresh_volumes(p, vc));  // unchanged: nothing rewritten
+  CHECK(fs::read_symlink(dir + "/..data").string() == first);
+
+  *mode = "staging";
+  REQUIRE(refresh_volumes(p, vc));
+  CHECK(*files::read(dir + "/mode") == "staging");
+  CHECK(fs::read_symlink(dir + "/..data").string() != first);
+  CHECK_FALSE(fs::exists(dir + "/" + first));  // the old generation is gone
+  struct stat after{};
+  REQUIRE(::stat(dir.c_str(), &after) == 0);
+  CHECK(before.st_ino == after.st_ino);  // bind mounts of the directory keep seeing it
+}
+
+TEST_CASE("write_payload removes names no longer in the payload and rejects escaping paths") {
+  Tmp t;
+  std::string dir = t.root + "/v";
+  REQUIRE(write_payload(dir, {{"a", {"1", 0644}}, {"sub/b", {"2", 0600}}}));
+  CHECK(*files::read(dir + "/sub/b") == "2");
+  REQUIRE(write_payload(dir, {{"a", {"1", 0644}}}));
+  CHECK_FALSE(fs::exists(dir + "/sub"));
+  CHECK_FALSE(write_payload(dir, {{"../x", {"1", 0644}}}));
+  CHECK_FALSE(write_payload(dir, {{"/etc/x", {"1", 0644}}}));
+}
+
+TEST_CASE("downwardAPI and projected volumes") {
+  Tmp t;
+  json p = pod_with(json::array({
+      {{"name", "info"},
+       {"downwardAPI",
+        {{"items",
+          {{{"path", "labels"}, {"fieldRef", {{"fieldPath", "metadata.labels"}}}},
+           {{"path", "name"}, {"fieldRef", {{"fieldPath", "metadata.name"}}}},
+           {{"path", "tier"}, {"fieldRef", {{"fieldPath", "metadata.labels['tier']"}}}},
+           {{"path", "mem"}, {"resourceFieldRef", {{"containerName", "c"}, {"resource", "limits.memory"}, {"divisor", "1Mi"}}}}}}}}},
+      {{"name", "all"},
+       {"projected",
+        {{"defaultMode", 0440},
+         {"sources",
+          {{{"configMap", {{"name", "app-config"}, {"items", {{{"key", "mode"}, {"path", "mode"}}}}}}},
+           {{"secret", {{"name", "creds"}}}},
+           {{"downwardAPI", {{"items", {{{"path", "ns"}, {"fieldRef", {{"fieldPath", "metadata.namespace"}}}}}}}}},
+           {{"serviceAccountToken", {{"path", "token"}}}}}}}}},
+  }));
+  p["metadata"]["labels"] = {{"tier", "web"}, {"app", "x\"y"}};
+  p["spec"]["containers"][0]["resources"] = {{"limits", {{"memory", "64Mi"}}}};
+  auto v = prepare_volumes(p, context(t));
+  REQUIRE_MESSAGE(v, v.error().message);
+  std::string base = t.root + "/var/lib/kubelet/pods/u1/volumes";
+  CHECK(*files::read(base + "/kubernetes.io~downward-api/info/labels") == "app=\"x\\\"y\"\ntier=\"web\"");
+  CHECK(*files::read(base + "/kubernetes.io~downward-api/info/name") == "p");
+  CHECK(*files::read(base + "/kubernetes.io~downward-api/info/tier") == "web");
+  CHECK(*files::read(base + "/kubernetes.io~downward-api/info/mem") == "64");
+  CHECK(*files::read(base + "/kubernetes.io~projected/all/mode") == "prod");
+  CHECK(*files::read(base + "/kubernetes.io~projected/all/user") == "admin");
+  CHECK(*files::read(base + "/kubernetes.io~projected/all/ns") == "web");
+  CHECK_FALSE(fs::exists(base + "/kubernetes.io~projected/all/token"));
+  struct stat st{};
+  REQUIRE(::stat((base + "/kubernetes.io~projected/all/user").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0440);
+  CHECK((*v)["all"].read_only);
+
+  // A label change reaches the file on the next refresh.
+  p["metadata"]["labels"]["tier"] = "db";
+  REQUIRE(refresh_volumes(p, context(t)));
+  CHECK(*files::read(base + "/kubernetes.io~downward-api/info/tier") == "db");
+}
+
+TEST_CASE("hostPath type checks") {
+  Tmp t;
+  auto vc = context(t);
+  auto vol = [](const std::string& path, const std::string& type) {
+    return pod_with(json::array({{{"name", "h"}, {"hostPath", {{"path", path}, {"type", type}}}}}));
+  };
+  CHECK(prepare_volumes(vol("/data/new", "DirectoryOrCreate"), vc));
+  CHECK(fs::is_directory(t.root + "/data/new"));
+  CHECK(prepare_volumes(vol("/data/new", "Directory"), vc));
+  auto missing = prepare_volumes(vol("/data/none", "Directory"), vc);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().message ==
+        "MountVolume.SetUp failed for volume \"h\" : hostPath type check failed: /data/none is not a directory");
+  CHECK(prepare_volumes(vol("/data/f.txt", "FileOrCreate"), vc));
+  CHECK(fs::is_regular_file(t.root + "/data/f.txt"));
+  CHECK(prepare_volumes(vol("/data/f.txt", "File"), vc));
+  CHECK_FALSE(prepare_volumes(vol("/data/new", "File"), vc));
+  CHECK_FALSE(prepare_volumes(vol("/data/f.txt", "DirectoryOrCreate"), vc));
+  CHECK_FALSE(prepare_volumes(vol("/data/f.txt", "Socket"), vc));
+  CHECK_FALSE(prepare_volumes(vol("/data/f.txt", "Bogus"), vc));
+  CHECK(prepare_volumes(vol("/data/anything", ""), vc));  // no check
+}
+
+TEST_CASE("local-path cleaner: only Delete volumes of this node, directly below the storage root") {
+  json pv = {{"metadata",
+              {{"name", "pvc-1"},
+               {"annotations",
+                {{"pv.kubernetes.io/provisioned-by", "rancher.io/local-path"},
+                 {"local.path.provisioner/selected-node", "agent-0"}}}}},
+             {"spec",
+              {{"persistentVolumeReclaimPolicy", "Delete"},
+               {"hostPath", {{"path", std::string(kLocalPathStorageRoot) + "/pvc-1_default_data"}}}}}};
+  CHECK(LocalPathCleaner::directory_to_remove(pv, "agent-0") == std::string(kLocalPathStorageRoot) + "/pvc-1_default_data");
+  CHECK(LocalPathCleaner::directory_to_remove(pv, "agent-1").empty());
+  json retain = pv;
+  retain["spec"]["persistentVolumeReclaimPolicy"] = "Retain";
+  CHECK(LocalPathCleaner::directory_to_remove(retain, "agent-0").empty());
+  json other = pv;
+  other["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"] = "example.com/nfs";
+  CHECK(LocalPathCleaner::directory_to_remove(other, "agent-0").empty());
+  json escape = pv;
+  escape["spec"]["hostPath"]["path"] = std::string(kLocalPathStorageRoot) + "/../../etc";
+  CHECK(LocalPathCleaner::directory_to_remove(escape, "agent-0").empty());
+  json root = pv;
+  root["spec"]["hostPath"]["path"] = std::string(kLocalPathStorageRoot) + "/";
+  CHECK(LocalPathCleaner::directory_to_remove(root, "agent-0").empty());
+  json by_affinity = pv;
+  by_affinity["metadata"]["annotations"].erase("local.path.provisioner/selected-node");
+  by_affinity["spec"]["nodeAffinity"] = {
+      {"required",
+       {{"nodeSelectorTerms",
+         {{{"matchExpressions", {{{"key", "kubernetes.io/hostname"}, {"operator", "In"}, {"values", {"agent-0"}}}}}}}}}}};
+  CHECK(!LocalPathCleaner::directory_to_remove(by_affinity, "agent-0").empty());
 }
