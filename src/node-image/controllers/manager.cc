@@ -4,6 +4,8 @@
 
 namespace k3dpp::controllers {
 
+std::unique_ptr<Controller> make_service_lb_controller(Context ctx);  // service_lb_controller.cc
+
 struct ControllerManager::Impl {
   Impl(client::ApiClient& c, ManagerOptions o)
       : client(c), options(std::move(o)), informers(c), recorder(c, "controller-manager") {}
@@ -34,6 +36,7 @@ Status ControllerManager::start() {
   if (o.endpoints) add(make_endpoints_controller(ctx));
   if (o.node_lifecycle) add(make_node_lifecycle_controller(ctx));
   if (o.storage) add(make_storage_controller(ctx));
+  add(make_service_lb_controller(ctx));
   for (auto& c : impl_->controllers) c->setup();
   impl_->informers.start_all();
   impl_->started = true;

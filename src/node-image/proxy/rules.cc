@@ -144,6 +144,12 @@ ProxyState build_state(const std::vector<json>& services, const std::vector<json
         t = int_field(spec["sessionAffinityConfig"].value("clientIP", json::object()), "timeoutSeconds");
       if (t > 0) svc.affinity_timeout_seconds = t;
     }
+    if (str_field(spec, "type") == "LoadBalancer" && str_field(spec, "loadBalancerClass").empty()) {
+      const json status = s.value("status", json::object());
+      const json lb = status.is_object() ? status.value("loadBalancer", json::object()) : json::object();
+      const json ingress = lb.is_object() ? lb.value("ingress", json::array()) : json::array();
+      svc.load_balancer = ingress.is_array() && !ingress.empty();
+    }
     std::string key = svc.ns + "/" + svc.name;
     const PortMap* pm = nullptr;
     if (auto it = from_slices.find(key); it != from_slices.end()) {
@@ -225,7 +231,7 @@ std::set<std::string> dynamic_chains(const ProxyState& st) {
   for (const auto& svc : st.services) {
     for (const auto& p : svc.ports) {
       if (is_dns_port(st, svc, p) || p.endpoints.empty()) continue;
-      if (!has_cluster_ip(svc) && p.node_port == 0) continue;
+      if (!has_cluster_ip(svc) && p.node_port == 0 && !svc.load_balancer) continue;
       out.insert(service_chain(svc, p));
       for (const auto& ep : p.endpoints) out.insert(endpoint_chain(svc, p, ep));
     }
@@ -302,9 +308,13 @@ std::string render_rules(const ProxyState& st, const std::vector<JumpRule>& pres
           frules << "-A " << kExternalServicesChain << " -p " << proto << " -m comment --comment \"" << label
                  << " has no endpoints\" -m addrtype --dst-type LOCAL -m " << proto << " --dport " << p.node_port
                  << " -j REJECT --reject-with icmp-port-unreachable\n";
+        if (svc.load_balancer)
+          frules << "-A " << kExternalServicesChain << " ! -d 127.0.0.0/8 -p " << proto << " -m comment --comment \""
+                 << label << " loadbalancer has no endpoints\" -m addrtype --dst-type LOCAL -m " << proto
+                 << " --dport " << p.port << " -j REJECT --reject-with icmp-port-unreachable\n";
         continue;
       }
-      if (!cip && p.node_port == 0) continue;
+      if (!cip && p.node_port == 0 && !svc.load_balancer) continue;
       const std::string svc_chain = service_chain(svc, p);
       chains << ":" << svc_chain << " - [0:0]\n";
       if (cip) {
@@ -319,6 +329,13 @@ std::string render_rules(const ProxyState& st, const std::vector<JumpRule>& pres
                    << proto << " --dport " << p.node_port << " -j " << kMarkMasqChain << "\n";
         node_ports << "-A " << kNodePortsChain << " -p " << proto << " -m comment --comment \"" << label << "\" -m "
                    << proto << " --dport " << p.node_port << " -j " << svc_chain << "\n";
+      }
+      if (svc.load_balancer) {
+        // The service's own port on every node address, like a hostPort (never on loopback: a
+        // node process talking to 127.0.0.1 keeps its local service).
+        for (const std::string& target : {std::string(kMarkMasqChain), svc_chain})
+          node_ports << "-A " << kNodePortsChain << " ! -d 127.0.0.0/8 -p " << proto << " -m comment --comment \""
+                     << label << " loadbalancer\" -m " << proto << " --dport " << p.port << " -j " << target << "\n";
       }
       const size_t n = p.endpoints.size();
       if (svc.client_ip_affinity) {

@@ -43,6 +43,9 @@ struct ServiceState {
   std::string cluster_ip;  // "" or "None" = no ClusterIP rules (headless)
   bool client_ip_affinity = false;
   int affinity_timeout_seconds = 10800;
+  // A LoadBalancer service the service-lb controller admitted (status.loadBalancer.ingress set, no
+  // loadBalancerClass): every node also accepts its ports on its own addresses (klipper-lb style).
+  bool load_balancer = false;
   std::vector<ServicePortState> ports;
 };
 

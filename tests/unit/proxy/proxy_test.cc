@@ -149,6 +149,63 @@ TEST_CASE("NodePort service marks for masquerade and reaches the service chain")
   check_syntax(text);
 }
 
+TEST_CASE("admitted LoadBalancer service is served on its port on every node address") {
+  auto s = web(2);
+  s.name = "lb";
+  s.ports[0].name = "";
+  s.ports[0].port = 80;
+  s.ports[0].node_port = 31080;
+  s.load_balancer = true;
+  auto none = web(0);
+  none.name = "lb-empty";
+  none.cluster_ip = "10.43.0.98";
+  none.ports[0].port = 8081;
+  none.ports[0].node_port = 31081;
+  none.load_balancer = true;
+  auto pending = web(1);
+  pending.name = "lb-pending";
+  pending.cluster_ip = "10.43.0.97";
+  pending.ports[0].port = 8082;
+  auto text = render_rules(state_with({s, none, pending}));
+  check_golden("loadbalancer.rules", text);
+  const std::string chain = service_chain(s, s.ports[0]);
+  CHECK(text.find("-A K3DPP-NODEPORTS ! -d 127.0.0.0/8 -p tcp -m comment --comment \"default/lb loadbalancer\" -m tcp "
+                  "--dport 80 -j K3DPP-MARK-MASQ") != std::string::npos);
+  CHECK(text.find("-A K3DPP-NODEPORTS ! -d 127.0.0.0/8 -p tcp -m comment --comment \"default/lb loadbalancer\" -m tcp "
+                  "--dport 80 -j " + chain) != std::string::npos);
+  // Its NodePort still works.
+  CHECK(text.find("--dport 31080 -j " + chain) != std::string::npos);
+  // No endpoints: refused on the LB port too, not left to hang or reach the node.
+  CHECK(text.find("-A K3DPP-EXTERNAL-SERVICES ! -d 127.0.0.0/8 -p tcp -m comment --comment \"default/lb-empty:http "
+                  "loadbalancer has no endpoints\" -m addrtype --dst-type LOCAL -m tcp --dport 8081 -j REJECT") !=
+        std::string::npos);
+  // A service that is not admitted (still pending) gets no node-address rule.
+  for (const auto& line : k3dpp::strings::split(text, '\n')) {
+    if (k3dpp::strings::starts_with(line, "-A K3DPP-NODEPORTS")) CHECK(line.find("8082") == std::string::npos);
+  }
+  CHECK(text.find("lb-pending:http loadbalancer") == std::string::npos);
+  check_syntax(text);
+}
+
+TEST_CASE("build_state: a LoadBalancer service is served only once it has an ingress and no class") {
+  auto svc = [](const std::string& name, const std::string& extra_spec, const std::string& status) {
+    return json::parse(R"({"metadata":{"namespace":"default","name":")" + name +
+                       R"("},"spec":{"type":"LoadBalancer","clusterIP":"10.43.2.2",)" + extra_spec +
+                       R"("ports":[{"port":80,"nodePort":30999}]},"status":)" + status + "}");
+  };
+  std::vector<json> services = {
+      svc("a-served", "", R"({"loadBalancer":{"ingress":[{"ip":"172.18.0.3","ipMode":"VIP"}]}})"),
+      svc("b-pending", "", R"({"loadBalancer":{}})"),
+      svc("c-other-class", R"("loadBalancerClass":"example.com/lb",)",
+          R"({"loadBalancer":{"ingress":[{"ip":"1.2.3.4"}]}})"),
+  };
+  auto st = build_state(services, {}, {}, "10.42.0.0/16", {});
+  REQUIRE(st.services.size() == 3);
+  CHECK(st.services[0].load_balancer);
+  CHECK_FALSE(st.services[1].load_balancer);
+  CHECK_FALSE(st.services[2].load_balancer);
+}
+
 TEST_CASE("ClientIP affinity uses recent") {
   auto s = web(2);
   s.client_ip_affinity = true;
