@@ -705,6 +705,7 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
   if (t.namespaced) meta["namespace"] = ns;
   else meta.erase("namespace");
   std::string name = meta.value("name", "");
+  bool generated = false;
   if (name.empty()) {
     std::string gen = meta.value("generateName", "");
     if (gen.empty()) {
@@ -715,6 +716,7 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
     }
     name = gen + random_suffix(5);
     meta["name"] = name;
+    generated = true;
   }
   // Namespace lifecycle admission.
   if (t.namespaced) {
@@ -763,6 +765,12 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
     if (auto e = allocate_service(t, obj, nullptr)) return *e;
   }
   auto kv = put_new(storage_key(t, ns, name), encode_stored(obj));
+  // A generated name that is taken: try other suffixes, as Kubernetes 1.32 does (RetryGenerateName).
+  for (int retry = 0; generated && !kv && kv.error().kind == "AlreadyExists" && retry < 7; ++retry) {
+    name = obj["metadata"].value("generateName", "") + random_suffix(5);
+    obj["metadata"]["name"] = name;
+    kv = put_new(storage_key(t, ns, name), encode_stored(obj));
+  }
   if (!kv) return from_store_error(kv.error(), gr, name);
   if (alloc_lock.owns_lock()) alloc_lock.unlock();
 
