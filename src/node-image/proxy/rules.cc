@@ -56,6 +56,11 @@ bool is_dns_port(const ProxyState& st, const ServiceState& svc, const ServicePor
 
 bool has_cluster_ip(const ServiceState& svc) { return !svc.cluster_ip.empty() && svc.cluster_ip != "None"; }
 
+// TCP gets a reset: the client's connect() fails at once. An ICMP error that arrives while connect()
+// still holds its socket (always, when the REJECT runs in the sender's own softirq) only counts as
+// a soft error, and the client retries the SYN for a second before giving up.
+const char* reject_with(const std::string& proto) { return proto == "tcp" ? "tcp-reset" : "icmp-port-unreachable"; }
+
 std::string probability(size_t remaining) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.11f", 1.0 / static_cast<double>(remaining));
@@ -303,15 +308,15 @@ std::string render_rules(const ProxyState& st, const std::vector<JumpRule>& pres
         if (cip)
           frules << "-A " << kServicesChain << " -d " << svc.cluster_ip << "/32 -p " << proto << " -m comment --comment \""
                  << label << " has no endpoints\" -m " << proto << " --dport " << p.port
-                 << " -j REJECT --reject-with icmp-port-unreachable\n";
+                 << " -j REJECT --reject-with " << reject_with(proto) << "\n";
         if (p.node_port > 0)
           frules << "-A " << kExternalServicesChain << " -p " << proto << " -m comment --comment \"" << label
                  << " has no endpoints\" -m addrtype --dst-type LOCAL -m " << proto << " --dport " << p.node_port
-                 << " -j REJECT --reject-with icmp-port-unreachable\n";
+                 << " -j REJECT --reject-with " << reject_with(proto) << "\n";
         if (svc.load_balancer)
           frules << "-A " << kExternalServicesChain << " ! -d 127.0.0.0/8 -p " << proto << " -m comment --comment \""
                  << label << " loadbalancer has no endpoints\" -m addrtype --dst-type LOCAL -m " << proto
-                 << " --dport " << p.port << " -j REJECT --reject-with icmp-port-unreachable\n";
+                 << " --dport " << p.port << " -j REJECT --reject-with " << reject_with(proto) << "\n";
         continue;
       }
       if (!cip && p.node_port == 0 && !svc.load_balancer) continue;

@@ -102,7 +102,13 @@ TEST_CASE("ClusterIP with no endpoints rejects in filter and has no service chai
   auto text = render_rules(state_with({web(0)}));
   check_golden("clusterip_0.rules", text);
   CHECK(text.find("-A K3DPP-SERVICES -d 10.43.12.34/32 -p tcp -m comment --comment \"default/web:http has no "
-                  "endpoints\" -m tcp --dport 8080 -j REJECT --reject-with icmp-port-unreachable") != std::string::npos);
+                  "endpoints\" -m tcp --dport 8080 -j REJECT --reject-with tcp-reset") != std::string::npos);
+  // UDP has no reset: port unreachable.
+  auto udp = web(0);
+  udp.ports[0].protocol = "UDP";
+  auto utext = render_rules(state_with({udp}));
+  CHECK(utext.find("-m udp --dport 8080 -j REJECT --reject-with icmp-port-unreachable") != std::string::npos);
+  check_syntax(utext);
   CHECK(text.find("K3DPP-SVC-") == std::string::npos);
   check_syntax(text);
 }
@@ -112,7 +118,7 @@ TEST_CASE("ClusterIP with one endpoint jumps straight to it") {
   check_golden("clusterip_1.rules", text);
   CHECK(text.find("statistic") == std::string::npos);
   CHECK(text.find("-j DNAT --to-destination 10.42.0.10:80") != std::string::npos);
-  CHECK(text.find("REJECT --reject-with icmp-port-unreachable") == std::string::npos);
+  CHECK(text.find("-j REJECT") == std::string::npos);
   check_syntax(text);
 }
 
