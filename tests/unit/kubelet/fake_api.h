@@ -29,6 +29,7 @@ class FakeApi : public client::ApiClient {
   std::deque<client::WatchEvent> queue;
   std::vector<json> events;
   std::map<std::string, json> statuses;  // pod name → last status
+  std::map<std::string, std::vector<json>> history;  // pod name → every status sent, in order
   std::vector<std::string> deletes;
   std::vector<std::string> delete_uids;
 
@@ -88,6 +89,7 @@ class FakeApi : public client::ApiClient {
     CHECK(r.plural == "pods");
     CHECK(sub == "status");
     statuses[name] = body["status"];
+    history[name].push_back(body["status"]);
     return body;
   }
   Status remove(const client::Resource&, const std::string&, const std::string& name,
@@ -100,6 +102,10 @@ class FakeApi : public client::ApiClient {
   }
   Status bind(const std::string&, const std::string&, const std::string&) override { return {}; }
 
+  std::vector<json> status_history(const std::string& name) {
+    std::lock_guard lk(mu);
+    return history[name];
+  }
   json status(const std::string& name) {
     std::lock_guard lk(mu);
     return statuses.count(name) ? statuses[name] : json::object();

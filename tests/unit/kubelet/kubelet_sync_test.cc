@@ -333,6 +333,22 @@ TEST_CASE("restarts: immediate first restart, then CrashLoopBackOff") {
   CHECK(has(r.api.event_lines(),
             "Warning BackOff Back-off restarting failed container app in pod crash_default(uid-crash)"));
   CHECK_FALSE(has(r.cri->calls_snapshot(), "CreateContainer app 2"));
+
+  // Each exit was reported (terminated, STATUS Error) before the container ran again or was held
+  // back: the statuses sent go running 0 → terminated 0 → running 1 → terminated 1 → waiting 1.
+  std::vector<std::string> seq;
+  for (const auto& st : r.api.status_history("crash")) {
+    if (!st.contains("containerStatuses")) continue;
+    const json& c0 = st["containerStatuses"][0];
+    std::string s = c0["state"].empty() ? "none" : c0["state"].begin().key();
+    s += " " + std::to_string(c0["restartCount"].get<int>());
+    if (seq.empty() || seq.back() != s) seq.push_back(s);
+  }
+  std::vector<std::string> tail;
+  for (const auto& s : seq) {
+    if (s != "waiting 0") tail.push_back(s);  // ContainerCreating before the first start
+  }
+  CHECK(tail == std::vector<std::string>{"running 0", "terminated 0", "running 1", "terminated 1", "waiting 1"});
 }
 
 TEST_CASE("restartPolicy Never: exit 0 → Succeeded, sandbox stopped") {
