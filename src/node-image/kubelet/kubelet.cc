@@ -537,16 +537,6 @@ struct Kubelet::PodWorker {
       publish(p, seen);
     }
 
-    // Report what the runtime shows before acting on it, as the kubelet does (status first, then
-    // SyncPod): a container that just exited is seen as terminated (STATUS Error / Completed)
-    // before it is restarted, instead of jumping straight to the next attempt.
-    if (any_exited(view)) {
-      PodInfo seen = info;
-      for (const auto& c : array_or_empty(spec, "initContainers")) fill_info(c, view, seen.init_containers, true);
-      for (const auto& c : array_or_empty(spec, "containers")) fill_info(c, view, seen.containers, false);
-      publish(p, seen);
-    }
-
     // --- Init containers, in order ---
     bool initialized = true;
     for (const auto& c : array_or_empty(spec, "initContainers")) {
@@ -598,13 +588,6 @@ struct Kubelet::PodWorker {
     for (const auto& c : array_or_empty(spec, "initContainers")) fill_info(c, view, info.init_containers, true);
     for (const auto& c : array_or_empty(spec, "containers")) fill_info(c, view, info.containers, false);
     publish(p, info);
-    return false;
-  }
-
-  static bool any_exited(const std::map<std::string, ContainerInfo>& view) {
-    for (const auto& [_, ci] : view) {
-      if (ci.current && ci.current->state() == rt::CONTAINER_EXITED) return true;
-    }
     return false;
   }
 
