@@ -1,4 +1,6 @@
 // k3dpp cluster create NAME (k3d: cmd/cluster/clusterCreate.go)
+#include <cstdlib>
+
 #include "cli/cli.h"
 #include "cluster/operations.h"
 #include "cluster/parse.h"
@@ -15,6 +17,7 @@ struct Options {
   std::string api_port;
   std::string image;
   std::string network;
+  std::string pod_network;
   bool wait = true;
   std::string timeout = "120s";
   bool no_rollback = false;
@@ -50,6 +53,11 @@ Result<cluster::CreateOptions> to_create_options(const Options& o) {
     c.spec.own_network = false;
   }
   c.spec.with_lb = !o.no_lb;
+  c.spec.pod_network = o.pod_network;
+  if (c.spec.pod_network.empty()) {
+    const char* env = std::getenv("K3DPP_POD_NETWORK");
+    if (env != nullptr) c.spec.pod_network = env;
+  }
   auto t = parse_duration(o.timeout);
   if (!t) return t.error().wrap("--timeout");
   c.timeout = *t;
@@ -74,6 +82,9 @@ void add_cluster_create(CLI::App& parent, Context& ctx) {
   cmd->add_option("--api-port", o->api_port, "Host port for the Kubernetes API server (Format: [HOST:]HOSTPORT)");
   cmd->add_option("-i,--image", o->image, "Node image (default: k3dpp/node:" K3DPP_VERSION ")");
   cmd->add_option("--network", o->network, "Join an existing network instead of creating k3dpp-NAME");
+  cmd->add_option("--pod-network", o->pod_network,
+                  "Pod network between nodes: host-gw|vxlan (default: $K3DPP_POD_NETWORK, else vxlan on podman, "
+                  "host-gw on docker)");
   cmd->add_flag("--wait", o->wait, "Wait for every node to be Ready (default true; --wait=false to skip)");
   cmd->add_option("--timeout", o->timeout, "Rollback changes if the cluster is not up within this time (e.g. 120s, 2m)");
   cmd->add_flag("--no-rollback", o->no_rollback, "Keep what was created when creation fails");

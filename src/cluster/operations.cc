@@ -39,6 +39,15 @@ Status check_engine(runtime::Runtime& rt) {
   return {};
 }
 
+// The pod network backend: the one asked for, else by engine. host-gw routes between podman nodes
+// are dropped by a host FORWARD policy DROP (docker's), VXLAN is not (node-container-recipe.md §5).
+Result<std::string> choose_pod_network(runtime::Runtime& rt, const std::string& wanted) {
+  if (wanted == "host-gw" || wanted == "vxlan") return wanted;
+  if (!wanted.empty()) return fail("unknown pod network \"" + wanted + "\" (want host-gw or vxlan)", "Invalid");
+  auto info = rt.info();
+  return std::string(info && info->engine == "podman" ? "vxlan" : "host-gw");
+}
+
 // Waits until a server wrote its admin.kubeconfig; fails early when the server exited.
 Result<std::string> wait_admin_kubeconfig(runtime::Runtime& rt, const std::string& server, Clock::time_point deadline,
                                           const HostProbes& probes) {
@@ -118,6 +127,11 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
   if (spec.agents < 0) return fail("the number of agents cannot be negative", "Invalid");
   if (spec.servers > 99 || spec.agents > 99) return fail("at most 99 servers and 99 agents", "Invalid");
   K3DPP_TRY(check_engine(rt));
+  {
+    auto pn = choose_pod_network(rt, spec.pod_network);
+    if (!pn) return pn.error().wrap("--pod-network");
+    spec.pod_network = *pn;
+  }
   {
     auto existing = rt.list_containers({{kLabelCluster, spec.name}}, true);
     if (!existing) return existing.error().wrap("listing containers");
@@ -202,7 +216,7 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
   Rollback rb(rt);
   CreateResult result;
   result.api_port = spec.api.host_port;
-  NodeContext ctx{spec.name, spec.network, spec.node_image, spec.version};
+  NodeContext ctx{spec.name, spec.network, spec.node_image, spec.version, spec.pod_network};
   runtime::Labels base_labels{{kLabelCluster, spec.name}, {kLabelVersion, spec.version}};
   Clock::time_point deadline{};
   std::string server0 = nodes.front().name;
@@ -600,7 +614,7 @@ Status edit_cluster_ports(runtime::Runtime& rt, const std::string& name, const s
   K3DPP_TRY(check_lb_port_conflicts(ports));
   K3DPP_TRY(check_host_port_clashes(uses));
 
-  NodeContext ctx{name, st->network, lb->image, version_of(*lb)};
+  NodeContext ctx{name, st->network, lb->image, version_of(*lb), ""};
   ApiPort api{st->api_host, st->api_port};
   auto recreate = [&](const std::vector<ResolvedPort>& with) -> Status {
     auto spec = lb_container(ctx, api, with);
@@ -664,7 +678,11 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
   std::string tok(strings::trim(*token));
 
   log->info("Adding {} node(s) to the runtime local cluster '{}'...", nodes.size(), opts.cluster);
-  NodeContext ctx{opts.cluster, cs->network, image, version_of(first)};
+  std::string pod_network;
+  if (auto it = first.labels.find(kLabelPodNetwork); it != first.labels.end()) pod_network = it->second;
+  auto pn = choose_pod_network(rt, pod_network);
+  if (!pn) return pn.error();
+  NodeContext ctx{opts.cluster, cs->network, image, version_of(first), *pn};
   runtime::Labels vlabels{{kLabelCluster, opts.cluster}, {kLabelVersion, ctx.version}};
   Rollback rb(rt);
   auto deadline = probes.now() + opts.timeout;

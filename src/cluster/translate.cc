@@ -29,6 +29,10 @@ runtime::ContainerSpec node_container(const NodeContext& ctx, const NodeSpec& no
               {kLabelIndex, std::to_string(node.index)},
               {kLabelVersion, ctx.version},
               {kLabelNetwork, ctx.network}};
+  if (!ctx.pod_network.empty()) {
+    s.labels[kLabelPodNetwork] = ctx.pod_network;
+    s.env.push_back("K3DPP_POD_NETWORK=" + ctx.pod_network);
+  }
   s.cmd = node.role == Role::kServer ? server_command(ctx.cluster, node.name) : agent_command(ctx.cluster, node.name);
   s.binds.push_back(containerd_volume_name(ctx.cluster, node.name) + ":/var/lib/containerd");
   s.binds.insert(s.binds.end(), extra_binds.begin(), extra_binds.end());

@@ -17,6 +17,7 @@ struct NodeContext {
   std::string network;
   std::string image;    // node image (or LB image for lb_container)
   std::string version;  // K3DPP_VERSION, label k3dpp.version
+  std::string pod_network;  // nodes: env K3DPP_POD_NETWORK + label k3dpp.pod-network ("" = none)
 };
 
 // Server/agent container per docs/node-contract.md: --init, CapAdd ALL, CapDrop SYS_RESOURCE,

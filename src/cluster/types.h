@@ -22,6 +22,7 @@ inline constexpr const char* kLabelApiPort = "k3dpp.api.port";
 inline constexpr const char* kLabelApiHost = "k3dpp.api.host";
 inline constexpr const char* kLabelPorts = "k3dpp.ports";
 inline constexpr const char* kLabelNetwork = "k3dpp.network";
+inline constexpr const char* kLabelPodNetwork = "k3dpp.pod-network";  // host-gw | vxlan (on nodes)
 inline constexpr const char* kTokenPath = "/etc/k3dpp/token";
 inline constexpr const char* kAdminKubeconfigPath = "/var/lib/k3dpp/server/admin.kubeconfig";
 inline constexpr const char* kLbPortsPath = "/etc/k3dpp-lb/ports.json";
@@ -96,6 +97,7 @@ struct ClusterSpec {
   std::vector<PortMapping> ports;
   std::vector<VolumeMount> volumes;
   bool with_lb = true;
+  std::string pod_network; // "host-gw" | "vxlan"; "" = by engine (podman: vxlan, docker: host-gw)
   std::string token;       // filled by the create pipeline
   std::string version;     // K3DPP_VERSION
 };

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -116,11 +117,23 @@ struct NodeStack::Impl {
     bool dns_up = !o.run_dns, proxy_up = !o.run_proxy, kubelet_up = !o.run_kubelet, routes_up = !o.run_routes;
     while (!stop.stop_requested()) {
       if (!routes_up) {
-        auto r = std::make_unique<podnet::RouteManager>(*api, o.node_name);
+        // The backend comes from the node container's K3DPP_POD_NETWORK (set by the CLI:
+        // host-gw on docker, vxlan on podman; docs/node-contract.md).
+        const char* env = std::getenv("K3DPP_POD_NETWORK");
+        std::string backend_name = env != nullptr ? env : "";
+        auto backend = podnet::parse_backend(backend_name);
+        if (!backend) {
+          lg->error("node {}: K3DPP_POD_NETWORK: {}; using host-gw", o.node_name, backend.error().message);
+          backend_name = "host-gw";
+        }
+        if (backend_name.empty()) backend_name = "host-gw";
+        podnet::RouteManagerOptions ro;
+        ro.backend = backend ? *backend : podnet::Backend::kHostGw;
+        auto r = std::make_unique<podnet::RouteManager>(*api, o.node_name, ro);
         if (auto s = r->start(); !s) {
           lg->error("node {}: pod network routes: {}", o.node_name, s.error().message);
         } else {
-          lg->info("pod network routes (host-gw) to the other nodes' podCIDRs managed");
+          lg->info("pod network routes ({}) to the other nodes' podCIDRs managed", backend_name);
           routes = std::move(r);
           routes_up = true;
         }

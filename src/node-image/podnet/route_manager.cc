@@ -4,7 +4,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -19,8 +22,8 @@ namespace {
 
 using json = nlohmann::json;
 
-// Runs argv (no shell); error with the command's output when it fails.
-Status run_command(const std::vector<std::string>& argv) {
+// Runs argv (no shell); its output (stdout+stderr), or an error with that output when it fails.
+Result<std::string> run_output(const std::vector<std::string>& argv) {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return Error(std::string("pipe: ") + std::strerror(errno));
   posix_spawn_file_actions_t fa;
@@ -48,9 +51,26 @@ Status run_command(const std::vector<std::string>& argv) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return output;
   while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
   return Error(cmd + ": " + (output.empty() ? "failed" : output));
+}
+
+Status run_command(const std::vector<std::string>& argv) {
+  auto r = run_output(argv);
+  if (!r) return r.error();
+  return {};
+}
+
+// A delete of something already gone is a success.
+Status ignore_missing(Status st) {
+  if (st) return st;
+  const auto& m = st.error().message;
+  for (const char* gone : {"No such process", "No such file or directory", "Cannot find device", "does not exist",
+                           "Cannot assign requested address"}) {
+    if (m.find(gone) != std::string::npos) return {};
+  }
+  return st;
 }
 
 class IpCommand : public RouteProgrammer {
@@ -67,29 +87,114 @@ class IpCommand : public RouteProgrammer {
   std::string bin_;
 };
 
+// The interface holding `ip` (the VXLAN underlay), "" when none does.
+std::string interface_of(const std::string& ip) {
+  std::string out;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    char buf[INET_ADDRSTRLEN] = {0};
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof buf);
+    if (ip == buf) {
+      out = i->ifa_name;
+      break;
+    }
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+class VxlanCommand : public RouteProgrammer {
+ public:
+  VxlanCommand(std::string ip, std::string bridge) : ip_(std::move(ip)), bridge_(std::move(bridge)) {}
+
+  Result<std::string> prepare(const std::string& local_ip, const std::string& pod_cidr) override {
+    const std::string mac = vtep_mac_for(pod_cidr);
+    const std::string net = network_address(pod_cidr);
+    if (mac.empty() || !valid_ipv4(local_ip)) return Error("vxlan: bad node IP " + local_ip + " or podCIDR " + pod_cidr);
+    const std::string dev = kVxlanDevice;
+    // An existing device is kept only when it is ours with the same settings (a node IP that
+    // changed across a restart needs a new local address).
+    if (auto shown = run_output({ip_, "-d", "-j", "link", "show", "dev", dev}); shown) {
+      json j = json::parse(*shown, nullptr, false);
+      bool same = false;
+      if (j.is_array() && !j.empty() && j[0].is_object()) {
+        const auto& l = j[0];
+        json data = l.value("linkinfo", json::object()).value("info_data", json::object());
+        same = l.value("linkinfo", json::object()).value("info_kind", "") == "vxlan" &&
+               data.value("id", -1) == kVxlanVni && data.value("local", "") == local_ip &&
+               data.value("port", -1) == kVxlanPort && l.value("address", "") == mac;
+      }
+      if (!same) K3DPP_TRY(run_command({ip_, "link", "del", dev}));
+      else return finish(dev, net, mac);
+    }
+    std::vector<std::string> add{ip_,    "link",  "add",     dev,       "address", mac,
+                                 "type", "vxlan", "id",      std::to_string(kVxlanVni),
+                                 "local", local_ip, "dstport", std::to_string(kVxlanPort), "nolearning"};
+    if (auto under = interface_of(local_ip); !under.empty()) {
+      add.push_back("dev");
+      add.push_back(under);
+    }
+    K3DPP_TRY(run_command(add));
+    return finish(dev, net, mac);
+  }
+
+  Status replace(const Route& r) override {
+    const std::string net = network_address(r.cidr);
+    if (net.empty() || !valid_mac(r.vtep_mac)) return Error("vxlan: route " + r.cidr + " has no VTEP MAC");
+    K3DPP_TRY(run_command({bridge_, "fdb", "replace", r.vtep_mac, "dev", kVxlanDevice, "dst", r.via}));
+    K3DPP_TRY(run_command({ip_, "neigh", "replace", net, "lladdr", r.vtep_mac, "dev", kVxlanDevice, "nud", "permanent"}));
+    return run_command({ip_, "route", "replace", r.cidr, "via", net, "dev", kVxlanDevice, "onlink"});
+  }
+
+  Status remove(const Route& r) override {
+    const std::string net = network_address(r.cidr);
+    K3DPP_TRY(ignore_missing(run_command({ip_, "route", "del", r.cidr, "dev", kVxlanDevice})));
+    if (!net.empty()) K3DPP_TRY(ignore_missing(run_command({ip_, "neigh", "del", net, "dev", kVxlanDevice})));
+    if (valid_mac(r.vtep_mac))
+      K3DPP_TRY(ignore_missing(run_command({bridge_, "fdb", "del", r.vtep_mac, "dev", kVxlanDevice, "dst", r.via})));
+    return {};
+  }
+
+ private:
+  Result<std::string> finish(const std::string& dev, const std::string& net, const std::string& mac) {
+    K3DPP_TRY(run_command({ip_, "addr", "replace", net + "/32", "dev", dev}));
+    K3DPP_TRY(run_command({ip_, "link", "set", "dev", dev, "mtu", std::to_string(kVxlanMtu), "up"}));
+    return mac;
+  }
+
+  std::string ip_, bridge_;
+};
+
 }  // namespace
 
 std::unique_ptr<RouteProgrammer> ip_command_programmer(std::string ip_binary) {
   return std::make_unique<IpCommand>(std::move(ip_binary));
 }
 
+std::unique_ptr<RouteProgrammer> vxlan_command_programmer(std::string ip_binary, std::string bridge_binary) {
+  return std::make_unique<VxlanCommand>(std::move(ip_binary), std::move(bridge_binary));
+}
+
 RouteManager::RouteManager(client::ApiClient& api, std::string my_node_name, RouteManagerOptions options)
     : api_(api), me_(std::move(my_node_name)), opts_(std::move(options)) {
-  if (!opts_.programmer) opts_.programmer = ip_command_programmer();
+  if (!opts_.programmer)
+    opts_.programmer = opts_.backend == Backend::kVxlan ? vxlan_command_programmer() : ip_command_programmer();
 }
 
 RouteManager::~RouteManager() { stop(); }
 
 Status RouteManager::start() {
-  if (opts_.backend == Backend::kVxlan)
-    return Error("pod network backend vxlan is not implemented yet (use host-gw)", "Unsupported");
   informer_ = std::make_unique<client::Informer>(api_, client::res::kNodes);
   client::InformerHandlers h;
   h.on_add = [this](const json&) { kick(); };
   h.on_update = [this](const json& a, const json& b) {
-    // Only podCIDR, addresses and deletion matter; heartbeats (conditions) do not.
+    // Only podCIDR, addresses, the VTEP MAC and deletion matter; heartbeats (conditions) do not.
     auto key = [](const json& n) {
+      auto md = n.value("metadata", json::object());
       return n.value("spec", json::object()).value("podCIDR", "") +
+             md.value("annotations", json::object()).value(kVtepMacAnnotation, "") +
              n.value("status", json::object()).value("addresses", json::array()).dump() +
              (n.value("metadata", json::object()).contains("deletionTimestamp") ? "D" : "");
     };
@@ -169,7 +274,43 @@ void RouteManager::sync(bool full) {
   auto log = log::get("podnet");
   std::vector<json> nodes;
   for (auto& n : informer_->list()) nodes.push_back(*n);
-  auto desired = plan_routes(nodes, me_);
+  if (opts_.backend == Backend::kVxlan) {
+    // My own VTEP first: without it no route can work, and the others need its MAC.
+    auto self = self_info(nodes, me_);
+    auto retry = [&] {
+      std::lock_guard<std::mutex> lock(mu_);
+      dirty_ = true;
+    };
+    if (self.pod_cidr.empty() || self.internal_ip.empty()) {
+      log->debug("vxlan: node {} has no podCIDR/InternalIP yet", me_);
+      retry();
+      return;
+    }
+    std::string want = self.internal_ip + " " + self.pod_cidr;
+    if (full || prepared_ != want) {
+      auto mac = opts_.programmer->prepare(self.internal_ip, self.pod_cidr);
+      if (!mac) {
+        log->warn("vxlan device {}: {}", kVxlanDevice, mac.error().message);
+        prepared_.clear();
+        retry();
+        return;
+      }
+      if (prepared_ != want)
+        log->info("vxlan device {} (VNI {}, UDP {}, local {}, MAC {})", kVxlanDevice, kVxlanVni, kVxlanPort,
+                  self.internal_ip, *mac);
+      prepared_ = want;
+      if (!mac->empty() && self.vtep_mac != *mac) {
+        json patch = {{"metadata", {{"annotations", {{kVtepMacAnnotation, *mac}}}}}};
+        if (auto p = api_.patch(client::res::kNodes, "", me_, client::PatchType::kMerge, patch); !p) {
+          log->warn("publishing {}={} on node {}: {}", kVtepMacAnnotation, *mac, me_, p.error().message);
+          retry();
+        } else {
+          log->info("published {}={} on node {}", kVtepMacAnnotation, *mac, me_);
+        }
+      }
+    }
+  }
+  auto desired = plan_routes(nodes, me_, opts_.backend);
   std::vector<Route> current;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -202,7 +343,12 @@ void RouteManager::sync(bool full) {
     }
     bool known = false;
     for (auto& c : current) known = known || c == r;
-    if (!known) log->info("route {} via {} (node {})", r.cidr, r.via, r.node);
+    if (!known) {
+      if (r.vtep_mac.empty())
+        log->info("route {} via {} (node {})", r.cidr, r.via, r.node);
+      else
+        log->info("route {} via {} (node {}, VTEP {} {})", r.cidr, kVxlanDevice, r.node, r.via, r.vtep_mac);
+    }
     erase_cidr(r.cidr);
     now.push_back(r);
   }

@@ -25,18 +25,34 @@ namespace k3dpp::podnet {
 class RouteProgrammer {
  public:
   virtual ~RouteProgrammer() = default;
+  // Before any route (every full sync, so a fresh netns gets it again): the backend's own device.
+  // Returns the VTEP MAC this node must publish ("" for host-gw: nothing to publish).
+  virtual Result<std::string> prepare(const std::string& local_ip, const std::string& pod_cidr) {
+    (void)local_ip;
+    (void)pod_cidr;
+    return std::string();
+  }
   virtual Status replace(const Route& r) = 0;  // ip route replace CIDR via IP
   virtual Status remove(const Route& r) = 0;   // ip route del CIDR (missing route = success)
 };
 
-// Runs /sbin/ip (no shell).
+// host-gw: runs /sbin/ip (no shell).
 std::unique_ptr<RouteProgrammer> ip_command_programmer(std::string ip_binary = "ip");
+// vxlan: runs ip and bridge (no shell). prepare() (re)creates kVxlanDevice (VNI kVxlanVni, UDP
+// kVxlanPort, local = the node IP, nolearning, MTU kVxlanMtu, MAC vtep_mac_for(podCIDR), address
+// network_address(podCIDR)/32) unless one with those settings exists; replace() programs
+//   ip route replace CIDR via NET dev k3dpp.42 onlink
+//   ip neigh replace NET lladdr MAC dev k3dpp.42 nud permanent
+//   bridge fdb replace MAC dev k3dpp.42 dst VTEP-IP
+// and remove() deletes those three (missing entries = success).
+std::unique_ptr<RouteProgrammer> vxlan_command_programmer(std::string ip_binary = "ip",
+                                                          std::string bridge_binary = "bridge");
 
 struct RouteManagerOptions {
   Backend backend = Backend::kHostGw;
   std::chrono::milliseconds debounce{200};
   std::chrono::milliseconds resync{30000};
-  std::shared_ptr<RouteProgrammer> programmer;  // null: ip_command_programmer()
+  std::shared_ptr<RouteProgrammer> programmer;  // null: ip_command_programmer() / vxlan_command_programmer()
 };
 
 class RouteManager {
@@ -46,7 +62,8 @@ class RouteManager {
   RouteManager(const RouteManager&) = delete;
   RouteManager& operator=(const RouteManager&) = delete;
 
-  // Error for the vxlan backend (not implemented yet).
+  // vxlan: also creates the VXLAN device once this Node has a podCIDR and an InternalIP, and
+  // publishes its MAC in the Node annotation k3dpp.io/vtep-mac (merge patch of its own Node).
   Status start();
   void stop();
 
@@ -69,6 +86,7 @@ class RouteManager {
   bool dirty_ = true;
   unsigned long syncs_ = 0;
   std::vector<Route> programmed_;
+  std::string prepared_;  // vxlan: "IP podCIDR" the device was last prepared for
   std::jthread worker_;
 };
 

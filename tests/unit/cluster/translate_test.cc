@@ -46,7 +46,7 @@ std::string spec_json(const runtime::ContainerSpec& s) {
   return j.dump(2) + "\n";
 }
 
-NodeContext ctx() { return {"dev", "k3dpp-dev", "k3dpp/node:0.1.0", "0.1.0"}; }
+NodeContext ctx() { return {"dev", "k3dpp-dev", "k3dpp/node:0.1.0", "0.1.0", ""}; }
 
 }  // namespace
 
@@ -64,11 +64,22 @@ TEST_CASE("agent node container spec (golden)") {
 }
 
 TEST_CASE("node create X makes k3dpp-X-N whose volume is prefixed by the cluster") {
-  auto s = node_container({"mycluster", "k3dpp-mycluster", "k3dpp/node:0.1.0", "0.1.0"},
+  auto s = node_container({"mycluster", "k3dpp-mycluster", "k3dpp/node:0.1.0", "0.1.0", ""},
                           {Role::kAgent, 0, "k3dpp-agent-02-0"}, {}, {});
   CHECK(s.binds.front() == "k3dpp-mycluster-agent-02-0-containerd:/var/lib/containerd");
   CHECK(s.cmd == std::vector<std::string>{"agent", "--node-name", "k3dpp-agent-02-0", "--server",
                                            "https://k3dpp-mycluster-server-0:6443", "--token-file", "/etc/k3dpp/token"});
+}
+
+TEST_CASE("the pod network backend reaches the node as env and label") {
+  NodeContext c = ctx();
+  c.pod_network = "vxlan";
+  auto s = node_container(c, {Role::kAgent, 0, "k3dpp-dev-agent-0"}, {}, {});
+  CHECK(s.env == std::vector<std::string>{"K3DPP_POD_NETWORK=vxlan"});
+  CHECK(s.labels.at("k3dpp.pod-network") == "vxlan");
+  auto none = node_container(ctx(), {Role::kAgent, 0, "k3dpp-dev-agent-0"}, {}, {});
+  CHECK(none.env.empty());
+  CHECK(!none.labels.count("k3dpp.pod-network"));
 }
 
 TEST_CASE("load balancer container spec with -p mappings (golden)") {
