@@ -280,6 +280,14 @@ void ApiServer::handle_request(const http::Request& req, http::Responder& resp) 
   else o = method_not_allowed();
   if (auto* e = std::get_if<ApiError>(&o)) return send_error(resp, *e);
   auto& r = std::get<Reply>(o);
+  if (!r.raw_body.empty()) {
+    http::Response raw;
+    raw.status = r.code;
+    raw.headers.emplace_back("Content-Type", r.content_type);
+    for (auto& h : r.headers) raw.headers.push_back(h);
+    raw.body = std::move(r.raw_body);
+    return resp.send(std::move(raw));
+  }
   send_json(resp, r.code, r.body, r.content_type, r.headers);
 }
 

@@ -39,6 +39,7 @@ struct Reply {
   json body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string content_type = "application/json";
+  std::string raw_body;  // when set: sent as is instead of body (pre-serialized JSON)
 };
 
 using Outcome = std::variant<Reply, ApiError>;

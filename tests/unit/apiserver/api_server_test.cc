@@ -695,3 +695,20 @@ TEST_CASE("delete propagationPolicy: Orphan and Foreground hand over to the GC t
   CHECK(bad.response.status == 422);
   CHECK(s.call("GET", "/api/v1/namespaces/default/pods/keep").response.status == 200);
 }
+
+TEST_CASE("list fast path: items equal what GET returns (top-level resourceVersion only)") {
+  Server s;
+  REQUIRE(s.call("POST", "/apis/apps/v1/namespaces/default/deployments", kDeploy).response.status == 201);
+  json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "tricky"}}},
+             {"data", {{"x", "\"metadata\":{\"a\":1}"}, {"y", "\\\\\"metadata\\\":{"}}}};
+  REQUIRE(s.call("POST", "/api/v1/namespaces/default/configmaps", cm.dump()).response.status == 201);
+  json l = s.call("GET", "/apis/apps/v1/namespaces/default/deployments").body();
+  REQUIRE(l["items"].size() == 1);
+  CHECK(l["kind"] == "DeploymentList");
+  CHECK(l["items"][0] == s.call("GET", "/apis/apps/v1/namespaces/default/deployments/web").body());
+  CHECK_FALSE(l["items"][0]["spec"]["template"]["metadata"].contains("resourceVersion"));
+  json c = s.call("GET", "/api/v1/namespaces/default/configmaps").body();
+  REQUIRE(c["items"].size() == 1);
+  CHECK(c["items"][0] == s.call("GET", "/api/v1/namespaces/default/configmaps/tricky").body());
+  CHECK(c["items"][0]["data"] == cm["data"]);
+}
