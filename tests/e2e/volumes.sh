@@ -4,7 +4,8 @@
 # as files (items, defaultMode, subPath) and env vars, a configMap update reaching the files,
 # downwardAPI and projected volumes (a label change reaching the file), hostPath type checks,
 # `k3dpp cluster create -v HOSTDIR:/NODEDIR@server:0` seen by a hostPath pod, a read-only claim,
-# and a local-path StorageClass with reclaim Retain (PV Released, data kept).
+# local-path data surviving a node restart, and a StorageClass with reclaim Retain (PV Released,
+# data kept).
 # Needs the busybox workload image (images/build-workloads.sh), imported with `k3dpp image import`.
 source "$(dirname "$0")/lib.sh"
 
@@ -274,7 +275,12 @@ expect_fail "and cannot write" "Read-only file system" -- kubectl exec keeper -c
 pv=$(kubectl get pvc kept -o jsonpath='{.spec.volumeName}')
 knode=$(kubectl get pod keeper -o jsonpath='{.spec.nodeName}')
 kdir=$(kubectl get pv "$pv" -o jsonpath='{.spec.hostPath.path}')
-run "delete pod keeper and claim kept" -- kubectl delete pod keeper --grace-period=1
+# The volume lives in the node container's filesystem: it survives a node restart.
+run "node stop $knode" -- "$K3DPP" node stop "$knode"
+run "node start $knode" -- "$K3DPP" node start "$knode"
+eventually 60 2 "keeper Running again after the node restart" "^keeper +2/2 +Running" -- kubectl get pod keeper --no-headers
+eventually 20 2 "the local-path data survived the node restart" "^kept-data$" -- kubectl exec keeper -c ro -- cat /data/file.txt
+run "delete pod keeper" -- kubectl delete pod keeper --grace-period=1
 run "delete pvc kept" -- kubectl delete pvc kept
 eventually 15 1 "Retain: the PV is Released" "^$pv +100Mi +RWO +Retain +Released +default/kept +local-retain " -- kubectl get pv "$pv"
 sleep 2
