@@ -3,6 +3,8 @@
 #   k3dpp/node:<version> (+ :latest)  containerd, runc, CNI plugins, iptables, k3dpp-node
 #   k3dpp/lb:<version>   (+ :latest)  nginx with the stream module, k3dpp-lb
 #   k3dpp.local/pause:3.10            static pause program, also saved into the node image
+#   k3dpp/registry:<version> (+ :latest)  Debian's docker-registry (Docker Distribution 2.8), for
+#                                     `k3dpp registry create`; rebuilt only when its inputs change
 #
 # How: debootstrap (minbase) a Debian rootfs once, install each image's packages into a copy of
 # it with apt-get in a chroot, trim it, and cache the result under a key made from the package
@@ -10,9 +12,10 @@
 # adds our files as one small layer (docker cp + docker commit), so a rebuild after a code
 # change takes seconds. See images/README.md.
 #
-# Usage: images/build.sh [--build-dir DIR] [--only node|lb]
+# Usage: images/build.sh [--build-dir DIR] [--only node|lb|registry]
 #   --build-dir DIR  CMake build directory holding k3dpp-node and k3dpp-lb (default <repo>/build)
-#   --only KIND      build only the node (with the pause image) or only the lb image
+#   --only KIND      build only the node (with the pause image), the lb or the registry image
+#                    (the registry needs no k3dpp binary)
 # Environment:
 #   K3DPP_IMAGE_CACHE    cache directory (default /var/cache/k3dpp/images)
 #   K3DPP_NODE_BINARY    use this k3dpp-node instead of the one in the build directory
@@ -34,13 +37,13 @@ while (($#)); do
   case $1 in
     --build-dir) [ $# -ge 2 ] || die "--build-dir needs a directory"; build_dir=$2; shift 2 ;;
     --build-dir=*) build_dir=${1#*=}; shift ;;
-    --only) [ $# -ge 2 ] || die "--only needs node or lb"; only=$2; shift 2 ;;
+    --only) [ $# -ge 2 ] || die "--only needs node, lb or registry"; only=$2; shift 2 ;;
     --only=*) only=${1#*=}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
-case $only in all|node|lb) ;; *) die "--only must be node or lb, not '$only'" ;; esac
+case $only in all|node|lb|registry) ;; *) die "--only must be node, lb or registry, not '$only'" ;; esac
 
 version=$(sed -n 's/^project(k3dpp VERSION \([0-9][0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")
 [ -n "$version" ] || die "cannot read the version from project(k3dpp VERSION x.y.z) in $repo/CMakeLists.txt"
@@ -63,6 +66,8 @@ node_packages=(containerd runc containernetworking-plugins iptables iproute2 ca-
 # nginx-light does not pull in the stream module, nginx-core pulls it with mail, geoip, xslt,
 # image-filter. The smallest set with the stream proxy is nginx + libnginx-mod-stream.
 lb_packages=(nginx libnginx-mod-stream)
+# The Docker Distribution registry (/usr/bin/docker-registry, user docker-registry).
+registry_packages=(docker-registry)
 
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot)"
 command -v docker >/dev/null || die "docker CLI not found"
@@ -357,9 +362,33 @@ build_lb() {
   say "lb: k3dpp/lb:$tag ($(image_size "k3dpp/lb:$tag")) built in $(elapsed "$t0")"
 }
 
+# --- registry image --------------------------------------------------------------------------
+# No binary of ours: the image is the package rootfs plus images/registry/config.yml. It carries
+# a key over its inputs, so a build with unchanged inputs commits nothing (running registries
+# keep their image).
+build_registry() {
+  local t0 rootfs key image=k3dpp/registry:$tag s=$stage/registry
+  t0=$(now)
+  package_rootfs registry "${registry_packages[@]}"
+  rootfs=$rootfs_dir
+  key=$( { echo "recipe=$recipe_version"; echo "${rootfs##*-}"; cat "$images_dir/registry/config.yml"; } |
+    sha256sum | cut -c1-16)
+  if [ "$(docker image inspect -f '{{index .Config.Labels "k3dpp.registry.key"}}' "$image" 2>/dev/null)" = "$key" ]; then
+    [ -n "${K3DPP_IMAGE_TAG:-}" ] || docker tag "$image" k3dpp/registry:latest
+    say "registry: $image up to date"
+    return
+  fi
+  install -D -m 0644 "$images_dir/registry/config.yml" "$s/etc/docker/registry/config.yml"
+  commit_image registry "$rootfs" "$s" "$image" "${common_changes[@]}" \
+    -c "LABEL k3dpp.registry.key=$key" -c 'USER docker-registry' -c 'EXPOSE 5000/tcp' \
+    -c 'ENTRYPOINT ["/usr/bin/docker-registry", "serve", "/etc/docker/registry/config.yml"]'
+  say "registry: $image ($(image_size "$image")) built in $(elapsed "$t0")"
+}
+
 case $only in
   node) build_node ;;
   lb) build_lb ;;
-  all) build_node; build_lb ;;
+  registry) build_registry ;;
+  all) build_node; build_lb; build_registry ;;
 esac
 say "done in $(elapsed "$t_start")"

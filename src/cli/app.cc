@@ -113,6 +113,13 @@ void build_app(CLI::App& app, Context& ctx) {
   image->require_subcommand(1);
   add_image_import(*image, ctx);
 
+  auto* registry = app.add_subcommand("registry", "Manage registry/registries");
+  registry->alias("reg");
+  registry->require_subcommand(1);
+  add_registry_create(*registry, ctx);
+  add_registry_list(*registry, ctx);
+  add_registry_delete(*registry, ctx);
+
   add_version(app, ctx);
 }
 

@@ -59,6 +59,9 @@ void add_node_stop(CLI::App& node, Context& ctx);
 void add_kubeconfig_get(CLI::App& kubeconfig, Context& ctx);
 void add_kubeconfig_merge(CLI::App& kubeconfig, Context& ctx);
 void add_version(CLI::App& app, Context& ctx);
+void add_registry_create(CLI::App& registry, Context& ctx);
+void add_registry_list(CLI::App& registry, Context& ctx);
+void add_registry_delete(CLI::App& registry, Context& ctx);
 
 // Builds the whole command tree on app (used by main and by the CLI tests).
 void build_app(CLI::App& app, Context& ctx);

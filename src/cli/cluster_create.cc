@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "cluster/operations.h"
 #include "cluster/parse.h"
+#include "cluster/registry.h"
 #include "common/log.h"
 
 namespace k3dpp::cli {
@@ -24,6 +25,8 @@ struct Options {
   bool no_lb = false;
   bool kubeconfig_update_default = true;
   bool kubeconfig_switch_context = true;
+  std::string registry_create;
+  std::vector<std::string> registry_use;
 };
 
 Result<cluster::CreateOptions> to_create_options(const Options& o) {
@@ -65,6 +68,16 @@ Result<cluster::CreateOptions> to_create_options(const Options& o) {
   c.rollback = !o.no_rollback;
   c.kubeconfig.update_default = o.kubeconfig_update_default;
   c.kubeconfig.switch_context = o.kubeconfig_switch_context;
+  if (!o.registry_create.empty()) {
+    auto r = cluster::parse_registry_create(o.registry_create);
+    if (!r) return r.error().wrap("--registry-create");
+    c.registry_create = *r;
+  }
+  for (const auto& u : o.registry_use) {
+    auto r = cluster::parse_registry_use(u);
+    if (!r) return r.error().wrap("--registry-use");
+    c.registry_use.push_back(*r);
+  }
   return c;
 }
 }  // namespace
@@ -93,6 +106,12 @@ void add_cluster_create(CLI::App& parent, Context& ctx) {
                 "Merge the new cluster into the default kubeconfig (default true)");
   cmd->add_flag("--kubeconfig-switch-context", o->kubeconfig_switch_context,
                 "Switch the default kubeconfig's current-context to the new cluster (default true)");
+  cmd->add_option("--registry-create", o->registry_create,
+                  "Create a registry k3dpp-NAME on the cluster network, deleted with the cluster; the nodes pull "
+                  "docker.io images through it (Format: NAME[:[HOST:]HOSTPORT])");
+  cmd->add_option("--registry-use", o->registry_use,
+                  "Connect an existing registry (k3dpp registry create) to the cluster network; the nodes pull "
+                  "docker.io images through it (Format: NAME[:HOSTPORT])");
   cmd->callback([o, &ctx] {
     ctx.run = [o, &ctx]() -> Status {
       auto opts = to_create_options(*o);

@@ -150,6 +150,8 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
   }
   K3DPP_TRY(check_image(rt, spec.node_image));
   if (spec.with_lb) K3DPP_TRY(check_image(rt, spec.lb_image));
+  auto registries = plan_cluster_registries(rt, spec.name, spec.network, opts.registry_create, opts.registry_use, probes);
+  if (!registries) return registries.error();
   if (opts.kubeconfig.update_default) {
     // A kubeconfig we could not merge into would fail the very last step: find out now.
     std::string path = opts.kubeconfig.path.empty() ? default_kubeconfig_path() : opts.kubeconfig.path;
@@ -238,6 +240,10 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
                      return {};
                    },
                    "network"});
+  if (registries->create || !registries->use.empty()) {
+    steps.push_back({"Prep: Registries", [&]() { return attach_cluster_registries(rt, *registries, rb, probes); },
+                     "registries"});
+  }
   steps.push_back({"",
                    [&]() -> Status {
                      for (const auto& n : nodes) {
@@ -273,6 +279,7 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
                        rb.container(n.name);
                        auto st = rt.put_file(n.name, kTokenPath, spec.token, 0600);
                        if (!st) return st.error().wrap("putting the token into '" + n.name + "'");
+                       K3DPP_TRY(put_registry_files(rt, n.name, registries->attached));
                      }
                      return {};
                    },
@@ -417,6 +424,7 @@ Status delete_cluster(runtime::Runtime& rt, const std::string& name, const Kubec
     auto r = rt.remove_volume(v, true);
     if (!r && !r.error().is("NotFound")) note(r.error().wrap("deleting volume '" + v + "'"));
   }
+  note(detach_cluster_registries(rt, name, st->network, st->network_owned));
   if (st->network_owned) {
     log->info("Deleting cluster network '{}'", st->network);
     auto r = rt.remove_network(st->network);
@@ -675,6 +683,8 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
   }
   auto token = rt.read_file(first.name, kTokenPath);
   if (!token) return token.error().wrap("reading the cluster token from '" + first.name + "'");
+  auto registries = network_registries(rt, cs->network);
+  if (!registries) return registries.error();
   std::string tok(strings::trim(*token));
 
   log->info("Adding {} node(s) to the runtime local cluster '{}'...", nodes.size(), opts.cluster);
@@ -698,6 +708,7 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
       rb.container(n.name);
       auto put = rt.put_file(n.name, kTokenPath, tok, 0600);
       if (!put) return put.error().wrap("putting the token into '" + n.name + "'");
+      K3DPP_TRY(put_registry_files(rt, n.name, *registries));
       log->info("Starting node '{}'", n.name);
       auto s = rt.start_container(n.name);
       if (!s) return s.error().wrap("starting node '" + n.name + "'");

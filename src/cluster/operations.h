@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cluster/probes.h"
+#include "cluster/registry.h"
 #include "cluster/state.h"
 #include "cluster/types.h"
 #include "common/result.h"
@@ -27,6 +28,8 @@ struct CreateOptions {
   std::chrono::seconds timeout{120};
   bool rollback = true;         // --no-rollback turns it off
   KubeconfigOptions kubeconfig;
+  std::optional<RegistryRef> registry_create;  // --registry-create NAME[:[HOST:]PORT]
+  std::vector<RegistryRef> registry_use;       // --registry-use NAME[:PORT]
 };
 
 struct CreateResult {

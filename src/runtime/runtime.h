@@ -130,6 +130,12 @@ class Runtime {
   // all = include stopped containers.
   virtual Result<std::vector<ContainerInfo>> list_containers(const Labels& label_filter, bool all) = 0;
   virtual Status connect_network(const std::string& network, const std::string& container) = 0;
+  // Detaches a container (running or not) from a network. Backends without it answer
+  // "Unsupported" (the default).
+  virtual Status disconnect_network(const std::string& network, const std::string& container) {
+    return fail("disconnecting " + container + " from network " + network + " is not supported by this engine backend",
+                "Unsupported");
+  }
 
   // Runs cmd in a running container and waits; stdin_data (if any) is written then closed.
   virtual Result<ExecResult> exec(const std::string& container, const std::vector<std::string>& cmd,

@@ -269,6 +269,13 @@ Status DockerRuntime::connect_network(const std::string& network, const std::str
   return {};
 }
 
+Status DockerRuntime::disconnect_network(const std::string& network, const std::string& container) {
+  json body = {{"Container", container}, {"Force", true}};
+  auto r = call_json("POST", "/networks/" + enc(network) + "/disconnect", &body);
+  if (!r) return r.error().wrap("disconnect " + container + " from network " + network);
+  return {};
+}
+
 // ---- exec
 
 Result<ExecResult> DockerRuntime::exec(const std::string& container, const std::vector<std::string>& cmd,

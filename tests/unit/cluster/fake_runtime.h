@@ -19,6 +19,7 @@ class FakeRuntime : public runtime::Runtime {
     std::string state = "created";
     std::map<std::string, std::string> files;
     std::map<std::string, int> modes;
+    std::set<std::string> networks;  // connected with connect_network (besides spec.network)
   };
 
   // Failure injection: fail the call whose key ("create_container:k3dpp-x-agent-0" or just
@@ -71,6 +72,9 @@ class FakeRuntime : public runtime::Runtime {
   }
   Status remove_network(const std::string& name) override {
     if (should_fail("remove_network", name)) return injected("remove_network");
+    for (const auto& [cn, c] : containers) {  // like docker: "network has active endpoints"
+      if (c.spec.network == name || c.networks.count(name)) return fail("network " + name + " has active endpoints", "Conflict");
+    }
     if (!networks.erase(name)) return fail("network " + name + " not found", "NotFound");
     return {};
   }
@@ -135,7 +139,21 @@ class FakeRuntime : public runtime::Runtime {
     }
     return out;
   }
-  Status connect_network(const std::string&, const std::string&) override { return {}; }
+  Status connect_network(const std::string& network, const std::string& container) override {
+    if (should_fail("connect_network", container)) return injected("connect_network");
+    auto it = containers.find(container);
+    if (it == containers.end()) return fail("no such container " + container, "NotFound");
+    if (!networks.count(network)) return fail("network " + network + " not found", "NotFound");
+    it->second.networks.insert(network);
+    return {};
+  }
+  Status disconnect_network(const std::string& network, const std::string& container) override {
+    if (should_fail("disconnect_network", container)) return injected("disconnect_network");
+    auto it = containers.find(container);
+    if (it == containers.end()) return fail("no such container " + container, "NotFound");
+    if (!it->second.networks.erase(network)) return fail(container + " is not connected to " + network, "NotFound");
+    return {};
+  }
 
   Result<runtime::ExecResult> exec(const std::string& container, const std::vector<std::string>& cmd,
                                    const std::string& = {}) override {
@@ -203,6 +221,8 @@ class FakeRuntime : public runtime::Runtime {
     i.state = c.state;
     i.running = c.state == "running";
     i.ports = c.spec.ports;
+    if (!c.spec.network.empty()) i.ips[c.spec.network] = "172.19.0.2";
+    for (const auto& n : c.networks) i.ips[n] = "172.19.0.3";
     return i;
   }
 };
