@@ -100,6 +100,33 @@ Resources allocatable_of(const json& node) {
   return r;
 }
 
+// Requests as scoring sees them: a container without a cpu or memory request counts as 100m and
+// 200Mi (Kubernetes' non-zero defaults), so pods without requests still spread by count.
+constexpr long long kDefaultCpuMilli = 100;
+constexpr long long kDefaultMemory = 200LL * 1024 * 1024;
+constexpr double kSpreadWeight = 2.0;  // PodTopologySpread's default weight against least-allocated's 1
+
+Resources score_requests_of(const json& pod) {
+  Resources r;
+  for (const auto& c : field(field(pod, "spec"), "containers")) {
+    const json& req = field(field(c, "resources"), "requests");
+    r.cpu += req.contains("cpu")
+                 ? parse_cpu_milli(req["cpu"].is_string() ? req["cpu"].get<std::string>() : req["cpu"].dump())
+                 : kDefaultCpuMilli;
+    r.memory += req.contains("memory") ? parse_quantity(req["memory"].is_string() ? req["memory"].get<std::string>()
+                                                                                  : req["memory"].dump())
+                                       : kDefaultMemory;
+  }
+  r.pods = 1;
+  return r;
+}
+
+double free_fraction(long long used, long long allocatable) {
+  if (allocatable <= 0) return 0;
+  double f = 1.0 - static_cast<double>(used) / static_cast<double>(allocatable);
+  return f < 0 ? 0 : f;
+}
+
 std::set<std::string> host_ports(const json& pod) {
   std::set<std::string> out;
   for (const auto& c : field(field(pod, "spec"), "containers")) {
@@ -215,11 +242,22 @@ std::string filter_node(const json& pod, const json& node, const std::vector<con
 
 Decision schedule_one(const json& pod, const std::vector<const json*>& nodes, const std::vector<const json*>& pods) {
   std::map<std::string, std::vector<const json*>> by_node;
-  for (const json* p : pods) by_node[field(p->at("spec"), "nodeName").is_string() ? (*p)["spec"]["nodeName"].get<std::string>() : ""].push_back(p);
+  for (const json* p : pods) {
+    const json& nn = field(field(*p, "spec"), "nodeName");
+    by_node[nn.is_string() ? nn.get<std::string>() : ""].push_back(p);
+  }
   std::map<std::string, int> reasons;
   const json* owner = owner_of(pod);
-  std::string best;
-  double best_score = -1e18;
+  const std::string owner_uid = owner != nullptr ? owner->value("uid", "") : "";
+  // Feasible nodes with what scoring needs.
+  struct Candidate {
+    std::string name;
+    double least_allocated = 0;  // 0..100
+    long long same_owner = 0;
+    size_t pods = 0;
+  };
+  std::vector<Candidate> feasible;
+  const Resources want = score_requests_of(pod);
   for (const json* n : nodes) {
     std::string name = field(n->at("metadata"), "name").get<std::string>();
     const auto& on = by_node[name];
@@ -228,23 +266,47 @@ Decision schedule_one(const json& pod, const std::vector<const json*>& nodes, co
       reasons[why]++;
       continue;
     }
-    // Least requested (cpu+memory fractions free) plus spreading of one owner's replicas.
-    Resources alloc = allocatable_of(*n);
-    Resources used = requests_of(pod);
-    int same_owner = 0;
+    Candidate c;
+    c.name = name;
+    c.pods = on.size();
+    Resources used = want;
     for (const json* p : on) {
-      Resources r = requests_of(*p);
+      Resources r = score_requests_of(*p);
       used.cpu += r.cpu;
       used.memory += r.memory;
-      const json* o = owner_of(*p);
-      if (owner != nullptr && o != nullptr && o->value("uid", "") == owner->value("uid", "")) ++same_owner;
+      if (!owner_uid.empty()) {
+        const json* o = owner_of(*p);
+        if (o != nullptr && o->value("uid", "") == owner_uid) ++c.same_owner;
+      }
     }
-    double free_cpu = alloc.cpu > 0 ? 1.0 - static_cast<double>(used.cpu) / static_cast<double>(alloc.cpu) : 0;
-    double free_mem = alloc.memory > 0 ? 1.0 - static_cast<double>(used.memory) / static_cast<double>(alloc.memory) : 0;
-    double score = 50.0 * (free_cpu + free_mem) - 10.0 * same_owner - 0.01 * static_cast<double>(on.size());
-    if (score > best_score || (score == best_score && name < best)) {
+    Resources alloc = allocatable_of(*n);
+    c.least_allocated = (free_fraction(used.cpu, alloc.cpu) + free_fraction(used.memory, alloc.memory)) * 50.0;
+    feasible.push_back(std::move(c));
+  }
+  // Spreading of one owner's replicas (what SelectorSpread / default PodTopologySpread achieve on
+  // hostnames): 100 on nodes with the fewest replicas of the owner, 0 on the ones with the most.
+  long long max_same = 0, min_same = 0;
+  if (!feasible.empty()) {
+    min_same = feasible.front().same_owner;
+    for (const auto& c : feasible) {
+      max_same = std::max(max_same, c.same_owner);
+      min_same = std::min(min_same, c.same_owner);
+    }
+  }
+  std::string best;
+  double best_score = -1e18;
+  size_t best_pods = 0;
+  for (const auto& c : feasible) {
+    double spread = max_same == min_same ? 100.0
+                                         : 100.0 * static_cast<double>(max_same - c.same_owner) /
+                                               static_cast<double>(max_same - min_same);
+    double score = c.least_allocated + kSpreadWeight * spread;
+    bool better = score > best_score + 1e-9 ||
+                  (std::abs(score - best_score) <= 1e-9 && (c.pods < best_pods || (c.pods == best_pods && c.name < best)));
+    if (best.empty() || better) {
       best_score = score;
-      best = name;
+      best = c.name;
+      best_pods = c.pods;
     }
   }
   Decision d;

@@ -10,6 +10,7 @@
 #include "controllers/events.h"
 #include "controllers/storage.h"
 #include "controllers/work_queue.h"
+#include "scheduler/assume_cache.h"
 #include "scheduler/scheduler.h"
 
 namespace k3dpp::scheduler {
@@ -51,8 +52,7 @@ struct Scheduler::Impl {
   controllers::EventRecorder recorder;
   controllers::WorkQueue queue;
   std::thread worker;
-  std::mutex mu;
-  std::map<std::string, std::string> assumed;  // pod key → node, until the informer shows the binding
+  AssumeCache assumed;
   std::shared_ptr<spdlog::logger> log = log::get("scheduler");
 
   void run() {
@@ -151,22 +151,8 @@ struct Scheduler::Impl {
     auto bound = pods.list({}, bound_and_running);
     std::vector<const json*> placed;
     for (const auto& p : bound) placed.push_back(p.get());
-    // Pods we bound that the cache does not show yet count on their node.
-    std::vector<json> assumed_pods;
-    {
-      std::lock_guard<std::mutex> l(mu);
-      for (auto it = assumed.begin(); it != assumed.end();) {
-        auto cur = pods.get(it->first);
-        if (!cur || !(*cur)["spec"].value("nodeName", "").empty()) {
-          it = assumed.erase(it);
-          continue;
-        }
-        json p = *cur;
-        p["spec"]["nodeName"] = it->second;
-        assumed_pods.push_back(std::move(p));
-        ++it;
-      }
-    }
+    // Pods we bound that the cache does not show bound yet count on their node.
+    std::vector<json> assumed_pods = assumed.in_flight([this](const std::string& k) { return pods.get(k); });
     for (const auto& p : assumed_pods) placed.push_back(&p);
     Decision d = schedule_one(*pod, node_list, placed);
     if (d.node.empty()) return unschedulable(*pod, d.message);
@@ -190,16 +176,23 @@ struct Scheduler::Impl {
       log->warn("bind {}/{} to {}: {}", ns, name, d.node, r.error().message);
       return std::chrono::milliseconds(1000);
     }
-    {
-      std::lock_guard<std::mutex> l(mu);
-      assumed[key] = d.node;
-    }
+    assumed.assume(key, controllers::meta_str(*pod, "uid"), d.node);
     recorder.record(*pod, "Normal", "Scheduled", "Successfully assigned " + ns + "/" + name + " to " + d.node);
     return std::nullopt;
   }
 };
 
 Scheduler::Scheduler(client::ApiClient& client) : impl_(std::make_unique<Impl>(client)) {}
+
+size_t Scheduler::ready_nodes() const {
+  size_t n = 0;
+  for (const auto& node : impl_->nodes.list()) {
+    for (const auto& c : (*node)["status"].value("conditions", json::array())) {
+      if (c.value("type", "") == "Ready" && c.value("status", "") == "True") ++n;
+    }
+  }
+  return n;
+}
 Scheduler::~Scheduler() { stop(); }
 
 Status Scheduler::start() {

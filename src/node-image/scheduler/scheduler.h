@@ -1,6 +1,8 @@
 // Scheduler: filters (node Ready & schedulable, taints/tolerations, nodeSelector, required node
-// affinity, resource requests vs allocatable, host ports) and scoring (least requested + spreading
-// one owner's replicas), then binds through pods/binding. A pod that fits nowhere stays Pending
+// affinity, resource requests vs allocatable, host ports) and scoring (least allocated with
+// Kubernetes' non-zero default requests + spreading one owner's replicas, ties to the node with
+// the fewest pods), then binds through pods/binding; a bound pod counts on its node at once
+// (AssumeCache, before the watch shows the binding). A pod that fits nowhere stays Pending
 // with a FailedScheduling event worded as Kubernetes words it.
 #pragma once
 
@@ -40,6 +42,8 @@ class Scheduler {
   ~Scheduler();
   Status start();
   void stop();
+  // Nodes whose cached status says Ready (tests wait on it before creating pods).
+  size_t ready_nodes() const;
 
   struct Impl;
 

@@ -104,10 +104,9 @@ TEST_CASE("deployment: create, names, scale 2→6→2, self-healing, cascading d
     CHECK(p["status"].value("phase", "") == "Running");
     nodes.insert(p["spec"].value("nodeName", ""));
   }
-  // Every pod is bound to a hollow node. Spreading two replicas created at once over both nodes is
-  // not guaranteed yet: the scheduler does not account for its own in-flight bindings (kube-scheduler's
-  // "assumed" pods), so both may land on one node; scheduler_test covers the scoring itself.
-  for (const auto& n : nodes) CHECK((n == "hollow-node-0" || n == "hollow-node-1"));
+  // Two replicas created at once land on both nodes (the scheduler counts its own bindings before
+  // the watch shows them).
+  CHECK(nodes == std::set<std::string>{"hollow-node-0", "hollow-node-1"});
   json rs = h.get(client::res::kReplicaSets, "default", "nginx-deployment-" + hash);
   REQUIRE(!rs.is_null());
   CHECK(controllers::annotations_of(rs).value("deployment.kubernetes.io/revision", "") == "1");
@@ -371,4 +370,30 @@ TEST_CASE("namespace deletion removes everything in it, then the namespace") {
                   (h.get(client::res::kNamespaces, "", "dev").dump() + "\n" + dump_state(h, "dev")));
   CHECK(h.pods("dev").empty());
   CHECK(h.replica_sets("dev").empty());
+}
+
+TEST_CASE("scheduler: replicas created at once spread evenly over the nodes") {
+  testing::HarnessOptions o;
+  o.hollow_nodes = 4;
+  Harness h(o);
+  auto& api = h.api();
+  REQUIRE(api.create(client::res::kDeployments, "default", deployment("spread", 12, "nginx:1.24")).has_value());
+  REQUIRE_MESSAGE(Harness::wait_for([&] { return deployment_complete(h, "default", "spread", 12); }, 30s),
+                  dump_state(h, "default"));
+  std::map<std::string, int> per_node;
+  for (const auto& p : h.pods("default", "app=nginx")) per_node[p["spec"].value("nodeName", "")]++;
+  const std::map<std::string, int> three_each{{"hollow-node-0", 3}, {"hollow-node-1", 3}, {"hollow-node-2", 3},
+                                              {"hollow-node-3", 3}};
+  CHECK_MESSAGE(per_node == three_each, dump_state(h, "default"));
+  // Scaling up to 20 keeps the spread within one pod.
+  REQUIRE(api.patch(client::res::kDeployments, "default", "spread", client::PatchType::kMerge,
+                    json{{"spec", {{"replicas", 20}}}})
+              .has_value());
+  REQUIRE_MESSAGE(Harness::wait_for([&] { return deployment_complete(h, "default", "spread", 20); }, 30s),
+                  dump_state(h, "default"));
+  per_node.clear();
+  for (const auto& p : h.pods("default", "app=nginx")) per_node[p["spec"].value("nodeName", "")]++;
+  const std::map<std::string, int> five_each{{"hollow-node-0", 5}, {"hollow-node-1", 5}, {"hollow-node-2", 5},
+                                             {"hollow-node-3", 5}};
+  CHECK_MESSAGE(per_node == five_each, dump_state(h, "default"));
 }

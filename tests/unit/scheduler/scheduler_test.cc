@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <map>
+#include <memory>
+
+#include "scheduler/assume_cache.h"
 #include "scheduler/scheduler.h"
 
 using namespace k3dpp::scheduler;
@@ -94,4 +98,90 @@ TEST_CASE("scoring spreads one owner's replicas and prefers the least requested 
   CHECK(schedule_one(pod("y"), {&down}, {}).message ==
         "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready}. preemption: 0/1 "
         "nodes are available: 1 Preemption is not helpful for scheduling.");
+}
+
+namespace {
+
+// Schedules n pods of one owner one after another, each decision counting for the next (what the
+// assume cache gives the loop); returns node → count.
+std::map<std::string, int> place(const std::vector<const json*>& nodes, int n, const std::string& owner,
+                                 std::vector<json>& placed) {
+  std::map<std::string, int> out;
+  placed.reserve(placed.size() + static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    json p = pod(owner + "-" + std::to_string(i));
+    if (!owner.empty()) p["metadata"]["ownerReferences"] = json::array({{{"uid", owner}, {"controller", true}}});
+    std::vector<const json*> ptrs;
+    for (const auto& q : placed) ptrs.push_back(&q);
+    Decision d = schedule_one(p, nodes, ptrs);
+    REQUIRE(!d.node.empty());
+    out[d.node]++;
+    p["spec"]["nodeName"] = d.node;
+    placed.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("replicas created together spread evenly; pods without requests spread by count") {
+  json a = node("a"), b = node("b"), c = node("c"), d = node("d");
+  std::vector<json> placed;
+  CHECK(place({&a, &b, &c, &d}, 12, "rs1", placed) == std::map<std::string, int>{{"a", 3}, {"b", 3}, {"c", 3}, {"d", 3}});
+  // Unowned pods: least allocated with the non-zero default requests (100m, 200Mi) evens the count.
+  std::vector<json> loose;
+  CHECK(place({&a, &b}, 6, "", loose) == std::map<std::string, int>{{"a", 3}, {"b", 3}});
+}
+
+TEST_CASE("spreading one owner outweighs a busier node; ties go to the node with fewer pods") {
+  json a = node("a"), b = node("b");
+  std::vector<json> placed;
+  for (int i = 0; i < 4; ++i) placed.push_back(pod("other-" + std::to_string(i), "a"));
+  json mine = pod("rs2-0", "b");
+  mine["metadata"]["ownerReferences"] = json::array({{{"uid", "rs2"}, {"controller", true}}});
+  placed.push_back(mine);
+  json next = pod("rs2-1");
+  next["metadata"]["ownerReferences"] = mine["metadata"]["ownerReferences"];
+  std::vector<const json*> ptrs;
+  for (const auto& q : placed) ptrs.push_back(&q);
+  CHECK(schedule_one(next, {&a, &b}, ptrs).node == "a");
+  // Same scores (huge nodes, so resources do not tell them apart): fewer pods wins, then the name.
+  json big_a = node("a"), big_b = node("b");
+  big_a["status"]["allocatable"] = {{"cpu", "100000"}, {"memory", "100000Gi"}, {"pods", "110"}};
+  big_b["status"]["allocatable"] = big_a["status"]["allocatable"];
+  json on_a = pod("x", "a");
+  CHECK(schedule_one(pod("y"), {&big_a, &big_b}, {&on_a}).node == "b");
+  CHECK(schedule_one(pod("y"), {&big_a, &big_b}, {}).node == "a");
+}
+
+TEST_CASE("assume cache: a bound pod counts until the cache shows the binding") {
+  AssumeCache cache;
+  std::map<std::string, std::shared_ptr<const json>> store;
+  auto lookup = [&](const std::string& k) -> std::shared_ptr<const json> {
+    auto it = store.find(k);
+    return it == store.end() ? nullptr : it->second;
+  };
+  json p = pod("p1");
+  p["metadata"]["uid"] = "u1";
+  store["default/p1"] = std::make_shared<const json>(p);
+  cache.assume("default/p1", "u1", "node-a");
+  auto in = cache.in_flight(lookup);
+  REQUIRE(in.size() == 1);
+  CHECK(in[0]["spec"]["nodeName"] == "node-a");
+  CHECK(in[0]["metadata"]["name"] == "p1");
+  CHECK(cache.in_flight(lookup).size() == 1);  // still not observed: still counted
+  // The informer shows the binding: the cache copy counts from now on, the assumption goes.
+  json bound = p;
+  bound["spec"]["nodeName"] = "node-a";
+  store["default/p1"] = std::make_shared<const json>(bound);
+  CHECK(cache.in_flight(lookup).empty());
+  CHECK(cache.size() == 0);
+  // Deleted before observed, or replaced by a pod of the same name: dropped.
+  cache.assume("default/p2", "u2", "node-b");
+  CHECK(cache.in_flight(lookup).empty());
+  json p3 = pod("p3");
+  p3["metadata"]["uid"] = "new";
+  store["default/p3"] = std::make_shared<const json>(p3);
+  cache.assume("default/p3", "old", "node-b");
+  CHECK(cache.in_flight(lookup).empty());
 }
