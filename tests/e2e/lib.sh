@@ -30,6 +30,7 @@ _e2e_match() {
 _e2e_cleanup() {
   # Only the chapter's own shell cleans up, never a subshell that inherited the trap.
   [ "$BASHPID" = "$E2E_MAIN_PID" ] || return 0
+  local c
   if [ "${E2E_KEEP:-0}" != 1 ]; then
     for c in "${E2E_CLUSTERS[@]}"; do "$K3DPP" cluster delete "$c" >/dev/null 2>&1 || true; done
     rm -rf "$E2E_TMP"
@@ -47,6 +48,7 @@ e2e_new_cluster() {
 
 # Collects what explains a failure: node logs of every cluster of this run.
 _e2e_dump_logs() {
+  local c ctr  # a chapter's own $c must survive a failure dump
   for c in "${E2E_CLUSTERS[@]}"; do
     for ctr in $(docker ps -a --filter "label=k3dpp.cluster=$c" --format '{{.Names}}' 2>/dev/null); do
       echo "----- docker logs --tail 30 $ctr" >&2
