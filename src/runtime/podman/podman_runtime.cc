@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "runtime/docker/translate.h"
+#include "runtime/podman/archive_names.h"
 #include "runtime/podman/translate.h"
 
 namespace k3dpp::runtime::podman {
@@ -260,7 +261,10 @@ Status PodmanRuntime::save_images(const std::vector<std::string>& refs,
     if (!n) return n.error().wrap("save images");
     names.push_back(*n);
   }
-  return pm(compat_.save_images(names, out));
+  // Names in the archive as docker would write them (archive_names.h).
+  ArchiveNameRewriter rewriter(out);
+  K3DPP_TRY(pm(compat_.save_images(names, [&](const char* p, size_t n) { return rewriter.feed(p, n); })));
+  return rewriter.finish();
 }
 
 Status PodmanRuntime::load_image_file(const std::string& tar_path) { return pm(compat_.load_image_file(tar_path)); }
