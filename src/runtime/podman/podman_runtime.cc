@@ -202,6 +202,10 @@ Status PodmanRuntime::connect_network(const std::string& network, const std::str
   return pm(compat_.connect_network(network, container));
 }
 
+Status PodmanRuntime::disconnect_network(const std::string& network, const std::string& container) {
+  return pm(compat_.disconnect_network(network, container));
+}
+
 Result<ExecResult> PodmanRuntime::exec(const std::string& container, const std::vector<std::string>& cmd,
                                        const std::string& stdin_data) {
   return pm(compat_.exec(container, cmd, stdin_data));

@@ -61,6 +61,7 @@ class PodmanRuntime final : public Runtime {
   Result<ContainerInfo> inspect_container(const std::string& name) override;
   Result<std::vector<ContainerInfo>> list_containers(const Labels& label_filter, bool all) override;
   Status connect_network(const std::string& network, const std::string& container) override;
+  Status disconnect_network(const std::string& network, const std::string& container) override;
 
   Result<ExecResult> exec(const std::string& container, const std::vector<std::string>& cmd,
                           const std::string& stdin_data = {}) override;

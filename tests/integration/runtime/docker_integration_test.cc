@@ -272,6 +272,16 @@ TEST_CASE("docker runtime against the real engine") {
   REQUIRE(ci2.has_value());
   CHECK(ci2->ips.size() == 2);
   CHECK_FALSE(ci2->ips[net2].empty());
+  // Disconnect (cluster delete detaches a used registry this way) and connect again.
+  auto disc = rt.disconnect_network(net2, name);
+  REQUIRE_MESSAGE(disc.has_value(), disc.error().message);
+  auto ci3 = rt.inspect_container(name);
+  REQUIRE(ci3.has_value());
+  CHECK(ci3->ips.size() == 1);
+  CHECK(ci3->ips.count(net2) == 0);
+  CHECK_FALSE(rt.disconnect_network(net2, name).has_value());  // not connected any more
+  auto conn2 = rt.connect_network(net2, name);
+  REQUIRE_MESSAGE(conn2.has_value(), conn2.error().message);
 
   // Logs.
   auto lg = rt.logs(name, 0);
