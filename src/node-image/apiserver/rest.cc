@@ -456,6 +456,16 @@ Outcome ApiServer::Impl::list(const RequestInfo& ri, const http::Request& req) {
     lo.start = prefix + tok->start;
     lo.revision = tok->revision > 0 ? tok->revision : 0;  // -1: an inconsistent continuation, at "now"
   }
+  // resourceVersionMatch=Exact: the list as it was at that revision.
+  bool exact = false;
+  if (param(req, "resourceVersionMatch").value_or("") == "Exact" && param(req, "continue").value_or("").empty()) {
+    long long at = 0;
+    if (!strings::parse_int(param(req, "resourceVersion").value_or(""), at) || at <= 0) {
+      return bad_request("resourceVersionMatch: Exact requires a resourceVersion");
+    }
+    lo.revision = at;
+    exact = true;
+  }
   bool filtered = !s.labels.empty() || !s.fields.empty();
   // Fast path (plain JSON list, no selectors): the stored texts are spliced into the response
   // instead of being parsed and serialized again.
@@ -496,6 +506,10 @@ Outcome ApiServer::Impl::list(const RequestInfo& ri, const http::Request& req) {
     auto res = store->list(prefix, lo);
     if (!res) {
       if (res.error().kind != "Expired") return internal_error(res.error().message);
+      if (exact) {
+        return expired("too old resource version: " + std::to_string(lo.revision) + " (" +
+                       std::to_string(store->compacted_revision()) + ")");
+      }
       ApiError e = expired(
           "The provided continue parameter is too old to display a consistent list result. You can start a new "
           "list without the continue parameter, or use the continue token in this response to retrieve the "
@@ -1182,6 +1196,11 @@ Outcome ApiServer::Impl::remove_collection(const RequestInfo& ri, const http::Re
   if (!req.body.empty()) {
     options = json::parse(req.body, nullptr, false);
     if (options.is_discarded() || !options.is_object()) options = json::object();
+  }
+  if (auto p = param(req, "propagationPolicy")) options["propagationPolicy"] = *p;
+  if (auto g = param(req, "gracePeriodSeconds")) {
+    long long v;
+    if (strings::parse_int(*g, v)) options["gracePeriodSeconds"] = v;
   }
   json items = json::array();
   for (auto& kv : res->items) {

@@ -590,6 +590,11 @@ TEST_CASE("list pagination: limit, continue, remainingItemCount, one snapshot, 4
   CHECK(table.body()["rows"].size() == 2);
   CHECK(table.body()["metadata"].contains("continue"));
 
+  // resourceVersionMatch=Exact: the list at that revision (the snapshot of the first page).
+  auto exact = s.call("GET", "/api/v1/namespaces/default/pods?resourceVersionMatch=Exact&resourceVersion=" + rv);
+  REQUIRE(exact.response.status == 200);
+  CHECK(names_of(exact.body()) == std::vector<std::string>{"p1", "p2", "p3", "p4", "p5", "p6", "p7"});
+
   // Bad tokens.
   auto bad = s.call("GET", "/api/v1/namespaces/default/pods?limit=2&continue=notatoken");
   CHECK(bad.response.status == 400);
@@ -608,6 +613,9 @@ TEST_CASE("list pagination: limit, continue, remainingItemCount, one snapshot, 4
   auto resumed = s.call("GET", "/api/v1/namespaces/default/pods?limit=10&continue=" + g["metadata"]["continue"].get<std::string>());
   REQUIRE(resumed.response.status == 200);
   CHECK(names_of(resumed.body()) == std::vector<std::string>{"p35", "p5", "p6", "p7"});
+  auto exact_gone = s.call("GET", "/api/v1/namespaces/default/pods?resourceVersionMatch=Exact&resourceVersion=" + rv);
+  CHECK(exact_gone.response.status == 410);
+  CHECK(exact_gone.body()["message"].get<std::string>().rfind("too old resource version: " + rv, 0) == 0);
 }
 
 TEST_CASE("YAML request bodies are accepted like JSON; other media types 415") {
