@@ -29,6 +29,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 wl_dir=$repo/images/workloads
+# now, elapsed, debian_mirror, base_rootfs, chroot_{mount,umount}_proc, chroot_{prepare,unprepare}
+source "$repo/images/lib.sh"
 only=all
 save=1
 refresh=0
@@ -52,8 +54,7 @@ case $only in all|nginx|busybox|debian) ;; *) die "--only must be nginx, busybox
 cache=${K3DPP_IMAGE_CACHE:-/var/cache/k3dpp/images}/workloads
 saved=$cache/saved
 suite=bookworm
-mirror=${K3DPP_DEBIAN_MIRROR:-$(awk '$1 == "URIs:" {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)}
-mirror=${mirror:-http://deb.debian.org/debian}
+mirror=$(debian_mirror)
 # Bump when the way a rootfs or an image is prepared changes (setup steps below, labels), so
 # old caches and images are not reused.
 recipe_version=2
@@ -70,8 +71,6 @@ path_env='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 command -v docker >/dev/null || die "docker CLI not found"
 docker info >/dev/null 2>&1 || die "docker daemon not reachable (scripts/start-dockerd.sh starts it)"
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
 t_start=$(now)
 
 mkdir -p "$cache" "$saved"
@@ -102,32 +101,8 @@ drop_if_untagged() { # $1 = image id (may be empty)
 }
 
 # --- rootfs cache ----------------------------------------------------------------------------
-base_rootfs() { # sets base_dir to our debootstrapped minbase rootfs, creating it once
-  local key dir tmp t0
-  command -v debootstrap >/dev/null || die "debootstrap not found (apt-get install debootstrap)"
-  key=$(printf '%s\n' "$suite" "$mirror" minbase | key_of)
-  dir=$cache/base-$suite-$key
-  if [ ! -f "$dir.done" ]; then
-    t0=$(now)
-    tmp=$cache/tmp.base.$$
-    rm -rf "$dir" "$tmp"
-    say "debootstrap --variant=minbase $suite from $mirror (log $cache/debootstrap.log)"
-    debootstrap --variant=minbase "$suite" "$tmp" "$mirror" >"$cache/debootstrap.log" 2>&1 ||
-      die "debootstrap failed, see $cache/debootstrap.log"
-    mv "$tmp" "$dir"
-    touch "$dir.done"
-    say "debootstrap done in $(elapsed "$t0")"
-  fi
-  base_dir=$dir
-}
-
-chroot_mount_proc() { mount -t proc proc "$1/proc"; mounted+=("$1/proc"); }
-chroot_umount_proc() {
-  umount "$1/proc"
-  local keep=() m
-  for m in "${mounted[@]}"; do [ "$m" = "$1/proc" ] || keep+=("$m"); done
-  mounted=("${keep[@]}")
-}
+# base_rootfs (16-character cache key, our own base under <cache>/workloads) and the chroot
+# helpers are in images/lib.sh.
 
 # What a container never reads goes; the dpkg database and apt sources stay, so apt works in
 # the container (its lists are empty until `apt update`).
@@ -195,20 +170,14 @@ package_rootfs() { # $1 = kind, rest = packages (may be none)
     content_key=$( { echo "$key"; cat "$dir.packages"; } | key_of)
     return
   fi
-  base_rootfs
+  base_rootfs 16
   t0=$(now)
   tmp=$cache/tmp.$kind.$$
   rm -rf "$dir" "$tmp"
   cp -a "$base_dir" "$tmp"
   # This host's sources (bookworm, -updates, -security): the mirror pods reach, and apt in the
   # container sees the same archive the image was built from.
-  if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
-    rm -f "$tmp/etc/apt/sources.list"
-    cp /etc/apt/sources.list.d/*.sources "$tmp/etc/apt/sources.list.d/"
-  fi
-  printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
-  chmod 0755 "$tmp/usr/sbin/policy-rc.d"
-  cp /etc/resolv.conf "$tmp/etc/resolv.conf"
+  chroot_prepare "$tmp"
   chroot_mount_proc "$tmp"
   # debootstrap takes the release's packages only: upgrading from -updates/-security here is
   # what makes `apt upgrade` in a fresh container say "0 upgraded", as the course shows.
@@ -222,7 +191,7 @@ package_rootfs() { # $1 = kind, rest = packages (may be none)
   } >"$cache/apt-$kind.log" 2>&1 || die "$kind: apt-get failed, see $cache/apt-$kind.log"
   [ "$kind" != nginx ] || setup_nginx_rootfs "$tmp"
   chroot_umount_proc "$tmp"
-  rm -f "$tmp/usr/sbin/policy-rc.d"
+  chroot_unprepare "$tmp"
   trim_rootfs "$tmp"
   [ "$kind" != nginx ] || finish_nginx_rootfs "$tmp"
   chroot "$tmp" dpkg-query -W -f '${Package} ${Version}\n' >"$tmp.packages"

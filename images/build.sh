@@ -26,6 +26,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 images_dir=$repo/images
+# now, elapsed, debian_mirror, base_rootfs, chroot_{mount,umount}_proc, chroot_{prepare,unprepare}
+source "$images_dir/lib.sh"
 build_dir=$repo/build
 only=all
 
@@ -54,8 +56,7 @@ tag=${K3DPP_IMAGE_TAG:-$version}
 
 cache=${K3DPP_IMAGE_CACHE:-/var/cache/k3dpp/images}
 suite=bookworm
-mirror=${K3DPP_DEBIAN_MIRROR:-$(awk '$1 == "URIs:" {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)}
-mirror=${mirror:-http://deb.debian.org/debian}
+mirror=$(debian_mirror)
 pause_image=k3dpp.local/pause:3.10
 # Bump when the way a cached rootfs is prepared changes (trim rules, chroot setup), so old
 # caches are not reused.
@@ -74,8 +75,6 @@ command -v docker >/dev/null || die "docker CLI not found"
 docker info >/dev/null 2>&1 || die "docker daemon not reachable (scripts/start-dockerd.sh starts it)"
 command -v debootstrap >/dev/null || die "debootstrap not found (apt-get install debootstrap)"
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
 t_start=$(now)
 
 mkdir -p "$cache"
@@ -137,35 +136,7 @@ $(grep 'not found' <<<"$out")"
 }
 
 # --- rootfs cache ----------------------------------------------------------------------------
-base_rootfs() { # sets base_dir to the debootstrapped base rootfs, creating it once
-  local key dir tmp t0
-  key=$(printf '%s\n' "$suite" "$mirror" minbase | sha256sum | cut -c1-12)
-  dir=$cache/base-$suite-$key
-  if [ ! -f "$dir.done" ]; then
-    t0=$(now)
-    tmp=$cache/tmp.base.$$
-    rm -rf "$dir" "$tmp"
-    say "debootstrap --variant=minbase $suite from $mirror (log $cache/debootstrap.log)"
-    debootstrap --variant=minbase "$suite" "$tmp" "$mirror" >"$cache/debootstrap.log" 2>&1 ||
-      die "debootstrap failed, see $cache/debootstrap.log"
-    mv "$tmp" "$dir"
-    touch "$dir.done"
-    say "debootstrap done in $(elapsed "$t0")"
-  fi
-  base_dir=$dir
-}
-
-chroot_mount_proc() { # $1 = rootfs
-  mount -t proc proc "$1/proc"
-  mounted+=("$1/proc")
-}
-
-chroot_umount_proc() { # $1 = rootfs
-  umount "$1/proc"
-  local keep=() m
-  for m in "${mounted[@]}"; do [ "$m" = "$1/proc" ] || keep+=("$m"); done
-  mounted=("${keep[@]}")
-}
+# base_rootfs (12-character cache key) and the chroot helpers are in images/lib.sh.
 
 # Removes what a container never reads; the dpkg database stays so apt still works in a node.
 trim_rootfs() { # $1 = rootfs
@@ -203,20 +174,12 @@ package_rootfs() { # $1 = kind, rest = packages
     touch "$dir.done"
     rootfs_dir=$dir; return
   fi
-  base_rootfs
+  base_rootfs 12
   t0=$(now)
   tmp=$cache/tmp.$kind.$$
   rm -rf "$dir" "$tmp"
   cp -a "$base_dir" "$tmp"
-  # Same apt sources as this host (bookworm, updates, security) so library versions match.
-  if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
-    rm -f "$tmp/etc/apt/sources.list"
-    cp /etc/apt/sources.list.d/*.sources "$tmp/etc/apt/sources.list.d/"
-  fi
-  # Maintainer scripts must not start services inside the chroot.
-  printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
-  chmod 0755 "$tmp/usr/sbin/policy-rc.d"
-  cp /etc/resolv.conf "$tmp/etc/resolv.conf"
+  chroot_prepare "$tmp"
   chroot_mount_proc "$tmp"
   say "$kind: apt-get install ${pkgs//$'\n'/ } (log $cache/apt-$kind.log)"
   {
@@ -226,7 +189,7 @@ package_rootfs() { # $1 = kind, rest = packages
       chroot "$tmp" apt-get clean
   } >"$cache/apt-$kind.log" 2>&1 || die "$kind: apt-get failed, see $cache/apt-$kind.log"
   chroot_umount_proc "$tmp"
-  rm -f "$tmp/usr/sbin/policy-rc.d"
+  chroot_unprepare "$tmp"
   : >"$tmp/etc/resolv.conf"
   trim_rootfs "$tmp"
   # Files our images replace are removed here, so the import tar has no duplicate entries.
