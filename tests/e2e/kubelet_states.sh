@@ -155,6 +155,125 @@ expect "ready condition: PodCompleted" "^False PodCompleted\$" -- \
   pod_field done-ok '{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}'
 run "delete the finished pods" -- kubectl delete pod done-ok done-bad retry-once onfailure-ok --grace-period=1
 
+# ---------------------------------------------------------------- messages, start errors, init, OOM
+cat >"$E2E_TMP/ends.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: term-msg
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo bye-message > /dev/termination-log; exit 4"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: log-msg
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    terminationMessagePolicy: FallbackToLogsOnError
+    command: ["sh", "-c", "echo last words from the log; exit 5"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: no-cmd
+spec:
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["no-such-command"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: init-fails
+spec:
+  initContainers:
+  - name: init
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "exit 2"]
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: init-waits
+spec:
+  initContainers:
+  - name: init
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "15"]
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: oom
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "x=aaaaaaaa; while true; do x=$x$x; done"]
+    resources:
+      limits: {memory: 20Mi}
+YAML
+expect "apply six pods that end in different ways" "pod/term-msg created[\s\S]*pod/oom created" -- \
+  kubectl apply -f "$E2E_TMP/ends.yaml"
+eventually 20 1 "init-waits shows Init:0/1 while its init container runs" "^init-waits +0/1 +Init:0/1 +0 " -- \
+  kubectl get pods --no-headers
+eventually 90 2 "get pods: Error, Init:CrashLoopBackOff, Running, Error, CrashLoopBackOff, OOMKilled, Error" \
+  "^init-fails +0/1 +Init:(Error|CrashLoopBackOff) +[1-9][0-9]* \([0-9a-z]+ ago\) +[0-9a-z]+
+init-waits +1/1 +Running +0 +[0-9a-z]+
+log-msg +0/1 +Error +0 +[0-9a-z]+
+no-cmd +0/1 +(CrashLoopBackOff|StartError|RunContainerError) +[1-9][0-9]* \([0-9a-z]+ ago\) +[0-9a-z]+
+oom +0/1 +OOMKilled +0 +[0-9a-z]+
+term-msg +0/1 +Error +0 +[0-9a-z]+\$" -- kubectl get pods --no-headers
+expect "describe: the message the container wrote to /dev/termination-log" "State: +Terminated
+ +Reason: +Error
+ +Message: +bye-message
+[\s\S]*Exit Code: +4" -- kubectl describe pod term-msg
+expect "FallbackToLogsOnError: the log's last line is the message" "^last words from the log\$" -- \
+  pod_field log-msg '{.status.containerStatuses[0].state.terminated.message}'
+expect "describe a command that does not exist: StartError, exit 128, started at the epoch" \
+  "Last State: +Terminated
+ +Reason: +StartError
+ +Message: +.*exec: \"no-such-command\": executable file not found in \\\$PATH.*
+ +Exit Code: +128
+ +Started: +Thu, 01 Jan 1970 00:00:00 \+0000" -- kubectl describe pod no-cmd
+expect "describe init-fails: init container Terminated Error exit 2, app container PodInitializing" \
+  "Init Containers:
+  init:[\s\S]*Last State: +Terminated
+ +Reason: +Error
+ +Exit Code: +2[\s\S]*Containers:
+  c:[\s\S]*State: +Waiting
+ +Reason: +PodInitializing" -- kubectl describe pod init-fails
+expect "describe init-fails: Initialized False" "Initialized +False" -- echo "$E2E_LAST_OUT"
+expect "OOMKilled: exit code 137" "^137 OOMKilled\$" -- \
+  pod_field oom '{.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.terminated.reason}'
+run "delete them" -- kubectl delete pod term-msg log-msg no-cmd init-fails init-waits oom --grace-period=1
+
 # ---------------------------------------------------------------- attach
 cat >"$E2E_TMP/attach.yaml" <<'YAML'
 apiVersion: v1

@@ -3,6 +3,7 @@
 #include <ifaddrs.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include "kubelet/events.h"
 #include "kubelet/pod_status.h"
 #include "kubelet/probes.h"
+#include "kubelet/termination.h"
 #include "kubelet/volumes.h"
 
 namespace k3dpp::kubelet {
@@ -381,7 +383,9 @@ struct Kubelet::PodWorker {
       event(p, "Warning", "Failed", "Error: " + env.error().message, fp);
       return false;
     }
-    auto config = make_container_config(p, c, attempt, *env, container_mounts(p, c, *volumes, etc_hosts));
+    auto mounts = container_mounts(p, c, *volumes, etc_hosts);
+    add_termination_log_mount(c, attempt, mounts);
+    auto config = make_container_config(p, c, attempt, *env, mounts);
     auto id = k.cri_->create_container(sandbox_id, config, sb_config);
     if (!id) {
       std::string msg = runtime_message(id.error());
@@ -401,6 +405,29 @@ struct Kubelet::PodWorker {
     return true;
   }
 
+  // The file behind terminationMessagePath (an empty 0666 file per attempt under the pod dir), so
+  // what the container writes there becomes its terminated.message.
+  void add_termination_log_mount(const json& c, uint32_t attempt, std::vector<rt::Mount>& mounts) {
+    std::string target = c.value("terminationMessagePath", "/dev/termination-log");
+    if (target.empty()) return;
+    for (const auto& m : mounts) {
+      if (m.container_path() == target) return;  // a volume already sits there
+    }
+    std::string file = termination_file_path(k.opts_.defaults.pods_root, uid, c.value("name", ""), attempt);
+    std::string node_file = k.opts_.node_root + file;
+    std::error_code ec;
+    fs::create_directories(fs::path(node_file).parent_path(), ec);
+    if (auto st = files::write_atomic(node_file, "", 0666); !st) {
+      klog()->warn("pod {}/{}: termination log: {}", ns, name, st.error().message);
+      return;
+    }
+    ::chmod(node_file.c_str(), 0666);  // writable by any user in the container, as the kubelet does
+    rt::Mount m;
+    m.set_container_path(target);
+    m.set_host_path(file);
+    mounts.push_back(m);
+  }
+
   // Latest and previous attempt of each container name in the sandbox, with full statuses.
   std::map<std::string, ContainerInfo> runtime_view(const std::string& sandbox_id) {
     std::map<std::string, std::vector<rt::Container>> by_name;
@@ -416,6 +443,8 @@ struct Kubelet::PodWorker {
       if (list.size() > 1) {
         if (auto s = k.cri_->container_status(list[1].id())) ci.previous = *s;
       }
+      if (ci.current) add_termination_message(*ci.current, k.opts_.node_root);
+      if (ci.previous) add_termination_message(*ci.previous, k.opts_.node_root);
       // Keep the two newest attempts (current + previous for `logs --previous`).
       for (size_t i = 2; i < list.size(); ++i) (void)k.cri_->remove_container(list[i].id());
       out[cname] = ci;

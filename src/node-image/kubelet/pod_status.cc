@@ -19,7 +19,8 @@ json terminated_of(const rt::ContainerStatus& s) {
   if (reason.empty()) reason = s.exit_code() == 0 ? "Completed" : "Error";
   json t = {{"exitCode", s.exit_code()},
             {"reason", reason},
-            {"startedAt", s.started_at() ? json(rfc3339_from_nanos(s.started_at())) : json(nullptr)},
+            // A container that never started (StartError) reports 0: the epoch, as the kubelet does.
+            {"startedAt", rfc3339_from_nanos(s.started_at())},
             {"finishedAt", rfc3339_from_nanos(s.finished_at())},
             {"containerID", "containerd://" + s.id()}};
   if (!s.message().empty()) t["message"] = s.message();

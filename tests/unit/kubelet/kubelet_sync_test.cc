@@ -297,6 +297,21 @@ TEST_CASE("a pod runs: sandbox, container, Running status with IP, events") {
   CHECK(calls[1] == "CreateContainer app 0");
   CHECK(calls[2] == "StartContainer app");
   CHECK_FALSE(has(calls, "PullImage busybox:1.36"));  // IfNotPresent and present
+  {
+    // /dev/termination-log is an empty, world-writable file of this attempt under the pod dir.
+    std::lock_guard lk(r.cri->mu);
+    std::string want = r.tmp + "/kubelet/uid-web/containers/app/termination-0";
+    bool mounted = false;
+    for (const auto& [_, c] : r.cri->containers) {
+      for (const auto& m : c.config.mounts()) {
+        if (m.container_path() == "/dev/termination-log" && m.host_path() == want) mounted = true;
+      }
+    }
+    CHECK(mounted);
+    CHECK(std::filesystem::file_size(want) == 0);
+    CHECK((std::filesystem::status(want).permissions() & std::filesystem::perms::others_write) !=
+          std::filesystem::perms::none);
+  }
   auto ev = r.api.event_lines();
   CHECK(has(ev, "Normal Pulled Container image \"busybox:1.36\" already present on machine"));
   CHECK(has(ev, "Normal Created Created container: app"));
