@@ -125,6 +125,7 @@ echo "      (pods Running $(( $(date +%s) - t0 )) s after apply)"
 expect "describe pod web: Pulling and Pulled events" \
   "Pulling +.*Pulling image \"nginx:1\.24\".*Pulled +.*Successfully pulled image \"nginx:1\.24\"" -- \
   bash -c "kubectl --context $ctx describe pod web | tr '\n' ' '"
+echo "      ($(grep -oE 'Successfully pulled image "nginx:1\.24" in [^ ]+ \([^)]*\)\. Image size: [0-9]+ bytes' <<<"$E2E_LAST_OUT" | head -n 1))"
 expect "pod web's imageID is the pushed image ($digest / $image_id)" "${digest:-none}|${image_id:-none}" -- \
   kubectl --context "$ctx" get pod web -o jsonpath='{.status.containerStatuses[0].imageID}'
 node=$(node_of web "$ctx")
