@@ -90,9 +90,11 @@ void add_cluster_edit(CLI::App& parent, Context& ctx) {
       auto rt = ctx.open_runtime();
       if (!rt) return rt.error();
       bool two_steps = false;
+      bool serving = false;  // a running server: the new LB can be waited for
       if (auto cs = cluster::load_cluster(**rt, o->name); cs) {
         K3DPP_TRY(check_not_published(*cs, add, del));
         two_steps = reuses_deleted_host_port(*cs, add, del);
+        serving = cs->count(cluster::Role::kServer, true) > 0;
       }
       if (!two_steps) {
         K3DPP_TRY(cluster::edit_cluster_ports(**rt, o->name, add, del, ctx.probes));
@@ -102,7 +104,7 @@ void add_cluster_edit(CLI::App& parent, Context& ctx) {
         auto st = cluster::edit_cluster_ports(**rt, o->name, add, {}, ctx.probes);
         if (!st) return st.error().wrap("the --port-delete mappings were removed, but adding failed");
       }
-      return wait_lb_serving(**rt, o->name, ctx.probes);
+      return serving ? wait_lb_serving(**rt, o->name, ctx.probes) : Status{};
     };
   });
 }
