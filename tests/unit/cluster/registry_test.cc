@@ -354,3 +354,23 @@ TEST_CASE("cluster create with registries: preflight errors and rollback") {
     CHECK(e.rt.containers["k3dpp-shared"].networks.empty());
   }
 }
+
+TEST_CASE("cluster on an existing network: a used registry stays connected to it after delete") {
+  Env e;
+  e.rt.networks["shared-net"] = {};
+  e.standalone("shared", 5222);
+  auto o = e.opts("t");
+  o.spec.network = "shared-net";
+  o.spec.own_network = false;
+  o.registry_use.push_back(*parse_registry_use("shared"));
+  auto r = create_cluster(e.rt, o, e.probes);
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+  CHECK(e.rt.containers["k3dpp-shared"].networks.count("shared-net"));
+  REQUIRE(delete_cluster(e.rt, "t", e.kc()));
+  CHECK(e.rt.networks.count("shared-net"));
+  CHECK(e.rt.containers["k3dpp-shared"].networks.count("shared-net"));
+  // A registry already on the network is not connected twice.
+  auto again = create_cluster(e.rt, o, e.probes);
+  REQUIRE_MESSAGE(again, (again ? "" : again.error().message));
+  CHECK(std::count(e.rt.calls.begin(), e.rt.calls.end(), "connect_network:k3dpp-shared") == 1);
+}
