@@ -181,6 +181,16 @@ Status PodmanRuntime::stop_container(const std::string& name, int timeout_second
 }
 
 Status PodmanRuntime::remove_container(const std::string& name, bool force) {
+  if (force) {
+    // Podman's forced removal first stops with the container's stop timeout (10 s when PID 1
+    // ignores SIGTERM); docker kills at once. Kill first for docker's behaviour. Not running or
+    // already gone: nothing to kill (the removal below reports what matters).
+    docker::HttpRequest kill;
+    kill.method = "POST";
+    kill.target = "/containers/" + docker::url_encode(name) + "/kill?signal=SIGKILL";
+    kill.timeout_ms = kDefaultTimeoutMs;
+    (void)libpod_call(std::move(kill));
+  }
   return pm(compat_.remove_container(name, force));
 }
 

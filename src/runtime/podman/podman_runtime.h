@@ -56,6 +56,7 @@ class PodmanRuntime final : public Runtime {
   Result<std::string> create_container(const ContainerSpec& spec) override;
   Status start_container(const std::string& name) override;
   Status stop_container(const std::string& name, int timeout_seconds) override;
+  // force: SIGKILL through libpod first (podman would wait the stop timeout), as docker does.
   Status remove_container(const std::string& name, bool force) override;
   // image shown without the "localhost/" prefix.
   Result<ContainerInfo> inspect_container(const std::string& name) override;

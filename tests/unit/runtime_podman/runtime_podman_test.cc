@@ -458,3 +458,32 @@ TEST_CASE("factory: podman by name and by K3DPP_RUNTIME; CONTAINER_HOST schemes"
   ::unsetenv("CONTAINER_HOST");
   CHECK(*podman::socket_from_env() == "/run/podman/podman.sock");
 }
+
+TEST_CASE("remove_container force: SIGKILL through libpod first (no 10 s stop wait), then the compat delete") {
+  Router router;
+  router.routes["POST /v4.0.0/libpod/containers/k3dpp-demo-serverlb/kill"] = ok("", 204);
+  router.routes["DELETE /v1.41/containers/k3dpp-demo-serverlb"] = ok("", 204);
+  // A stopped container: podman answers 409 to the kill; the removal still happens.
+  router.routes["POST /v4.0.0/libpod/containers/stopped/kill"] =
+      FakeResponse{409, R"({"cause":"container state improper","message":"can only kill running containers","response":409})",
+                   "application/json", {}};
+  router.routes["DELETE /v1.41/containers/stopped"] = ok("", 204);
+  FakeEngine engine(router.handler());
+  PodmanRuntime rt(engine.socket_path());
+  REQUIRE(rt.remove_container("k3dpp-demo-serverlb", true));
+  auto reqs = engine.requests();
+  std::vector<std::string> seen;
+  for (const auto& r : reqs)
+    if (r.path.find("/containers/") != std::string::npos) seen.push_back(r.method + " " + r.path);
+  CHECK(seen == std::vector<std::string>{"POST /v4.0.0/libpod/containers/k3dpp-demo-serverlb/kill",
+                                         "DELETE /v1.41/containers/k3dpp-demo-serverlb"});
+  CHECK(engine.find("/v4.0.0/libpod/containers/k3dpp-demo-serverlb/kill", "POST").query["signal"] == "SIGKILL");
+  CHECK(engine.find("/v1.41/containers/k3dpp-demo-serverlb", "DELETE").query["force"] != "");
+  REQUIRE(rt.remove_container("stopped", true));
+
+  // Without force nothing is killed.
+  FakeEngine e2(router.handler());
+  PodmanRuntime rt2(e2.socket_path());
+  REQUIRE(rt2.remove_container("k3dpp-demo-serverlb", false));
+  for (const auto& r : e2.requests()) CHECK(r.path.find("/kill") == std::string::npos);
+}
