@@ -939,9 +939,11 @@ Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std:
     if (auto e = allocate_service(t, next, &old)) return *e;
   }
   std::string key = storage_key(t, ns, name);
-  // Finalizers all gone on an object being deleted: the delete completes now.
+  // Finalizers all gone on an object being deleted: the delete completes now, unless a graceful
+  // deletion is still running (a pod whose kubelet has not confirmed with grace period 0 yet).
   if (next["metadata"].contains("deletionTimestamp") &&
       next["metadata"].value("finalizers", json::array()).empty() &&
+      next["metadata"].value("deletionGracePeriodSeconds", 0LL) == 0 &&
       !(t.plural == "namespaces" && !next["spec"].value("finalizers", json::array()).empty())) {
     auto r = drop(key, revision);
     if (!r) return from_store_error(r.error(), gr, name);
@@ -1142,7 +1144,9 @@ Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std:
         next["metadata"]["deletionTimestamp"] = ts;
         next["metadata"]["deletionGracePeriodSeconds"] = pod_graceful ? grace : 0;
         if (is_ns) next["status"]["phase"] = "Terminating";
-      } else if (pod_graceful && grace < next["metadata"].value("deletionGracePeriodSeconds", 0LL)) {
+      } else if (t.plural == "pods" && t.group.empty() && grace >= 0 &&
+                 grace < next["metadata"].value("deletionGracePeriodSeconds", 0LL)) {
+        // A shorter grace period (the kubelet's final grace-0 delete while finalizers remain).
         next["metadata"]["deletionGracePeriodSeconds"] = grace;
       } else if (!add_gc_finalizer) {
         return ok(*cur);  // already being deleted

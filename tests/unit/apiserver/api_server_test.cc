@@ -720,3 +720,34 @@ TEST_CASE("list fast path: items equal what GET returns (top-level resourceVersi
   CHECK(c["items"][0] == s.call("GET", "/api/v1/namespaces/default/configmaps/tricky").body());
   CHECK(c["items"][0]["data"] == cm["data"]);
 }
+
+TEST_CASE("graceful pod deletion with finalizers: gone only when both the finalizers and the grace period are done") {
+  Server s;
+  REQUIRE(s.call("POST", "/api/v1/nodes", R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"}})")
+              .response.status == 201);
+  json p = json::parse(pod_named("g"));
+  p["spec"]["nodeName"] = "n1";
+  REQUIRE(s.call("POST", "/api/v1/namespaces/default/pods", p.dump()).response.status == 201);
+  // Foreground delete: graceful (30 s) and the foregroundDeletion finalizer.
+  REQUIRE(s.call("DELETE", "/api/v1/namespaces/default/pods/g?propagationPolicy=Foreground").response.status == 200);
+  json g = s.call("GET", "/api/v1/namespaces/default/pods/g").body();
+  CHECK(g["metadata"]["deletionGracePeriodSeconds"] == 30);
+  CHECK(g["metadata"]["finalizers"] == json::array({"foregroundDeletion"}));
+  // The GC drops the finalizer: the kubelet still has to finish.
+  json patch = {{"metadata", {{"finalizers", nullptr}}}};
+  REQUIRE(s.call("PATCH", "/api/v1/namespaces/default/pods/g", patch.dump(), "application/merge-patch+json")
+              .response.status == 200);
+  CHECK(s.call("GET", "/api/v1/namespaces/default/pods/g").response.status == 200);
+  REQUIRE(s.call("DELETE", "/api/v1/namespaces/default/pods/g?gracePeriodSeconds=0").response.status == 200);
+  CHECK(s.call("GET", "/api/v1/namespaces/default/pods/g").response.status == 404);
+
+  // The other order: the kubelet's grace-0 delete first, then the finalizer goes.
+  REQUIRE(s.call("POST", "/api/v1/namespaces/default/pods", p.dump()).response.status == 201);
+  REQUIRE(s.call("DELETE", "/api/v1/namespaces/default/pods/g?propagationPolicy=Foreground").response.status == 200);
+  REQUIRE(s.call("DELETE", "/api/v1/namespaces/default/pods/g?gracePeriodSeconds=0").response.status == 200);
+  g = s.call("GET", "/api/v1/namespaces/default/pods/g").body();
+  CHECK(g["metadata"]["deletionGracePeriodSeconds"] == 0);
+  REQUIRE(s.call("PATCH", "/api/v1/namespaces/default/pods/g", patch.dump(), "application/merge-patch+json")
+              .response.status == 200);
+  CHECK(s.call("GET", "/api/v1/namespaces/default/pods/g").response.status == 404);
+}
