@@ -10,7 +10,9 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
@@ -599,12 +601,11 @@ LocalPathCleaner::LocalPathCleaner(client::ApiClient& api, std::string node_name
 
 LocalPathCleaner::~LocalPathCleaner() { stop(); }
 
-std::string LocalPathCleaner::directory_to_remove(const json& pv, const std::string& node_name) {
+std::string LocalPathCleaner::local_path_dir(const json& pv, const std::string& node_name) {
   const json md = pv.value("metadata", json::object());
   const json ann = md.value("annotations", json::object());
   if (ann.value("pv.kubernetes.io/provisioned-by", "") != "rancher.io/local-path") return {};
   const json spec = pv.value("spec", json::object());
-  if (spec.value("persistentVolumeReclaimPolicy", "") != "Delete") return {};
   bool ours = ann.value("local.path.provisioner/selected-node", "") == node_name;
   if (!ours && spec.contains("nodeAffinity")) {
     const json req = spec["nodeAffinity"].value("required", json::object());
@@ -627,28 +628,89 @@ std::string LocalPathCleaner::directory_to_remove(const json& pv, const std::str
   return path;
 }
 
-void LocalPathCleaner::on_delete(const json& pv) {
-  std::string path = directory_to_remove(pv, node_name_);
-  if (path.empty()) return;
+std::string LocalPathCleaner::directory_to_remove(const json& pv, const std::string& node_name) {
+  if (pv.value("spec", json::object()).value("persistentVolumeReclaimPolicy", "") != "Delete") return {};
+  return local_path_dir(pv, node_name);
+}
+
+std::string LocalPathCleaner::retain_marker(const std::string& dir) const {
+  return node_root_ + kLocalPathStorageRoot + "/.retain/" + fs::path(dir).filename().string();
+}
+
+void LocalPathCleaner::remember(const json& pv) {
+  std::string dir = local_path_dir(pv, node_name_);
+  if (dir.empty()) return;
+  std::error_code ec;
+  std::string marker = retain_marker(dir);
+  if (pv.value("spec", json::object()).value("persistentVolumeReclaimPolicy", "") == "Delete") {
+    fs::remove(marker, ec);
+  } else if (!fs::exists(marker, ec)) {
+    fs::create_directories(fs::path(marker).parent_path(), ec);
+    (void)write_file(marker, pv.value("metadata", json::object()).value("name", "") + "\n", 0600);
+  }
+}
+
+void LocalPathCleaner::remove_dir(const std::string& path, const std::string& pv_name, const char* why) {
   std::error_code ec;
   auto n = fs::remove_all(node_root_ + path, ec);
   if (ec) {
-    vlog()->warn("local-path: removing {} of deleted volume {}: {}", path,
-                 pv.value("metadata", json::object()).value("name", ""), ec.message());
+    vlog()->warn("local-path: removing {} of {} volume {}: {}", path, why, pv_name, ec.message());
   } else if (n > 0) {
-    vlog()->info("local-path: removed {} of deleted volume {}", path,
-                 pv.value("metadata", json::object()).value("name", ""));
+    vlog()->info("local-path: removed {} of {} volume {}", path, why, pv_name);
   }
+}
+
+void LocalPathCleaner::on_delete(const json& pv) {
+  std::string path = directory_to_remove(pv, node_name_);
+  if (!path.empty()) remove_dir(path, pv.value("metadata", json::object()).value("name", ""), "deleted");
+  std::string dir = local_path_dir(pv, node_name_);
+  std::error_code ec;
+  if (!dir.empty() && !fs::exists(node_root_ + dir, ec)) fs::remove(retain_marker(dir), ec);
+}
+
+size_t LocalPathCleaner::sweep() {
+  std::string root = node_root_ + kLocalPathStorageRoot;
+  std::error_code ec;
+  size_t removed = 0;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    std::string leaf = entry.path().filename().string();
+    if (!strings::starts_with(leaf, "pvc-") || !entry.is_directory(ec)) continue;
+    std::string pv_name = leaf.substr(0, leaf.find('_'));
+    if (informer_ && informer_->get("", pv_name)) continue;
+    if (fs::exists(retain_marker(leaf), ec)) continue;  // a Retain volume's data outlives its PV
+    auto live = api_.get(client::res::kPersistentVolumes, "", pv_name);
+    if (live || !live.error().is("NotFound")) continue;  // exists after all, or cannot tell
+    remove_dir(std::string(kLocalPathStorageRoot) + "/" + leaf, pv_name, "vanished");
+    ++removed;
+  }
+  return removed;
 }
 
 void LocalPathCleaner::start() {
   if (informer_) return;
   informer_ = std::make_unique<client::Informer>(api_, client::res::kPersistentVolumes);
-  informer_->add_handlers({nullptr, nullptr, [this](const json& pv) { on_delete(pv); }});
+  informer_->add_handlers({[this](const json& pv) { remember(pv); },
+                           [this](const json&, const json& pv) { remember(pv); },
+                           [this](const json& pv) { on_delete(pv); }});
   informer_->start();
+  // Volumes deleted while this node was down: once the cache is loaded, remove the directories of
+  // Delete volumes whose PV is gone.
+  sweeper_ = std::jthread([this](std::stop_token st) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    while (!st.stop_requested()) {
+      if (informer_->synced()) {
+        sweep();
+        return;
+      }
+      std::unique_lock lk(m);
+      cv.wait_for(lk, st, std::chrono::milliseconds(500), [] { return false; });
+    }
+  });
 }
 
 void LocalPathCleaner::stop() {
+  sweeper_ = {};
   if (informer_) informer_->stop();
   informer_.reset();
 }

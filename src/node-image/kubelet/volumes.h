@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -81,7 +82,9 @@ std::vector<rt::Mount> container_mounts(const json& pod, const json& container,
 
 // Removes the node directory of a local-path PersistentVolume pinned to this node once the PV
 // is deleted with reclaim policy Delete — the job local-path-provisioner's helper pod does in
-// k3s. Watches persistentvolumes (nodes may read them).
+// k3s. Watches persistentvolumes (nodes may read them). A PV deleted while the node was down is
+// caught by a sweep once the cache is loaded: a `pvc-*` directory without a PV is removed unless
+// its PV was last seen with a policy other than Delete (a marker under `<root>/.retain/`).
 class LocalPathCleaner {
  public:
   LocalPathCleaner(client::ApiClient& api, std::string node_name, std::string node_root = {});
@@ -96,14 +99,23 @@ class LocalPathCleaner {
   // by rancher.io/local-path, pinned to node_name (annotation or nodeAffinity), reclaim policy
   // Delete, hostPath/local path directly below kLocalPathStorageRoot.
   static std::string directory_to_remove(const json& pv, const std::string& node_name);
+  // The same without the policy check: the directory of a local-path PV of this node, or "".
+  static std::string local_path_dir(const json& pv, const std::string& node_name);
+
+  // Removes directories of vanished Delete volumes (see above); returns how many.
+  size_t sweep();
 
  private:
+  void remember(const json& pv);
   void on_delete(const json& pv);
+  void remove_dir(const std::string& path, const std::string& pv_name, const char* why);
+  std::string retain_marker(const std::string& dir) const;
 
   client::ApiClient& api_;
   std::string node_name_;
   std::string node_root_;
   std::unique_ptr<client::Informer> informer_;
+  std::jthread sweeper_;
 };
 
 }  // namespace k3dpp::kubelet

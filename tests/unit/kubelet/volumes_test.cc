@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/files.h"
+#include "fake_api.h"
 #include "kubelet/volumes.h"
 
 using namespace k3dpp;
@@ -268,4 +269,24 @@ TEST_CASE("local-path cleaner: only Delete volumes of this node, directly below 
        {{"nodeSelectorTerms",
          {{{"matchExpressions", {{{"key", "kubernetes.io/hostname"}, {"operator", "In"}, {"values", {"agent-0"}}}}}}}}}}};
   CHECK(!LocalPathCleaner::directory_to_remove(by_affinity, "agent-0").empty());
+}
+
+TEST_CASE("local-path sweep: directories of vanished Delete volumes go, Retain and live ones stay") {
+  Tmp t;
+  testing::FakeApi api("agent-0");
+  std::string root = t.root + kLocalPathStorageRoot;
+  for (const char* d : {"pvc-live_default_a", "pvc-gone_default_b", "pvc-kept_default_c", "other-dir"}) {
+    fs::create_directories(root + "/" + d);
+  }
+  api.objects["persistentvolumes//pvc-live"] = json{{"metadata", {{"name", "pvc-live"}}}};
+  LocalPathCleaner cleaner(api, "agent-0", t.root);
+  // pvc-kept was last seen with reclaim Retain (the informer's add/update handler writes the marker).
+  fs::create_directories(root + "/.retain");
+  REQUIRE(files::write_atomic(root + "/.retain/pvc-kept_default_c", "pvc-kept\n"));
+  CHECK(cleaner.sweep() == 1);
+  CHECK(fs::exists(root + "/pvc-live_default_a"));
+  CHECK_FALSE(fs::exists(root + "/pvc-gone_default_b"));
+  CHECK(fs::exists(root + "/pvc-kept_default_c"));
+  CHECK(fs::exists(root + "/other-dir"));
+  CHECK(cleaner.sweep() == 0);
 }
