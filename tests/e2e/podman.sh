@@ -130,6 +130,23 @@ eventually 90 2 "a replacement pod runs (2 Running, the deleted one gone)" "^2 0
   "echo \$(kubectl get pods -l app=web --no-headers | grep -c ' Running ') \$(kubectl get pods -l app=web --no-headers | grep -c '^$victim ')"
 expect "delete deployment" "deployment.apps \"web\" deleted" -- kubectl delete deployment web
 
+# A restarted node has a fresh network namespace (and maybe a new IP): its VXLAN device, routes
+# and FDB come back, and the other node follows its address.
+agent="k3dpp-$c-agent-0"
+run "node stop $agent" -- "$K3DPP" node stop "$agent"
+run "node start $agent" -- "$K3DPP" node start "$agent"
+eventually 60 2 "the restarted agent is Ready" "^$agent +Ready " -- kubectl get node "$agent" --no-headers
+eventually 30 2 "its vxlan route to the server's pod CIDR is back" "dev k3dpp\.42 onlink" -- podman exec "$agent" ip route
+agent_ip=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$agent")
+eventually 30 2 "the server's FDB points at the agent's current address $agent_ip" "02:6b(:[0-9a-f]{2}){4} dst $agent_ip " -- \
+  podman exec "k3dpp-$c-server-0" bridge fdb show dev k3dpp.42
+pin="{\"spec\":{\"nodeSelector\":{\"kubernetes.io/hostname\":\"$agent\"}}}"
+expect "a new busybox client on the restarted agent" "^pod/client2 created" -- kubectl run client2 --image=busybox:latest \
+  --image-pull-policy=IfNotPresent --restart=Never --overrides="$pin" -- sleep 3600
+eventually 90 2 "client2 Running on the agent" "client2 +1/1 +Running .*$agent" -- kubectl get pod client2 -o wide --no-headers
+eventually 30 2 "restarted agent's pod -> server pod $ip_server:80 (VXLAN reprogrammed)" "Welcome to nginx!" -- \
+  kubectl exec client2 -- sh -c "$get $ip_server 80"
+
 t0=$(date +%s)
 expect "cluster delete $c" "Successfully deleted cluster $c" -- "$K3DPP" --runtime podman cluster delete "$c"
 echo "      (cluster delete took $(($(date +%s) - t0)) s)"
