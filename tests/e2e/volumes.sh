@@ -289,5 +289,40 @@ run "delete the Released PV" -- kubectl delete pv "$pv"
 sleep 2
 expect "a Retain PV's directory is not removed with the PV" "^kept-data$" -- docker exec "$knode" cat "$kdir/file.txt"
 
+# A Delete volume whose claim goes while its node is down: the node removes the directory when
+# it is back (the PV itself is deleted at once by the controller).
+cat >"$E2E_TMP/offline.yaml" <<YAML
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: offline
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 10Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: offline
+spec:
+  terminationGracePeriodSeconds: 1
+  nodeSelector: {kubernetes.io/hostname: $agent}
+  containers:
+  - {name: app, image: busybox:latest, imagePullPolicy: IfNotPresent, command: ['sleep', '3600'],
+     volumeMounts: [{name: d, mountPath: /data}]}
+  volumes:
+  - {name: d, persistentVolumeClaim: {claimName: offline}}
+YAML
+run "apply a local-path claim and a pod on $agent" -- kubectl apply -f "$E2E_TMP/offline.yaml"
+eventually 60 2 "offline Running" "^offline +1/1 +Running" -- kubectl get pod offline --no-headers
+odir=$(kubectl get pv "$(kubectl get pvc offline -o jsonpath='{.spec.volumeName}')" -o jsonpath='{.spec.hostPath.path}')
+run "delete pod offline" -- kubectl delete pod offline
+run "node stop $agent" -- "$K3DPP" node stop "$agent"
+run "delete pvc offline while $agent is down" -- kubectl delete pvc offline
+eventually 10 1 "the PV is deleted at once" "^No resources found" -- kubectl get pv
+run "node start $agent" -- "$K3DPP" node start "$agent"
+eventually 30 2 "$agent removes the directory once it is back" "^gone" -- \
+  bash -c "docker exec '$agent' test -e '$odir' 2>/dev/null || { docker exec '$agent' true && echo gone; }"
+
 echo "chapter time: $((SECONDS - t0)) s"
 e2e_summary
