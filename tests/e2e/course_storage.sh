@@ -37,6 +37,57 @@ expect_all "get storageclass local-path -o yaml" "kubectl get storageclass local
   "storageclass.kubernetes.io/is-default-class: \"true\"" "^provisioner: rancher.io/local-path" \
   "^reclaimPolicy: Delete" "^volumeBindingMode: WaitForFirstConsumer"
 
+# 61 is shown, not applied. If tried (⚑): my-pvc has no class, so admission gives it the default
+# local-path and it does not bind my-pv (class ""); the pod gets a provisioned volume instead.
+cat >"$E2E_TMP/my.yaml" <<'YAML'
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: my-pv
+spec:
+  capacity:
+    storage: 10Gi
+  accessModes:
+    - ReadWriteOnce
+  persistentVolumeReclaimPolicy: Retain
+  hostPath:
+    path: /mnt/data
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: my-pvc
+spec:
+  accessModes:
+    - ReadWriteOnce
+  resources:
+    requests:
+      storage: 8Gi
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: my-pod
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: app
+      image: nginx
+      volumeMounts:
+        - name: storage
+          mountPath: /usr/share/nginx/html
+  volumes:
+    - name: storage
+      persistentVolumeClaim:
+        claimName: my-pvc
+YAML
+run "61 (if tried): apply my-pv, my-pvc, my-pod" -- kubectl apply -f "$E2E_TMP/my.yaml"
+eventually 60 2 "61: my-pvc gets local-path and a provisioned volume" "^my-pvc +Bound +pvc-[0-9a-f-]+ +8Gi +RWO +local-path " -- \
+  kubectl get pvc my-pvc --no-headers
+expect "61: my-pv stays Available" "^my-pv +10Gi +RWO +Retain +Available +" -- kubectl get pv my-pv --no-headers
+run "61: clean up" -- kubectl delete -f "$E2E_TMP/my.yaml"
+eventually 15 1 "61: nothing left" "^No resources found" -- kubectl get pv
+
 # 64-66: the container filesystem goes with the pod.
 cat >"$E2E_TMP/temptest.yaml" <<'YAML'
 apiVersion: v1

@@ -257,8 +257,8 @@ spec:
   - name: app
     image: busybox:latest
     imagePullPolicy: IfNotPresent
-    command: ['sh', '-c', 'echo kept-data > /data/file.txt; sleep 3600']
-    volumeMounts: [{name: d, mountPath: /data}]
+    command: ['sh', '-c', 'echo kept-data > /data/file.txt; echo nested > /sub/n.txt; sleep 3600']
+    volumeMounts: [{name: d, mountPath: /data}, {name: d, mountPath: /sub, subPath: deep/dir}]
   - name: ro
     image: busybox:latest
     imagePullPolicy: IfNotPresent
@@ -272,6 +272,8 @@ run "apply a Retain local-path class, a claim and a pod" -- kubectl apply -f "$E
 eventually 60 2 "keeper 2/2 Running" "^keeper +2/2 +Running" -- kubectl get pod keeper --no-headers
 eventually 10 1 "the read-only mount sees the data" "^kept-data$" -- kubectl exec keeper -c ro -- cat /data/file.txt
 expect_fail "and cannot write" "Read-only file system" -- kubectl exec keeper -c ro -- touch /data/x
+expect "a subPath of the claim (created on demand) is a directory inside the volume" "^nested$" -- \
+  kubectl exec keeper -c ro -- cat /data/deep/dir/n.txt
 pv=$(kubectl get pvc kept -o jsonpath='{.spec.volumeName}')
 knode=$(kubectl get pod keeper -o jsonpath='{.spec.nodeName}')
 kdir=$(kubectl get pv "$pv" -o jsonpath='{.spec.hostPath.path}')
