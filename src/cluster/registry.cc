@@ -403,10 +403,11 @@ Status attach_cluster_registries(runtime::Runtime& rt, ClusterRegistries& plan, 
       log->info("Registry '{}' is already on network '{}'", r.name, plan.network);
     } else {
       log->info("Connecting registry '{}' to network '{}'", r.name, plan.network);
-      auto st = rt.connect_network(plan.network, r.name);
-      if (!st) return st.error().wrap("connecting registry '" + r.name + "'");
+      // Undo recorded first: a connect that failed half-way must not keep the network alive.
       std::string net = plan.network, name = r.name;
       rb.action("disconnect registry " + name, [&rt, net, name] { (void)rt.disconnect_network(net, name); });
+      auto st = rt.connect_network(plan.network, r.name);
+      if (!st) return st.error().wrap("connecting registry '" + r.name + "'");
     }
     plan.attached.push_back(r);
   }

@@ -98,6 +98,11 @@ Result<std::string> DockerRuntime::api_version() {
   return api_version_;
 }
 
+void DockerRuntime::assume_api_version(std::string v) {
+  std::lock_guard<std::mutex> lock(mu_);
+  api_version_ = std::move(v);
+}
+
 Result<HttpResponse> DockerRuntime::call(HttpRequest req) {
   auto v = api_version();
   if (!v) return v.error();
@@ -262,16 +267,26 @@ Result<std::vector<ContainerInfo>> DockerRuntime::list_containers(const Labels& 
   return out;
 }
 
+// Network connect/disconnect answer an empty body (docker) or a plain "OK" (podman's compat
+// API): only the status counts.
 Status DockerRuntime::connect_network(const std::string& network, const std::string& container) {
-  json body = {{"Container", container}};
-  auto r = call_json("POST", "/networks/" + enc(network) + "/connect", &body);
+  HttpRequest req;
+  req.method = "POST";
+  req.target = "/networks/" + enc(network) + "/connect";
+  req.body = json{{"Container", container}}.dump();
+  req.content_type = "application/json";
+  auto r = call(std::move(req));
   if (!r) return r.error().wrap("connect " + container + " to network " + network);
   return {};
 }
 
 Status DockerRuntime::disconnect_network(const std::string& network, const std::string& container) {
-  json body = {{"Container", container}, {"Force", true}};
-  auto r = call_json("POST", "/networks/" + enc(network) + "/disconnect", &body);
+  HttpRequest req;
+  req.method = "POST";
+  req.target = "/networks/" + enc(network) + "/disconnect";
+  req.body = json{{"Container", container}, {"Force", true}}.dump();
+  req.content_type = "application/json";
+  auto r = call(std::move(req));
   if (!r) return r.error().wrap("disconnect " + container + " from network " + network);
   return {};
 }

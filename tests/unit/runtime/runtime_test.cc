@@ -545,3 +545,26 @@ TEST_CASE("start/stop are idempotent (304), remove asks for anonymous volumes, c
   for (const auto& r : engine.requests()) versions += r.path == "/version" ? 1 : 0;
   CHECK(versions == 1);  // negotiated once
 }
+
+TEST_CASE("network connect/disconnect: body names the container; an empty or plain \"OK\" answer is success") {
+  Router router;
+  std::vector<std::string> bodies;
+  auto handler = [&](const FakeRequest& r) -> FakeResponse {
+    if (r.path.find("/networks/net-a/") != std::string::npos) bodies.push_back(r.method + " " + r.path + " " + r.body);
+    return router.handler()(r);
+  };
+  router.routes["POST /networks/net-a/connect"] = {200, "OK", "text/plain", {}};  // podman's compat API
+  router.routes["POST /networks/net-a/disconnect"] = {200, "", "text/plain", {}};  // docker
+  FakeEngine engine(handler);
+  DockerRuntime rt(engine.socket_path());
+  auto c = rt.connect_network("net-a", "k3dpp-reg");
+  REQUIRE_MESSAGE(c.has_value(), c.error().message);
+  auto d = rt.disconnect_network("net-a", "k3dpp-reg");
+  REQUIRE_MESSAGE(d.has_value(), d.error().message);
+  REQUIRE(bodies.size() == 2);
+  CHECK(bodies[0] == R"(POST /v1.41/networks/net-a/connect {"Container":"k3dpp-reg"})");
+  CHECK(bodies[1] == R"(POST /v1.41/networks/net-a/disconnect {"Container":"k3dpp-reg","Force":true})");
+  auto missing = rt.disconnect_network("net-b", "k3dpp-reg");
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().is("NotFound"));
+}
