@@ -63,6 +63,9 @@ class DockerRuntime final : public Runtime {
 
   // Extra (not in Runtime): the negotiated API version ("1.41"), negotiating on first use.
   Result<std::string> api_version();
+  // Extra: skip the negotiation (GET /version) with an engine known to speak API v (the podman
+  // backend: podman 4.x's compat API is 1.41, and its /version takes seconds).
+  void assume_api_version(std::string v);
   // Extra: a versioned call returning the answer; an HTTP error status becomes an Error.
   // `req.target` is the unversioned path ("/containers/json"). Used by integration tests too.
   Result<HttpResponse> call(HttpRequest req);

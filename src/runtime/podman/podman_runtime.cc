@@ -57,6 +57,8 @@ PodmanRuntime::PodmanRuntime(std::string socket_path)
 PodmanRuntime::PodmanRuntime(PodmanOptions options)
     : options_(std::move(options)), client_(options_.socket_path, "Podman"), compat_(options_.socket_path) {
   if (!options_.run_command) options_.run_command = firewall::system_runner();
+  // No GET /version round (seconds on podman) before the first compat call.
+  compat_.assume_api_version(kCompatApiVersion);
 }
 
 Result<docker::HttpResponse> PodmanRuntime::libpod_call(docker::HttpRequest req) {
@@ -86,10 +88,9 @@ Result<json> PodmanRuntime::libpod_json(const std::string& method, const std::st
 }
 
 Result<EngineInfo> PodmanRuntime::info() {
-  auto r = pm(compat_.info());
-  if (!r) return r.error();
-  r->engine = "podman";
-  return r;
+  auto j = libpod_json("GET", "/info");
+  if (!j) return j.error();
+  return engine_info_from_libpod(*j);
 }
 
 // ---- networks (compat: bridge networks with podman's dnsname plugin and isolation)

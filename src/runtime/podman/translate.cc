@@ -200,6 +200,30 @@ std::string display_image_name(const std::string& name) {
   return strings::starts_with(name, kLocal) ? name.substr(kLocal.size()) : name;
 }
 
+EngineInfo engine_info_from_libpod(const nlohmann::json& info) {
+  auto str = [](const nlohmann::json& j, const char* k) {
+    return j.is_object() && j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
+  };
+  EngineInfo e;
+  e.engine = "podman";
+  e.api_version = kCompatApiVersion;
+  const auto host = info.is_object() ? info.value("host", nlohmann::json::object()) : nlohmann::json::object();
+  const auto version = info.is_object() ? info.value("version", nlohmann::json::object()) : nlohmann::json::object();
+  e.version = str(version, "Version");
+  e.kernel = str(host, "kernel");
+  const auto dist = host.value("distribution", nlohmann::json::object());
+  e.os = str(dist, "distribution");
+  if (!str(dist, "version").empty()) e.os += " " + str(dist, "version");
+  if (!str(dist, "codename").empty()) e.os += " (" + str(dist, "codename") + ")";
+  e.cgroup_driver = str(host, "cgroupManager");
+  e.cgroup_version = str(host, "cgroupVersion");
+  if (!e.cgroup_version.empty() && e.cgroup_version[0] == 'v') e.cgroup_version.erase(0, 1);
+  if (e.cgroup_version.empty()) e.cgroup_version = "1";
+  const auto sec = host.value("security", nlohmann::json::object());
+  e.rootless = sec.is_object() && sec.value("rootless", false);
+  return e;
+}
+
 Error podman_error(const Error& e) {
   constexpr std::string_view kDocker = "docker engine: ";
   std::string msg = e.message;

@@ -43,6 +43,14 @@ std::vector<std::string> image_candidates(const std::string& ref);
 // "localhost/k3dpp/node:0.1.0" -> "k3dpp/node:0.1.0"; other names unchanged. What callers see.
 std::string display_image_name(const std::string& name);
 
+// Podman 4.x serves the Docker API 1.41 on its compat endpoints (4.0 through 4.9).
+inline constexpr const char* kCompatApiVersion = "1.41";
+
+// EngineInfo from GET /libpod/info (one call of ~1 s; compat /version + /info take ~2-3 s):
+// version.Version, host.kernel, host.distribution, host.cgroupManager/cgroupVersion ("v1" -> "1"),
+// host.security.rootless. engine "podman", api_version kCompatApiVersion.
+EngineInfo engine_info_from_libpod(const nlohmann::json& info);
+
 // Rewrites an error from the docker-compatible layer so it names podman ("docker engine: x"
 // -> "podman: x"); kind and context stay.
 Error podman_error(const Error& e);

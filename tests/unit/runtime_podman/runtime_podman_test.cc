@@ -337,6 +337,10 @@ TEST_CASE("create_container: libpod endpoint, localhost/ image, warnings, missin
 
 TEST_CASE("inspect: image names without localhost/, info says podman, compat errors say podman") {
   Router router;
+  router.routes["GET /v4.0.0/libpod/info"] = ok(
+      R"({"host":{"cgroupManager":"cgroupfs","cgroupVersion":"v1","kernel":"6.18.44-fc-v669",)"
+      R"("distribution":{"distribution":"debian","version":"12","codename":"bookworm"},"security":{"rootless":false}},)"
+      R"("version":{"APIVersion":"4.3.1","Version":"4.3.1"}})");
   router.routes["GET /v4.0.0/libpod/images/localhost/k3dpp/node:0.1.0/json"] = ok(R"({"Id":"f08513"})");
   router.routes["GET /v1.41/images/localhost/k3dpp/node:0.1.0/json"] =
       ok(R"({"Id":"sha256:f08513","RepoTags":["localhost/k3dpp/node:0.1.0","localhost/k3dpp/node:latest"],"Size":248})");
@@ -371,6 +375,9 @@ TEST_CASE("inspect: image names without localhost/, info says podman, compat err
   CHECK(info->engine == "podman");
   CHECK(info->version == "4.3.1");
   CHECK(info->api_version == "1.41");
+  CHECK(info->kernel == "6.18.44-fc-v669");
+  // One libpod call; the slow compat /version is never asked (API 1.41 assumed).
+  for (const auto& q : engine.requests()) CHECK(q.path.find("/version") == std::string::npos);
 
   auto gone = rt.inspect_container("gone");
   REQUIRE_FALSE(gone.has_value());
@@ -486,4 +493,23 @@ TEST_CASE("remove_container force: SIGKILL through libpod first (no 10 s stop wa
   PodmanRuntime rt2(e2.socket_path());
   REQUIRE(rt2.remove_container("k3dpp-demo-serverlb", false));
   for (const auto& r : e2.requests()) CHECK(r.path.find("/kill") == std::string::npos);
+}
+
+TEST_CASE("engine_info_from_libpod: GET /libpod/info fields") {
+  auto e = engine_info_from_libpod(json::parse(
+      R"({"host":{"cgroupManager":"systemd","cgroupVersion":"v2","kernel":"6.1.0",)"
+      R"("distribution":{"distribution":"debian","version":"12","codename":"bookworm"},"security":{"rootless":true}},)"
+      R"("version":{"Version":"4.3.1"}})"));
+  CHECK(e.engine == "podman");
+  CHECK(e.version == "4.3.1");
+  CHECK(e.api_version == "1.41");
+  CHECK(e.os == "debian 12 (bookworm)");
+  CHECK(e.kernel == "6.1.0");
+  CHECK(e.cgroup_driver == "systemd");
+  CHECK(e.cgroup_version == "2");
+  CHECK(e.rootless);
+  auto empty = engine_info_from_libpod(json::object());
+  CHECK(empty.engine == "podman");
+  CHECK(empty.cgroup_version == "1");
+  CHECK_FALSE(empty.rootless);
 }
