@@ -103,11 +103,6 @@ void DockerRuntime::assume_api_version(std::string v) {
   api_version_ = std::move(v);
 }
 
-void DockerRuntime::assume_api_version(std::string v) {
-  std::lock_guard<std::mutex> lock(mu_);
-  api_version_ = std::move(v);
-}
-
 Result<HttpResponse> DockerRuntime::call(HttpRequest req) {
   auto v = api_version();
   if (!v) return v.error();
