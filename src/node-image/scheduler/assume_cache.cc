@@ -7,16 +7,16 @@ void AssumeCache::assume(const std::string& key, const std::string& uid, const s
   entries_[key] = {uid, node};
 }
 
-std::vector<AssumeCache::json> AssumeCache::in_flight(const Lookup& cached) {
+std::vector<AssumeCache::json> AssumeCache::in_flight(const Lookup& cached,
+                                                     const std::function<bool(const std::string&)>& observed_bound) {
   std::vector<json> out;
   std::lock_guard<std::mutex> l(mu_);
   for (auto it = entries_.begin(); it != entries_.end();) {
     auto cur = cached(it->first);
-    bool drop = cur == nullptr;
+    bool drop = cur == nullptr || observed_bound(it->first);
     if (!drop) {
       const json& meta = cur->contains("metadata") ? (*cur)["metadata"] : json::object();
-      const json& spec = cur->contains("spec") ? (*cur)["spec"] : json::object();
-      drop = meta.value("uid", "") != it->second.uid || !spec.value("nodeName", "").empty();
+      drop = meta.value("uid", "") != it->second.uid;
     }
     if (drop) {
       it = entries_.erase(it);

@@ -23,10 +23,12 @@ class AssumeCache {
   // After a successful binding of pod (key "ns/name", its uid) to node.
   void assume(const std::string& key, const std::string& uid, const std::string& node);
 
-  // The assumed pods still in flight: copies of the cached pod with spec.nodeName set to the node
-  // they were bound to. An entry is dropped once the cache shows the pod bound, or the pod is gone
-  // or replaced by another of the same name (another uid).
-  std::vector<json> in_flight(const Lookup& cached);
+  // The assumed pods still in flight, as copies of the cached pod with spec.nodeName set to the
+  // node they were bound to. observed_bound(key): the caller's snapshot of bound pods (the one it
+  // counts) has the pod. An entry is dropped once that snapshot has it — not merely the live cache,
+  // which may have moved on since the snapshot was taken and the pod would count nowhere — or when
+  // the pod is gone or replaced by another of the same name (another uid).
+  std::vector<json> in_flight(const Lookup& cached, const std::function<bool(const std::string&)>& observed_bound);
 
   size_t size() const;
 

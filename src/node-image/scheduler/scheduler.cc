@@ -152,7 +152,10 @@ struct Scheduler::Impl {
     std::vector<const json*> placed;
     for (const auto& p : bound) placed.push_back(p.get());
     // Pods we bound that the cache does not show bound yet count on their node.
-    std::vector<json> assumed_pods = assumed.in_flight([this](const std::string& k) { return pods.get(k); });
+    std::set<std::string> bound_keys;
+    for (const auto& p : bound) bound_keys.insert(client::object_key(*p));
+    std::vector<json> assumed_pods = assumed.in_flight([this](const std::string& k) { return pods.get(k); },
+                                                       [&](const std::string& k) { return bound_keys.count(k) > 0; });
     for (const auto& p : assumed_pods) placed.push_back(&p);
     Decision d = schedule_one(*pod, node_list, placed);
     if (d.node.empty()) return unschedulable(*pod, d.message);

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 
 #include "scheduler/assume_cache.h"
 #include "scheduler/scheduler.h"
@@ -154,34 +155,40 @@ TEST_CASE("spreading one owner outweighs a busier node; ties go to the node with
   CHECK(schedule_one(pod("y"), {&big_a, &big_b}, {}).node == "a");
 }
 
-TEST_CASE("assume cache: a bound pod counts until the cache shows the binding") {
+TEST_CASE("assume cache: a bound pod counts until the caller's snapshot shows the binding") {
   AssumeCache cache;
   std::map<std::string, std::shared_ptr<const json>> store;
+  std::set<std::string> snapshot;  // keys the caller counted as bound
   auto lookup = [&](const std::string& k) -> std::shared_ptr<const json> {
     auto it = store.find(k);
     return it == store.end() ? nullptr : it->second;
   };
+  auto observed = [&](const std::string& k) { return snapshot.count(k) > 0; };
   json p = pod("p1");
   p["metadata"]["uid"] = "u1";
   store["default/p1"] = std::make_shared<const json>(p);
   cache.assume("default/p1", "u1", "node-a");
-  auto in = cache.in_flight(lookup);
+  auto in = cache.in_flight(lookup, observed);
   REQUIRE(in.size() == 1);
   CHECK(in[0]["spec"]["nodeName"] == "node-a");
   CHECK(in[0]["metadata"]["name"] == "p1");
-  CHECK(cache.in_flight(lookup).size() == 1);  // still not observed: still counted
-  // The informer shows the binding: the cache copy counts from now on, the assumption goes.
+  CHECK(cache.in_flight(lookup, observed).size() == 1);  // still not observed: still counted
+  // The live cache shows the binding but the caller's snapshot (taken before) does not: it must
+  // still count here, else it would count nowhere.
   json bound = p;
   bound["spec"]["nodeName"] = "node-a";
   store["default/p1"] = std::make_shared<const json>(bound);
-  CHECK(cache.in_flight(lookup).empty());
+  CHECK(cache.in_flight(lookup, observed).size() == 1);
+  // The snapshot has it: the assumption goes.
+  snapshot.insert("default/p1");
+  CHECK(cache.in_flight(lookup, observed).empty());
   CHECK(cache.size() == 0);
   // Deleted before observed, or replaced by a pod of the same name: dropped.
   cache.assume("default/p2", "u2", "node-b");
-  CHECK(cache.in_flight(lookup).empty());
+  CHECK(cache.in_flight(lookup, observed).empty());
   json p3 = pod("p3");
   p3["metadata"]["uid"] = "new";
   store["default/p3"] = std::make_shared<const json>(p3);
   cache.assume("default/p3", "old", "node-b");
-  CHECK(cache.in_flight(lookup).empty());
+  CHECK(cache.in_flight(lookup, observed).empty());
 }
