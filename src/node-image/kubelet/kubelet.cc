@@ -137,6 +137,9 @@ struct Kubelet::PodWorker {
   std::map<std::string, std::string> backoff_event_sent;              // container → finished-at marker
   bool killed = false;
   bool idle = false;  // terminal pod: wake up only for changes (deletion)
+  bool steady = false;  // last sync: Running, all containers up, no probes, nothing waiting
+  std::string last_fingerprint;                              // runtime relist seen before the last sync
+  std::chrono::steady_clock::time_point last_full_sync{};
 
   PodWorker(Kubelet& kl, const json& p) : k(kl), uid(md(p, "uid")), ns(md(p, "namespace")), name(md(p, "name")), pod(p) {}
 
@@ -153,7 +156,7 @@ struct Kubelet::PodWorker {
   void run(std::stop_token st) {
     while (!st.stop_requested()) {
       json p;
-      bool is_gone;
+      bool is_gone, changed;
       {
         std::unique_lock lk(mu);
         if (idle) {
@@ -162,10 +165,24 @@ struct Kubelet::PodWorker {
           cv.wait_for(lk, k.opts_.resync, [&] { return dirty || st.stop_requested(); });
         }
         if (st.stop_requested()) break;
+        changed = dirty;
         dirty = false;
         p = pod;
         is_gone = gone;
       }
+      // Nothing new from the API and nothing changed in the runtime: a steady pod needs no sync.
+      std::string fingerprint;
+      if (auto fps = k.runtime_fingerprints()) {
+        auto it = fps->find(uid);
+        if (it != fps->end()) fingerprint = it->second;
+      }
+      if (!changed && steady && !fingerprint.empty() && fingerprint == last_fingerprint &&
+          std::chrono::steady_clock::now() - last_full_sync < k.opts_.full_sync) {
+        continue;
+      }
+      last_fingerprint = fingerprint;
+      last_full_sync = std::chrono::steady_clock::now();
+      steady = false;
       bool finished = false;
       try {
         finished = sync(p, is_gone);
@@ -617,7 +634,24 @@ struct Kubelet::PodWorker {
     for (const auto& c : array_or_empty(spec, "initContainers")) fill_info(c, view, info.init_containers, true);
     for (const auto& c : array_or_empty(spec, "containers")) fill_info(c, view, info.containers, false);
     publish(p, info);
+    steady = is_steady(spec, info);
     return false;
+  }
+
+  // Running, sandbox ready, every app container running without probes, nothing waiting: such a
+  // pod only changes through the API or the runtime, both of which end a skipped resync.
+  bool is_steady(const json& spec, const PodInfo& info) const {
+    if (!info.sandbox_ready || !waiting.empty() || !volumes) return false;
+    if (last_status.value("phase", "") != "Running") return false;
+    for (const auto& c : array_or_empty(spec, "containers")) {
+      if (c.contains("livenessProbe") || c.contains("readinessProbe") || c.contains("startupProbe")) return false;
+      auto it = info.containers.find(c.value("name", ""));
+      if (it == info.containers.end() || !it->second.current ||
+          it->second.current->state() != rt::CONTAINER_RUNNING) {
+        return false;
+      }
+    }
+    return true;
   }
 
   static bool any_exited(const std::map<std::string, ContainerInfo>& view) {
@@ -929,6 +963,38 @@ void Kubelet::start_local_path_cleaner() {
     local_path_ = std::make_unique<LocalPathCleaner>(api_, opts_.node_name, opts_.node_root);
     local_path_->start();
   });
+}
+
+std::shared_ptr<const std::map<std::string, std::string>> Kubelet::runtime_fingerprints() {
+  std::lock_guard lk(relist_mu_);
+  auto now = std::chrono::steady_clock::now();
+  if (relist_ && now - relist_at_ < opts_.resync) return relist_;
+  auto sbs = cri_->list_pod_sandbox(rt::PodSandboxFilter());
+  auto cs = cri_->list_containers(rt::ContainerFilter());
+  if (!sbs || !cs) {
+    relist_.reset();
+    return nullptr;
+  }
+  std::map<std::string, std::vector<std::string>> parts;
+  auto uid_of = [](const auto& labels) {
+    auto it = labels.find(kLabelPodUid);
+    return it == labels.end() ? std::string() : it->second;
+  };
+  for (const auto& sb : *sbs) {
+    parts[uid_of(sb.labels())].push_back("s " + sb.id() + " " + std::to_string(sb.state()));
+  }
+  for (const auto& c : *cs) {
+    parts[uid_of(c.labels())].push_back("c " + c.id() + " " + std::to_string(c.state()) + " " +
+                                        std::to_string(c.metadata().attempt()));
+  }
+  auto out = std::make_shared<std::map<std::string, std::string>>();
+  for (auto& [uid, v] : parts) {
+    std::sort(v.begin(), v.end());
+    (*out)[uid] = strings::join(v, ";");
+  }
+  relist_ = out;
+  relist_at_ = now;
+  return relist_;
 }
 
 client::ObjectPtr Kubelet::find_pod(const std::string& ns, const std::string& name) {

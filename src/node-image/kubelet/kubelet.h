@@ -47,6 +47,10 @@ struct KubeletOptions {
   std::chrono::milliseconds resync{1000};          // per-pod status/probe loop
   std::chrono::milliseconds housekeeping{10000};   // orphan sandboxes, back-off GC
   std::chrono::milliseconds volume_refresh{10000}; // configMap/secret/downwardAPI volume files
+  // A steady pod (Running, every container up, no probes, nothing waiting) whose sandboxes and
+  // containers did not change in the shared runtime relist is not synced on every resync, only
+  // at least this often (volume refresh, status drift).
+  std::chrono::milliseconds full_sync{10000};
   cri::CriOptions cri;
 };
 
@@ -94,6 +98,10 @@ class Kubelet {
   Status cleanup_orphans();
   client::ObjectPtr find_pod(const std::string& ns, const std::string& name);
   void start_local_path_cleaner();
+  // PLEG-like relist shared by all pod workers: per pod uid a fingerprint of its sandboxes and
+  // containers (ids, states, attempts), from one ListPodSandbox + one ListContainers, refreshed
+  // at most once per resync period. Null when the runtime could not be listed.
+  std::shared_ptr<const std::map<std::string, std::string>> runtime_fingerprints();
 
   client::ApiClient& api_;
   std::shared_ptr<cri::CriClient> cri_;
@@ -108,6 +116,9 @@ class Kubelet {
   std::atomic<bool> running_{false};
   std::once_flag local_path_once_;
   std::unique_ptr<LocalPathCleaner> local_path_;  // once this node holds local-path volumes
+  std::mutex relist_mu_;
+  std::shared_ptr<const std::map<std::string, std::string>> relist_;
+  std::chrono::steady_clock::time_point relist_at_{};
 
 };
 

@@ -182,8 +182,10 @@ class FakeCri : public cri::CriClient {
     }
     return out;
   }
+  int status_calls = 0;
   Result<rt::ContainerStatus> container_status(const std::string& id) override {
     std::lock_guard lk(mu);
+    ++status_calls;
     auto it = containers.find(id);
     if (it == containers.end()) return fail("no container", "NotFound");
     return it->second.status;
@@ -512,4 +514,30 @@ TEST_CASE("wait_for_pod_cidr: waits for the controller, times out with a clear e
   REQUIRE_FALSE(none);
   CHECK(none.error().is("Timeout"));
   CHECK(none.error().message == "node node-b has no podCIDR after 300ms: nodes \"node-b\" not found");
+}
+
+TEST_CASE("a steady pod is not re-synced while the runtime relist shows no change, but an exit is seen") {
+  Rig r;
+  r.api.pods.push_back(make_pod("calm", "busybox:1.36"));
+  REQUIRE(r.k->start());
+  REQUIRE(eventually([&] { return r.api.status("calm").value("phase", "") == "Running"; }));
+  std::this_thread::sleep_for(300ms);  // the sync after the start, then steady
+  int before;
+  {
+    std::lock_guard lk(r.cri->mu);
+    before = r.cri->status_calls;
+  }
+  std::this_thread::sleep_for(1000ms);  // 20 resync periods of 50 ms
+  int during;
+  {
+    std::lock_guard lk(r.cri->mu);
+    during = r.cri->status_calls - before;
+  }
+  CHECK(during <= 2);  // a full sync reads every container's status: ~20 without the relist
+
+  r.cri->exit_container("app", 1);  // only the runtime changes: the relist must notice
+  REQUIRE(eventually([&] {
+    json st = r.api.status("calm");
+    return st["containerStatuses"][0]["restartCount"] == 1 && st["containerStatuses"][0]["state"].contains("running");
+  }));
 }
