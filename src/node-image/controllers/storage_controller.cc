@@ -24,7 +24,9 @@ class StorageController : public Controller {
         pvcs_(ctx.informers.get(client::res::kPersistentVolumeClaims)),
         pvs_(ctx.informers.get(client::res::kPersistentVolumes)),
         classes_(ctx.informers.get(client::res::kStorageClasses)),
-        nodes_(ctx.informers.get(client::res::kNodes)) {}
+        nodes_(ctx.informers.get(client::res::kNodes)),
+        binder_events_(ctx.client, "persistentvolume-controller"),
+        provisioner_events_(ctx.client, "rancher.io/local-path_local-path-provisioner") {}
 
   void setup() override {
     auto claim = [this](const json& o) { enqueue("c|" + client::object_key(o)); };
@@ -104,7 +106,7 @@ class StorageController : public Controller {
       auto pv = pvs_.get("", volume);
       if (!pv) {
         if (phase_of(*pvc) == "Bound") {
-          ctx_.recorder.record(*pvc, "Warning", "ClaimLost", "Bound claim has lost its PersistentVolume. Data on the volume is lost!");
+          binder_events_.record(*pvc, "Warning", "ClaimLost", "Bound claim has lost its PersistentVolume. Data on the volume is lost!");
           return set_claim_status(*pvc, "Lost", nullptr);
         }
         return set_claim_status(*pvc, "Pending", nullptr);
@@ -124,7 +126,7 @@ class StorageController : public Controller {
     std::string selected = annotations_of(*pvc).value(kSelectedNodeAnnotation, "");
     client::ObjectPtr node = selected.empty() ? nullptr : nodes_.get("", selected);
     if (wait_first_consumer && selected.empty()) {
-      ctx_.recorder.record(*pvc, "Normal", "WaitForFirstConsumer",
+      binder_events_.record(*pvc, "Normal", "WaitForFirstConsumer",
                            "waiting for first consumer to be created before binding");
       return set_claim_status(*pvc, "Pending", nullptr);
     }
@@ -137,23 +139,23 @@ class StorageController : public Controller {
       if (selected.empty()) {
         // Immediate binding with local-path: no node chosen yet; pick none (as local-path does,
         // it needs a node). Wait for a consumer anyway.
-        ctx_.recorder.record(*pvc, "Normal", "WaitForFirstConsumer",
+        binder_events_.record(*pvc, "Normal", "WaitForFirstConsumer",
                              "waiting for first consumer to be created before binding");
         return set_claim_status(*pvc, "Pending", nullptr);
       }
       return provision(*pvc, *cls, selected);
     }
     if (cls) {
-      ctx_.recorder.record(*pvc, "Normal", "ExternalProvisioning",
+      binder_events_.record(*pvc, "Normal", "ExternalProvisioning",
                            "Waiting for a volume to be created either by the external provisioner '" +
                                cls->value("provisioner", "") +
                                "' or manually by the system administrator. If volume creation is delayed, please "
                                "verify that the provisioner is running and correctly registered.");
     } else if (cls_name.empty()) {
-      ctx_.recorder.record(*pvc, "Normal", "FailedBinding",
+      binder_events_.record(*pvc, "Normal", "FailedBinding",
                            "no persistent volumes available for this claim and no storage class is set");
     } else {
-      ctx_.recorder.record(*pvc, "Warning", "ProvisioningFailed",
+      binder_events_.record(*pvc, "Warning", "ProvisioningFailed",
                            "storageclass.storage.k8s.io \"" + cls_name + "\" not found");
     }
     return set_claim_status(*pvc, "Pending", nullptr);
@@ -163,15 +165,20 @@ class StorageController : public Controller {
     std::string ns = meta_str(pvc, "namespace"), name = meta_str(pvc, "name");
     std::string pv_name = "pvc-" + meta_str(pvc, "uid");
     if (!pvs_.get("", pv_name)) {
-      ctx_.recorder.record(pvc, "Normal", "Provisioning",
+      binder_events_.record(pvc, "Normal", "ExternalProvisioning",
+                            "Waiting for a volume to be created either by the external provisioner '" +
+                                cls.value("provisioner", "") +
+                                "' or manually by the system administrator. If volume creation is delayed, please "
+                                "verify that the provisioner is running and correctly registered.");
+      provisioner_events_.record(pvc, "Normal", "Provisioning",
                            "External provisioner is provisioning volume for claim \"" + ns + "/" + name + "\"");
       auto r = ctx_.client.create(client::res::kPersistentVolumes, "", local_path_volume(pvc, cls, node));
       if (!r && r.error().kind != "AlreadyExists") {
-        ctx_.recorder.record(pvc, "Warning", "ProvisioningFailed", "failed to provision volume with StorageClass \"" +
+        provisioner_events_.record(pvc, "Warning", "ProvisioningFailed", "failed to provision volume with StorageClass \"" +
                                                                       meta_str(cls, "name") + "\": " + r.error().message);
         return std::chrono::milliseconds(2000);
       }
-      ctx_.recorder.record(pvc, "Normal", "ProvisioningSucceeded", "Successfully provisioned volume " + pv_name);
+      provisioner_events_.record(pvc, "Normal", "ProvisioningSucceeded", "Successfully provisioned volume " + pv_name);
       if (r) return bind(*r, pvc);
     }
     return std::chrono::milliseconds(200);  // bind once the informer shows the PV
@@ -249,7 +256,7 @@ class StorageController : public Controller {
       if (!r && r.error().kind != "NotFound") return std::chrono::milliseconds(1000);
       log_->info("deleted released volume {} (reclaim policy Delete)", name);
     } else if (policy == "Recycle") {
-      ctx_.recorder.record(*pv, "Warning", "VolumeFailedRecycle", "Recycle is not supported");
+      binder_events_.record(*pv, "Warning", "VolumeFailedRecycle", "Recycle is not supported");
     }
     return std::nullopt;
   }
@@ -258,6 +265,9 @@ class StorageController : public Controller {
   client::Informer& pvs_;
   client::Informer& classes_;
   client::Informer& nodes_;
+  // Sources as kubectl describe shows them in a k3s cluster.
+  EventRecorder binder_events_;
+  EventRecorder provisioner_events_;
 };
 
 }  // namespace

@@ -101,6 +101,7 @@ TEST_CASE("storage: local-path WaitForFirstConsumer provisions on the pod's node
     if (e.value("reason", "") == "WaitForFirstConsumer") {
       waiting = true;
       CHECK(e["message"] == "waiting for first consumer to be created before binding");
+      CHECK(e["source"]["component"] == "persistentvolume-controller");
     }
   }
   CHECK(waiting);
@@ -128,9 +129,20 @@ TEST_CASE("storage: local-path WaitForFirstConsumer provisions on the pod's node
   CHECK(v["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"] == "rancher.io/local-path");
   CHECK(v["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"][0] == node);
   ev = api.list(client::res::kEvents, "default");
-  bool provisioned = false;
-  for (const auto& e : ev->items) provisioned |= e.value("reason", "") == "ProvisioningSucceeded";
+  bool provisioned = false, external = false;
+  for (const auto& e : ev->items) {
+    if (e.value("reason", "") == "ProvisioningSucceeded") {
+      provisioned = true;
+      CHECK(e["message"] == "Successfully provisioned volume pvc-" + uid);
+      CHECK(e["source"]["component"] == "rancher.io/local-path_local-path-provisioner");
+    }
+    if (e.value("reason", "") == "ExternalProvisioning") {
+      external = true;
+      CHECK(e["message"].get<std::string>().find("external provisioner 'rancher.io/local-path'") != std::string::npos);
+    }
+  }
   CHECK(provisioned);
+  CHECK(external);
 
   // A second pod using the claim goes to the same node (volume node affinity).
   pod["metadata"]["name"] = "web2";
