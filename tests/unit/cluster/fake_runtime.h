@@ -26,6 +26,7 @@ class FakeRuntime : public runtime::Runtime {
   // "create_container") equals fail_on.
   std::string fail_on;
   bool engine_down = false;
+  std::string engine = "docker";  // what info() reports
   std::set<std::string> images{"k3dpp/node:" K3DPP_VERSION, "k3dpp/lb:" K3DPP_VERSION};
   // When a server container starts, it writes this admin kubeconfig (like k3dpp-node would).
   std::string admin_kubeconfig;
@@ -45,7 +46,7 @@ class FakeRuntime : public runtime::Runtime {
   Result<runtime::EngineInfo> info() override {
     if (engine_down || should_fail("info")) return fail("cannot connect to /var/run/docker.sock: No such file", "Unavailable");
     runtime::EngineInfo i;
-    i.engine = "docker";
+    i.engine = engine;
     i.version = "20.10.24";
     i.api_version = "1.41";
     return i;

@@ -291,6 +291,49 @@ TEST_CASE("kubeconfig get renames the server's admin kubeconfig") {
   CHECK_FALSE(get_kubeconfig(e.rt, "missing"));
 }
 
+TEST_CASE("pod network: host-gw on docker, vxlan on podman, --pod-network overrides, node create follows") {
+  auto backend = [](Env& e, const std::string& node) {
+    const auto& c = e.rt.containers[node];
+    std::string env;
+    for (const auto& v : c.spec.env)
+      if (v.rfind("K3DPP_POD_NETWORK=", 0) == 0) env = v.substr(18);
+    return env + "/" + c.spec.labels.at("k3dpp.pod-network");
+  };
+  {
+    Env e;
+    REQUIRE(create_cluster(e.rt, e.opts("d"), e.probes));
+    CHECK(backend(e, "k3dpp-d-server-0") == "host-gw/host-gw");
+    CHECK(backend(e, "k3dpp-d-agent-0") == "host-gw/host-gw");
+    CHECK_FALSE(e.rt.containers["k3dpp-d-serverlb"].spec.labels.count("k3dpp.pod-network"));
+  }
+  {
+    Env e;
+    e.rt.engine = "podman";
+    REQUIRE(create_cluster(e.rt, e.opts("p"), e.probes));
+    CHECK(backend(e, "k3dpp-p-server-0") == "vxlan/vxlan");
+    CHECK(backend(e, "k3dpp-p-agent-0") == "vxlan/vxlan");
+    NodeCreateOptions n;
+    n.name = "extra";
+    n.cluster = "p";
+    REQUIRE(create_nodes(e.rt, n, e.probes));
+    CHECK(backend(e, "k3dpp-extra-0") == "vxlan/vxlan");
+  }
+  {
+    Env e;
+    e.rt.engine = "podman";
+    auto o = e.opts("o");
+    o.spec.pod_network = "host-gw";
+    REQUIRE(create_cluster(e.rt, o, e.probes));
+    CHECK(backend(e, "k3dpp-o-agent-0") == "host-gw/host-gw");
+    o = e.opts("bad");
+    o.spec.pod_network = "wireguard";
+    auto r = create_cluster(e.rt, o, e.probes);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "--pod-network: unknown pod network \"wireguard\" (want host-gw or vxlan)");
+    CHECK_FALSE(e.rt.containers.count("k3dpp-bad-server-0"));
+  }
+}
+
 TEST_CASE("node create/delete: k3dpp-NAME-N joins with the cluster token; servers update the LB") {
   Env e;
   auto o = e.opts("mycluster", 1, 0);
