@@ -945,10 +945,21 @@ Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std:
       next["metadata"].value("finalizers", json::array()).empty() &&
       next["metadata"].value("deletionGracePeriodSeconds", 0LL) == 0 &&
       !(t.plural == "namespaces" && !next["spec"].value("finalizers", json::array()).empty())) {
-    auto r = drop(key, revision);
-    if (!r) return from_store_error(r.error(), gr, name);
-    json gone = next;
-    gone["metadata"]["resourceVersion"] = std::to_string(store->current_revision());
+    // As Kubernetes does: the update is stored (watchers see MODIFIED without the finalizers),
+    // then the object is deleted (DELETED carries that last state).
+    auto kv = put(key, encode_stored(next), revision);
+    if (!kv) return from_store_error(kv.error(), gr, name);
+    auto r = drop(key, kv->mod_revision);
+    if (!r && r.error().kind == "Conflict") {
+      // Written in between: still finalizer-free and deleting → delete it anyway.
+      auto again = read(t, ns, name);
+      if (again && (*again)["metadata"].contains("deletionTimestamp") &&
+          (*again)["metadata"].value("finalizers", json::array()).empty()) {
+        r = drop(key, 0);
+      }
+    }
+    if (!r && r.error().kind != "NotFound" && r.error().kind != "Conflict") return from_store_error(r.error(), gr, name);
+    json gone = decode_stored(*kv);
     return ok(gone);
   }
   auto kv = put(key, encode_stored(next), revision);

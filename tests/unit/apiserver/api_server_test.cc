@@ -683,11 +683,27 @@ TEST_CASE("delete propagationPolicy: Orphan and Foreground hand over to the GC t
   REQUIRE(s.call("DELETE", "/apis/apps/v1/namespaces/default/deployments/web?propagationPolicy=Foreground").response.status == 200);
   d = s.call("GET", "/apis/apps/v1/namespaces/default/deployments/web").body();
   CHECK(d["metadata"]["finalizers"] == json::array({"foregroundDeletion"}));
-  // The GC drops the finalizer: the object goes.
+  // The GC drops the finalizer: the object goes; watchers see MODIFIED then DELETED, both
+  // without the finalizer.
+  std::string before = d["metadata"]["resourceVersion"];
   json patch = {{"metadata", {{"finalizers", nullptr}}}};
   REQUIRE(s.call("PATCH", "/apis/apps/v1/namespaces/default/deployments/web", patch.dump(),
                  "application/merge-patch+json").response.status == 200);
   CHECK(s.call("GET", "/apis/apps/v1/namespaces/default/deployments/web").response.status == 404);
+  http::Request w;
+  w.method = "GET";
+  w.path = "/apis/apps/v1/namespaces/default/deployments";
+  w.query = {{"watch", "true"}, {"resourceVersion", before}, {"timeoutSeconds", "1"}};
+  w.headers.emplace("accept", "application/json");
+  w.user = admin();
+  FakeResponder events(2);
+  s.api->handle(w, events);
+  REQUIRE(events.stream_.chunks.size() == 2);
+  json e1 = json::parse(events.stream_.chunks[0]), e2 = json::parse(events.stream_.chunks[1]);
+  CHECK(e1["type"] == "MODIFIED");
+  CHECK_FALSE(e1["object"]["metadata"].contains("finalizers"));
+  CHECK(e2["type"] == "DELETED");
+  CHECK_FALSE(e2["object"]["metadata"].contains("finalizers"));
 
   // orphanDependents (deprecated) and Background.
   REQUIRE(s.call("POST", "/apis/apps/v1/namespaces/default/deployments", kDeploy).response.status == 201);
