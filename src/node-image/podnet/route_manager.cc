@@ -287,7 +287,9 @@ void RouteManager::sync(bool full) {
       return;
     }
     std::string want = self.internal_ip + " " + self.pod_cidr;
-    if (full || prepared_ != want) {
+    // A device made for another address is recreated empty: every route goes in again.
+    if (prepared_ != want) full = true;
+    if (full) {
       auto mac = opts_.programmer->prepare(self.internal_ip, self.pod_cidr);
       if (!mac) {
         log->warn("vxlan device {}: {}", kVxlanDevice, mac.error().message);
