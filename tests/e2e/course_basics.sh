@@ -312,6 +312,15 @@ eventually 30 2 "32 the service's endpoints list the nginx pod" "^nginx-svc +10\
 # 33: the debian image has no curl (the course apt-installs it): bash's /dev/tcp does the GET.
 get_script='exec 3<>/dev/tcp/$0/8080 && printf "GET / HTTP/1.0\r\nHost: $0\r\n\r\n" >&3 && cat <&3'
 eventually 30 2 "33 debian-pod reaches http://nginx-svc:8080 (search path, 8080 -> 80)" "HTTP/1\.1 200 OK[\s\S]*<title>Welcome to nginx!</title>" -- kubectl exec debian-pod -- bash -c "$get_script" nginx-svc
+svc_ip=$(kubectl get svc nginx-svc -o jsonpath='{.spec.clusterIP}')
+expect "33 debian-pod got nginx-svc's service variables (created before it)" \
+  "^NGINX_SVC_PORT=tcp://$svc_ip:8080
+NGINX_SVC_PORT_8080_TCP=tcp://$svc_ip:8080
+NGINX_SVC_PORT_8080_TCP_ADDR=$svc_ip
+NGINX_SVC_PORT_8080_TCP_PORT=8080
+NGINX_SVC_PORT_8080_TCP_PROTO=tcp
+NGINX_SVC_SERVICE_HOST=$svc_ip
+NGINX_SVC_SERVICE_PORT=8080\$" -- bash -c "kubectl exec debian-pod -- env | grep ^NGINX_SVC | sort"
 expect "33 and by its full name" "<title>Welcome to nginx!</title>" -- \
   kubectl exec debian-pod -- bash -c "$get_script" nginx-svc.dev.svc.cluster.local
 expect "33 exec -it debian-pod -- sh: a shell on a TTY" "# [\s\S]*dev\.svc\.cluster\.local[\s\S]*Welcome to nginx" -- tty_exec \

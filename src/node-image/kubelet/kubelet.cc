@@ -394,6 +394,11 @@ struct Kubelet::PodWorker {
     ectx.lookup = [this](const std::string& plural, const std::string& ons, const std::string& oname) {
       return k.api_.get(client::Resource{"v1", plural}, ons, oname);
     };
+    ectx.services = [this](const std::string& ons) -> Result<std::vector<json>> {
+      auto l = k.api_.list(client::Resource{"v1", "services"}, ons);
+      if (!l) return l.error();
+      return l->items;
+    };
     auto env = resolve_env(p, c, ectx, k.opts_.defaults);
     if (!env) {
       waiting[cname] = {"CreateContainerConfigError", env.error().message};

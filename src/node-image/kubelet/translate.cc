@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 
@@ -323,6 +325,44 @@ std::string expand_vars(const std::string& s, const std::map<std::string, std::s
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> service_env(const json& service) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const json spec = service.value("spec", json::object());
+  std::string ip = spec.value("clusterIP", "");
+  if (ip.empty() || ip == "None") return out;
+  auto env_name = [](std::string s) {
+    for (char& ch : s) ch = ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    return s;
+  };
+  auto lower = [](std::string s) {
+    for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  };
+  std::string prefix = env_name(service.value("metadata", json::object()).value("name", ""));
+  json ports = array_or_empty(spec, "ports");
+  out.emplace_back(prefix + "_SERVICE_HOST", ip);
+  if (!ports.empty()) out.emplace_back(prefix + "_SERVICE_PORT", std::to_string(ports[0].value("port", 0)));
+  for (const auto& sp : ports) {
+    std::string pname = sp.value("name", "");
+    if (!pname.empty()) out.emplace_back(prefix + "_SERVICE_PORT_" + env_name(pname), std::to_string(sp.value("port", 0)));
+  }
+  bool first = true;
+  for (const auto& sp : ports) {
+    std::string proto = sp.value("protocol", "TCP");
+    if (proto.empty()) proto = "TCP";
+    std::string port = std::to_string(sp.value("port", 0));
+    std::string url = lower(proto) + "://" + (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + port;
+    if (first) out.emplace_back(prefix + "_PORT", url);  // Docker special-cases the first port
+    first = false;
+    std::string pp = prefix + "_PORT_" + port + "_" + env_name(proto);
+    out.emplace_back(pp, url);
+    out.emplace_back(pp + "_PROTO", lower(proto));
+    out.emplace_back(pp + "_PORT", port);
+    out.emplace_back(pp + "_ADDR", ip);
+  }
+  return out;
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> resolve_env(const json& pod, const json& container,
                                                                      const EnvContext& ctx, const PodDefaults& d) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -351,6 +391,18 @@ Result<std::vector<std::pair<std::string, std::string>>> resolve_env(const json&
     set("KUBERNETES_PORT_" + port + "_TCP_PROTO", "tcp");
     set("KUBERNETES_PORT_" + port + "_TCP_PORT", port);
     set("KUBERNETES_PORT_" + port + "_TCP_ADDR", host);
+  }
+  // The other services of the namespace (enableServiceLinks, default true).
+  if (ctx.services && spec_of(pod).value("enableServiceLinks", true)) {
+    if (auto svcs = ctx.services(ns)) {
+      std::vector<json> sorted = *svcs;
+      auto name_of = [](const json& o) { return o.value("metadata", json::object()).value("name", ""); };
+      std::sort(sorted.begin(), sorted.end(), [&](const json& a, const json& b) { return name_of(a) < name_of(b); });
+      for (const auto& svc : sorted) {
+        if (ns == "default" && name_of(svc) == "kubernetes") continue;  // done above
+        for (const auto& [k, v] : service_env(svc)) set(k, v);
+      }
+    }
   }
 
   for (const auto& ef : array_or_empty(container, "envFrom")) {

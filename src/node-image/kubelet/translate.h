@@ -52,15 +52,26 @@ using ObjectLookup = std::function<Result<json>(const std::string& plural, const
                                                const std::string& name)>;
 
 // What the env of a container depends on besides the spec.
+// Lists the Services of a namespace (for the service environment variables).
+using ServiceLister = std::function<Result<std::vector<json>>(const std::string& ns)>;
+
 struct EnvContext {
   std::string pod_ip;
   std::string host_ip;
   std::string node_name;
   ObjectLookup lookup;  // may be empty when no valueFrom/envFrom needs it
+  ServiceLister services;  // may be empty: then only the KUBERNETES_* variables
 };
 
-// The container's environment, in Kubernetes order: KUBERNETES_* service variables, envFrom,
-// then env (later entries win; $(VAR) references expanded as Kubernetes does).
+// The variables a Service gives the containers of its namespace, as the kubelet writes them
+// (Docker-link style): NAME_SERVICE_HOST, NAME_SERVICE_PORT[_PORTNAME], NAME_PORT and
+// NAME_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]. None for a Service without a cluster IP.
+std::vector<std::pair<std::string, std::string>> service_env(const json& service);
+
+// The container's environment, in Kubernetes order: KUBERNETES_* service variables, the other
+// services of the pod's namespace (unless enableServiceLinks is false; sorted by name; a failed
+// listing just leaves them out), envFrom, then env (later entries win; $(VAR) references
+// expanded as Kubernetes does).
 // Errors (kind "CreateContainerConfigError") name the missing ConfigMap/Secret or key.
 Result<std::vector<std::pair<std::string, std::string>>> resolve_env(const json& pod, const json& container,
                                                                      const EnvContext& ctx,

@@ -40,8 +40,17 @@ class FakeApi : public client::ApiClient {
     if (it != objects.end()) return it->second;
     return fail(r.plural + " \"" + name + "\" not found", "NotFound");
   }
-  Result<client::ListResult> list(const client::Resource& r, const std::string&, const client::ListOptions& o) override {
+  std::vector<json> services;  // what a services list returns (by metadata.namespace)
+  Result<client::ListResult> list(const client::Resource& r, const std::string& ns,
+                                  const client::ListOptions& o) override {
     std::lock_guard lk(mu);
+    if (r.plural == "services") {  // service env vars at container start
+      std::vector<json> out;
+      for (const auto& s : services) {
+        if (s["metadata"].value("namespace", "") == ns) out.push_back(s);
+      }
+      return client::ListResult{out, "1"};
+    }
     CHECK(r.plural == "pods");
     CHECK(o.field_selector == "spec.nodeName=" + node_);
     return client::ListResult{pods, "1"};

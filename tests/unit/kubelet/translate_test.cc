@@ -174,3 +174,73 @@ TEST_CASE("expand_vars") {
   CHECK(expand_vars("$(A)/$(B)/$$(A)/$", env) == "x/$(B)/$(A)/$");
   CHECK(expand_vars("$(A", env) == "$(A");
 }
+
+TEST_CASE("service env: Docker-link variables of a Service, as the kubelet writes them") {
+  json svc = json::parse(R"json({
+    "metadata": {"name": "nginx-svc", "namespace": "dev"},
+    "spec": {"clusterIP": "10.43.126.13", "ports": [
+      {"name": "web", "port": 8080, "targetPort": 80, "protocol": "TCP"},
+      {"name": "dns-udp", "port": 53, "protocol": "UDP"}]}})json");
+  auto env = service_env(svc);
+  std::vector<std::pair<std::string, std::string>> want = {
+      {"NGINX_SVC_SERVICE_HOST", "10.43.126.13"},
+      {"NGINX_SVC_SERVICE_PORT", "8080"},
+      {"NGINX_SVC_SERVICE_PORT_WEB", "8080"},
+      {"NGINX_SVC_SERVICE_PORT_DNS_UDP", "53"},
+      {"NGINX_SVC_PORT", "tcp://10.43.126.13:8080"},
+      {"NGINX_SVC_PORT_8080_TCP", "tcp://10.43.126.13:8080"},
+      {"NGINX_SVC_PORT_8080_TCP_PROTO", "tcp"},
+      {"NGINX_SVC_PORT_8080_TCP_PORT", "8080"},
+      {"NGINX_SVC_PORT_8080_TCP_ADDR", "10.43.126.13"},
+      {"NGINX_SVC_PORT_53_UDP", "udp://10.43.126.13:53"},
+      {"NGINX_SVC_PORT_53_UDP_PROTO", "udp"},
+      {"NGINX_SVC_PORT_53_UDP_PORT", "53"},
+      {"NGINX_SVC_PORT_53_UDP_ADDR", "10.43.126.13"}};
+  CHECK(env == want);
+  json headless = svc;
+  headless["spec"]["clusterIP"] = "None";
+  CHECK(service_env(headless).empty());
+  json external = {{"metadata", {{"name", "ext"}}}, {"spec", {{"type", "ExternalName"}, {"externalName", "x.org"}}}};
+  CHECK(service_env(external).empty());
+}
+
+TEST_CASE("env: the namespace's services come after KUBERNETES_*, before env; enableServiceLinks false drops them") {
+  json p = nginx_pod();  // namespace dev
+  json c = p["spec"]["containers"][0];
+  c["env"] = json::array({{{"name", "NGINX_SVC_SERVICE_PORT"}, {"value", "overridden"}},
+                          {{"name", "URL"}, {"value", "http://$(NGINX_SVC_SERVICE_HOST):$(NGINX_SVC_SERVICE_PORT)"}}});
+  c.erase("envFrom");
+  EnvContext cx = ctx();
+  std::vector<std::string> asked;
+  cx.services = [&](const std::string& ns) -> k3dpp::Result<std::vector<json>> {
+    asked.push_back(ns);
+    return std::vector<json>{
+        {{"metadata", {{"name", "zeta"}, {"namespace", ns}}},
+         {"spec", {{"clusterIP", "10.43.0.99"}, {"ports", json::array({{{"port", 1}}})}}}},
+        {{"metadata", {{"name", "nginx-svc"}, {"namespace", ns}}},
+         {"spec", {{"clusterIP", "10.43.126.13"}, {"ports", json::array({{{"port", 8080}, {"protocol", "TCP"}}})}}}}};
+  };
+  auto env = resolve_env(p, c, cx);
+  REQUIRE(env);
+  CHECK(asked == std::vector<std::string>{"dev"});
+  std::vector<std::string> names;
+  for (const auto& [k, v] : *env) names.push_back(k);
+  auto pos = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) - names.begin(); };
+  CHECK(pos("KUBERNETES_SERVICE_HOST") < pos("NGINX_SVC_SERVICE_HOST"));
+  CHECK(pos("NGINX_SVC_SERVICE_HOST") < pos("ZETA_SERVICE_HOST"));  // sorted by service name
+  std::map<std::string, std::string> m(env->begin(), env->end());
+  CHECK(m["ZETA_PORT"] == "tcp://10.43.0.99:1");
+  CHECK(m["NGINX_SVC_SERVICE_PORT"] == "overridden");                  // the spec's env wins
+  CHECK(m["URL"] == "http://10.43.126.13:overridden");                 // and may refer to them
+
+  p["spec"]["enableServiceLinks"] = false;
+  auto off = resolve_env(p, c, cx);
+  REQUIRE(off);
+  std::map<std::string, std::string> m2(off->begin(), off->end());
+  CHECK(m2.count("ZETA_SERVICE_HOST") == 0);
+  CHECK(m2["KUBERNETES_SERVICE_HOST"] == "10.43.0.1");  // always there
+
+  cx.services = [](const std::string&) -> k3dpp::Result<std::vector<json>> { return k3dpp::fail("down", "Unavailable"); };
+  p["spec"].erase("enableServiceLinks");
+  CHECK(resolve_env(p, c, cx));  // a failed listing does not block the container
+}
