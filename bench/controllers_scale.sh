@@ -93,7 +93,7 @@ read -r spread_nodes spread_min spread_max <<<"${spread:-0 0 0}"
 t_del=$(now)
 "${K[@]}" delete deployment scale >/dev/null 2>&1
 delete_s=NA
-end=$((SECONDS + 90))
+end=$((SECONDS + 60))
 while ((SECONDS < end)); do
   left=$("${K[@]}" get pods -l app=scale --no-headers 2>/dev/null | grep -c .)
   ((left == 0)) && { delete_s=$(since "$t_del"); break; }

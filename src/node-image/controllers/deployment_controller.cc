@@ -43,7 +43,7 @@ class DeploymentController : public Controller {
       if (!rs) return;
       const json* dref = controller_ref(*rs);
       if (dref != nullptr && dref->value("kind", "") == "Deployment") {
-        enqueue(client::object_key(meta_str(pod, "namespace"), dref->value("name", "")));
+        enqueue_soon(client::object_key(meta_str(pod, "namespace"), dref->value("name", "")));
       }
     };
     pods_.add_handlers({pod_changed, [pod_changed](const json&, const json& o) { pod_changed(o); }, pod_changed});

@@ -93,6 +93,9 @@ class Controller {
     threads_.clear();
   }
   void enqueue(const std::string& key) { queue_.add(key); }
+  // For high-rate triggers (pod events of a big ReplicaSet): one sync per window, not one per event.
+  void enqueue_soon(const std::string& key) { queue_.add_after(key, kCoalesceWindow); }
+  static constexpr std::chrono::milliseconds kCoalesceWindow{100};
 
  protected:
   // Returns a delay to sync the key again (errors, time-based conditions), or nullopt.

@@ -34,7 +34,7 @@ class ReplicaSetController : public Controller {
     const std::string ns = meta_str(pod, "namespace");
     const json* ref = controller_ref(pod);
     if (ref != nullptr) {
-      if (ref->value("kind", "") == "ReplicaSet") enqueue(client::object_key(ns, ref->value("name", "")));
+      if (ref->value("kind", "") == "ReplicaSet") enqueue_soon(client::object_key(ns, ref->value("name", "")));
     } else if (!is_deleting(pod)) {
       // An orphan: any ReplicaSet whose selector matches may adopt it.
       enqueue_matching(pod);

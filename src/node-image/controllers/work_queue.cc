@@ -24,7 +24,11 @@ void WorkQueue::add_after(const std::string& key, std::chrono::milliseconds dela
   {
     std::lock_guard<std::mutex> l(mu_);
     if (shutdown_) return;
-    delayed_.emplace(std::chrono::steady_clock::now() + delay, key);
+    auto at = std::chrono::steady_clock::now() + delay;
+    auto w = waiting_.find(key);
+    if (w != waiting_.end() && w->second <= at) return;
+    waiting_[key] = at;
+    delayed_.emplace(at, key);
   }
   cv_.notify_all();
 }
@@ -35,7 +39,10 @@ bool WorkQueue::get(std::string& key) {
     if (shutdown_) return false;
     auto now = std::chrono::steady_clock::now();
     while (!delayed_.empty() && delayed_.begin()->first <= now) {
-      add_locked(delayed_.begin()->second);
+      const std::string& k = delayed_.begin()->second;
+      auto w = waiting_.find(k);
+      if (w != waiting_.end() && w->second <= now) waiting_.erase(w);
+      add_locked(k);
       delayed_.erase(delayed_.begin());
     }
     if (!queue_.empty()) {

@@ -15,6 +15,8 @@ namespace k3dpp::controllers {
 class WorkQueue {
  public:
   void add(const std::string& key);
+  // Adds key after delay; a key already waiting to be added no later than that stays as it is
+  // (bursts of events for one key coalesce into one sync).
   void add_after(const std::string& key, std::chrono::milliseconds delay);
   // Blocks until a key is ready; false once shut down.
   bool get(std::string& key);
@@ -29,6 +31,7 @@ class WorkQueue {
   std::deque<std::string> queue_;
   std::set<std::string> queued_, processing_, dirty_;
   std::multimap<std::chrono::steady_clock::time_point, std::string> delayed_;
+  std::map<std::string, std::chrono::steady_clock::time_point> waiting_;  // key → earliest delayed add
   bool shutdown_ = false;
 };
 

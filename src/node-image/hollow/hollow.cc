@@ -1,12 +1,14 @@
 #include "hollow/hollow.h"
 
 #include <condition_variable>
+#include <algorithm>
 #include <set>
 #include <thread>
 
 #include "client/informer.h"
 #include "common/log.h"
 #include "controllers/util.h"
+#include "controllers/work_queue.h"
 
 namespace k3dpp::hollow {
 
@@ -19,6 +21,8 @@ struct HollowNodes::Impl {
   client::ApiClient& client;
   Options opts;
   client::Informer pods;
+  controllers::WorkQueue queue;  // pod keys; a few workers post statuses in parallel
+  std::vector<std::thread> workers;
   std::jthread lease_thread;
   std::mutex mu;
   std::map<std::string, int> ip_next;
@@ -195,8 +199,21 @@ HollowNodes::~HollowNodes() { stop(); }
 Status HollowNodes::start() {
   for (int i = 0; i < impl_->opts.nodes; ++i) K3DPP_TRY(impl_->register_node(i));
   impl_->renew_leases();
-  auto h = [this](const json& p) { impl_->pod_changed(p); };
+  // Only pods bound to our nodes are queued; workers read the latest cached copy.
+  auto h = [this](const json& p) {
+    std::string node = p.contains("spec") ? p["spec"].value("nodeName", "") : "";
+    if (!node.empty() && impl_->ours(node)) impl_->queue.add(client::object_key(p));
+  };
   impl_->pods.add_handlers({h, [h](const json&, const json& p) { h(p); }, nullptr});
+  for (int i = 0; i < std::max(1, impl_->opts.status_workers); ++i) {
+    impl_->workers.emplace_back([this] {
+      std::string key;
+      while (impl_->queue.get(key)) {
+        if (auto p = impl_->pods.get(key)) impl_->pod_changed(*p);
+        impl_->queue.done(key);
+      }
+    });
+  }
   impl_->pods.start();
   impl_->lease_thread = std::jthread([this](std::stop_token st) {
     std::mutex m;
@@ -227,6 +244,11 @@ void HollowNodes::revive_node(int index) {
 
 void HollowNodes::stop() {
   if (!impl_) return;
+  impl_->queue.shutdown();
+  for (auto& w : impl_->workers) {
+    if (w.joinable()) w.join();
+  }
+  impl_->workers.clear();
   if (impl_->lease_thread.joinable()) {
     impl_->lease_thread.request_stop();
     impl_->lease_thread.join();

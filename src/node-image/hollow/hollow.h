@@ -17,6 +17,7 @@ struct Options {
   int first_index = 0;  // pod IPs 10.42.<first_index + i>.x until the node controller set a podCIDR
   std::string cpu = "4", memory = "8Gi", pods = "110";
   int lease_seconds = 10;
+  int status_workers = 4;  // pods whose status is posted in parallel
 };
 
 class HollowNodes {

@@ -33,3 +33,30 @@ TEST_CASE("work queue deduplicates and re-queues keys added while processing") {
   t.join();
   CHECK_FALSE(q.get(k));
 }
+
+TEST_CASE("work queue: a burst of delayed adds of one key is one sync") {
+  WorkQueue q;
+  for (int i = 0; i < 100; ++i) q.add_after("rs", std::chrono::milliseconds(40));
+  q.add_after("rs", std::chrono::milliseconds(80));  // later than the one waiting: coalesced
+  q.add_after("other", std::chrono::milliseconds(60));
+  std::string k;
+  REQUIRE(q.get(k));
+  CHECK(k == "rs");
+  q.done("rs");
+  REQUIRE(q.get(k));
+  CHECK(k == "other");
+  q.done("other");
+  // Nothing else comes: the 100 adds and the later one were one.
+  q.add_after("end", std::chrono::milliseconds(150));
+  REQUIRE(q.get(k));
+  CHECK(k == "end");
+  q.done("end");
+  // An earlier deadline than the waiting one still wins.
+  q.add_after("x", std::chrono::milliseconds(5000));
+  auto t0 = std::chrono::steady_clock::now();
+  q.add_after("x", std::chrono::milliseconds(20));
+  REQUIRE(q.get(k));
+  CHECK(k == "x");
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(4000));
+  q.shutdown();
+}
