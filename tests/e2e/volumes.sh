@@ -132,6 +132,8 @@ expect "configMap files are links through ..data (kubelet's atomic writer)" "gre
 expect "subPath mounts one key as a file" "^hello$" -- kubectl exec config -- cat /etc/greeting.txt
 expect "secret item at its path with defaultMode 0400" "^400 s3cret$" -- \
   kubectl exec config -- sh -c 'echo $(stat -L -c %a /etc/secret/db/password) $(cat /etc/secret/db/password)'
+expect "a secret volume is a tmpfs (never on the node's disk)" "^tmpfs /etc/secret tmpfs " -- \
+  kubectl exec config -- grep " /etc/secret " /proc/mounts
 expect_fail "secret keys not in items are not there" "No such file" -- kubectl exec config -- cat /etc/secret/user
 expect_fail "configMap volumes are read-only" "Read-only file system" -- kubectl exec config -- sh -c 'echo x > /etc/app/new'
 expect "downwardAPI labels" '^app="config"$' -- kubectl exec config -- cat /etc/podinfo/labels
@@ -151,7 +153,11 @@ eventually 20 2 "the projected file too" "^green$" -- kubectl exec config -- cat
 eventually 20 2 "the downwardAPI labels file follows the label" '^tier="prod"$' -- kubectl exec config -- cat /etc/podinfo/labels
 expect "env vars keep their start value" "^GREETING=hello$" -- kubectl exec config -- sh -c 'echo GREETING=$GREETING'
 expect "a subPath file keeps its old content (as in Kubernetes)" "^hello$" -- kubectl exec config -- cat /etc/greeting.txt
+cuid=$(kubectl get pod config -o jsonpath='{.metadata.uid}')
+cnode=$(kubectl get pod config -o jsonpath='{.spec.nodeName}')
 run "delete pod config" -- kubectl delete pod config
+eventually 20 1 "the secret tmpfs is unmounted with the pod" "^clean" -- \
+  bash -c "docker exec '$cnode' sh -c '! grep -q $cuid /proc/mounts && echo clean'"
 
 cat >"$E2E_TMP/missing-cm.yaml" <<'YAML'
 apiVersion: v1

@@ -440,6 +440,15 @@ Result<std::map<std::string, PreparedVolume>> prepare_volumes(const json& pod, c
       std::string rel = plugin + name;
       auto payload = atomic_payload(v, pod, ctx);
       if (!payload) return payload.error();
+      // Secrets (and projected volumes, which carry them) stay off the disk: a tmpfs, as the
+      // kubelet does. Where mounting is not possible (tests from outside the node) plain files.
+      if ((v.contains("secret") || v.contains("projected")) && ctx.mount_tmpfs) {
+        std::string local = local_root + rel;
+        fs::create_directories(local, ec);
+        if (!is_mountpoint(local) && ::mount("tmpfs", local.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, nullptr) != 0) {
+          vlog()->debug("tmpfs for volume {}: {} (plain files instead)", name, std::strerror(errno));
+        }
+      }
       if (auto st = write_payload(local_root + rel, *payload); !st) return setup_failed(name, st.error().message);
       pv.host_path = node_root + rel;
       pv.read_only = true;
