@@ -274,6 +274,41 @@ expect "OOMKilled: exit code 137" "^137 OOMKilled\$" -- \
   pod_field oom '{.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.terminated.reason}'
 run "delete them" -- kubectl delete pod term-msg log-msg no-cmd init-fails init-waits oom --grace-period=1
 
+# ---------------------------------------------------------------- runAsNonRoot
+cat >"$E2E_TMP/nonroot.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: nonroot-refused
+spec:
+  securityContext: {runAsNonRoot: true}
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: nonroot-ok
+spec:
+  securityContext: {runAsNonRoot: true, runAsUser: 1000}
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "id -u; sleep 3600"]
+YAML
+expect "apply runAsNonRoot pods" "pod/nonroot-refused created" -- kubectl apply -f "$E2E_TMP/nonroot.yaml"
+eventually 60 2 "root image with runAsNonRoot: CreateContainerConfigError; runAsUser 1000 runs" \
+  "^nonroot-ok +1/1 +Running +0 +[0-9a-z]+
+nonroot-refused +0/1 +CreateContainerConfigError +0 +[0-9a-z]+\$" -- kubectl get pods --no-headers
+expect "the event says why" "Warning +Failed +.* kubelet +Error: container has runAsNonRoot and image will run as root \(pod: \"nonroot-refused_default\([0-9a-f-]+\)\", container: c\)" -- \
+  kubectl describe pod nonroot-refused
+expect "runAsUser 1000 is the process' uid" "^1000\$" -- kubectl logs nonroot-ok
+run "delete them" -- kubectl delete pod nonroot-refused nonroot-ok --grace-period=1
+
 # ---------------------------------------------------------------- attach
 cat >"$E2E_TMP/attach.yaml" <<'YAML'
 apiVersion: v1

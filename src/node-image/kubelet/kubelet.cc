@@ -400,6 +400,15 @@ struct Kubelet::PodWorker {
       return l->items;
     };
     auto env = resolve_env(p, c, ectx, k.opts_.defaults);
+    if (env) {
+      std::optional<long long> image_uid;
+      std::string image_user;
+      if (auto img = k.cri_->image_status(c.value("image", "")); img && img->has_value()) {
+        if ((*img)->has_uid()) image_uid = (*img)->uid().value();
+        image_user = (*img)->username();
+      }
+      if (auto st = verify_run_as_non_root(p, c, image_uid, image_user); !st) env = st.error();
+    }
     if (!env) {
       waiting[cname] = {"CreateContainerConfigError", env.error().message};
       event(p, "Warning", "Failed", "Error: " + env.error().message, fp);

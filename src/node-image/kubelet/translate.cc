@@ -325,6 +325,36 @@ std::string expand_vars(const std::string& s, const std::map<std::string, std::s
   return out;
 }
 
+Status verify_run_as_non_root(const json& pod, const json& container, std::optional<long long> image_uid,
+                              const std::string& image_user) {
+  json psc = spec_of(pod).value("securityContext", json::object());
+  json csc = container.value("securityContext", json::object());
+  auto pick = [&](const char* k) -> json {
+    if (csc.contains(k) && !csc[k].is_null()) return csc[k];
+    if (psc.contains(k) && !psc[k].is_null()) return psc[k];
+    return nullptr;
+  };
+  json non_root = pick("runAsNonRoot");
+  if (!non_root.is_boolean() || !non_root.get<bool>()) return {};
+  std::string who = "(pod: \"" + meta(pod, "name") + "_" + meta(pod, "namespace") + "(" + meta(pod, "uid") +
+                    ")\", container: " + container.value("name", "") + ")";
+  json run_as = pick("runAsUser");
+  if (run_as.is_number_integer()) {
+    if (run_as.get<long long>() == 0) return fail("container's runAsUser breaks non-root policy " + who, "CreateContainerConfigError");
+    return {};
+  }
+  if (!image_uid && image_user.empty()) image_uid = 0;  // no user in the image: root
+  if (image_uid && *image_uid == 0) {
+    return fail("container has runAsNonRoot and image will run as root " + who, "CreateContainerConfigError");
+  }
+  if (!image_uid) {
+    return fail("container has runAsNonRoot and image has non-numeric user (" + image_user +
+                    "), cannot verify user is non-root " + who,
+                "CreateContainerConfigError");
+  }
+  return {};
+}
+
 std::vector<std::pair<std::string, std::string>> service_env(const json& service) {
   std::vector<std::pair<std::string, std::string>> out;
   const json spec = service.value("spec", json::object());

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,6 +77,14 @@ std::vector<std::pair<std::string, std::string>> service_env(const json& service
 Result<std::vector<std::pair<std::string, std::string>>> resolve_env(const json& pod, const json& container,
                                                                      const EnvContext& ctx,
                                                                      const PodDefaults& d = {});
+
+// runAsNonRoot as the kubelet checks it before creating a container: with the effective
+// (container over pod) runAsNonRoot true, a runAsUser of 0, or an image whose user is root (or
+// unknown: no uid and no user name means root) or a non-numeric name, is refused with
+// Kubernetes' message (kind "CreateContainerConfigError"). image_uid/image_user come from the
+// runtime's ImageStatus.
+Status verify_run_as_non_root(const json& pod, const json& container, std::optional<long long> image_uid,
+                              const std::string& image_user);
 
 // Expands $(VAR) in s with env ("$$" escapes, unknown references stay as written).
 std::string expand_vars(const std::string& s, const std::map<std::string, std::string>& env);

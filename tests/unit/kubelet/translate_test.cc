@@ -244,3 +244,31 @@ TEST_CASE("env: the namespace's services come after KUBERNETES_*, before env; en
   p["spec"].erase("enableServiceLinks");
   CHECK(resolve_env(p, c, cx));  // a failed listing does not block the container
 }
+
+TEST_CASE("runAsNonRoot: refused for root images, runAsUser 0 and non-numeric users, with Kubernetes' words") {
+  json p = {{"metadata", {{"name", "np"}, {"namespace", "dev"}, {"uid", "u-1"}}},
+            {"spec", {{"securityContext", {{"runAsNonRoot", true}}}}}};
+  json c = {{"name", "app"}, {"image", "busybox"}};
+  auto root = verify_run_as_non_root(p, c, std::nullopt, "");  // no user in the image: root
+  REQUIRE_FALSE(root);
+  CHECK(root.error().kind == "CreateContainerConfigError");
+  CHECK(root.error().message ==
+        "container has runAsNonRoot and image will run as root (pod: \"np_dev(u-1)\", container: app)");
+  CHECK_FALSE(verify_run_as_non_root(p, c, 0, ""));
+  CHECK(verify_run_as_non_root(p, c, 101, ""));
+  auto named = verify_run_as_non_root(p, c, std::nullopt, "nginx");
+  REQUIRE_FALSE(named);
+  CHECK(named.error().message == "container has runAsNonRoot and image has non-numeric user (nginx), cannot verify "
+                                 "user is non-root (pod: \"np_dev(u-1)\", container: app)");
+  c["securityContext"] = {{"runAsUser", 1000}};  // an explicit non-root user settles it
+  CHECK(verify_run_as_non_root(p, c, 0, ""));
+  c["securityContext"] = {{"runAsUser", 0}};
+  auto zero = verify_run_as_non_root(p, c, 1000, "");
+  REQUIRE_FALSE(zero);
+  CHECK(zero.error().message == "container's runAsUser breaks non-root policy (pod: \"np_dev(u-1)\", container: app)");
+  c["securityContext"] = {{"runAsNonRoot", false}};  // the container's setting wins over the pod's
+  CHECK(verify_run_as_non_root(p, c, 0, ""));
+  p["spec"].erase("securityContext");
+  c.erase("securityContext");
+  CHECK(verify_run_as_non_root(p, c, 0, ""));  // not asked for
+}
