@@ -570,7 +570,23 @@ Status update_lb(runtime::Runtime& rt, const ClusterState& cs) {
     if (n.role != Role::kLoadBalancer) existing.push_back(n.name);
   }
   if (existing.empty()) existing.push_back("-");  // keep nothing
-  std::string json = render_ports_json(cs.names(Role::kServer), cs.ports, existing);
+  // A mapping on the load balancer (`@loadbalancer`, `@all`) forwards to every server and agent,
+  // including nodes added after the cluster was created (k3dpp node create).
+  std::vector<ResolvedPort> ports = cs.ports;
+  for (auto& p : ports) {
+    if (p.direct) continue;
+    auto pm = parse_port_mapping(p.text);
+    if (!pm) continue;
+    bool every_node = std::any_of(pm->filters.begin(), pm->filters.end(), [](const NodeFilter& f) {
+      return f.group == "loadbalancer" || f.group == "all";
+    });
+    if (!every_node) continue;
+    p.nodes.clear();
+    for (const auto& n : cs.nodes) {
+      if (n.role != Role::kLoadBalancer) p.nodes.push_back(n.name);
+    }
+  }
+  std::string json = render_ports_json(cs.names(Role::kServer), ports, existing);
   lg()->info("Updating load balancer '{}'", lb->name);
   auto st = rt.put_file(lb->name, kLbPortsPath, json, 0644);
   if (!st) return st.error().wrap("updating " + std::string(kLbPortsPath) + " in '" + lb->name + "'");
@@ -713,7 +729,8 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
       auto s = rt.start_container(n.name);
       if (!s) return s.error().wrap("starting node '" + n.name + "'");
     }
-    if (opts.role == Role::kServer) {
+    {
+      // Servers serve the API through the LB; every node may serve `@loadbalancer` mappings.
       auto now = load_cluster(rt, opts.cluster);
       if (!now) return now.error();
       K3DPP_TRY(update_lb(rt, *now));
@@ -734,10 +751,8 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
     if (opts.rollback) {
       log->error("Failed to create node(s) >>> Rolling Back");
       rb.undo();
-      if (opts.role == Role::kServer) {
-        auto now = load_cluster(rt, opts.cluster);
-        if (now) (void)update_lb(rt, *now);
-      }
+      auto now = load_cluster(rt, opts.cluster);
+      if (now) (void)update_lb(rt, *now);
     }
     return st.error().wrap("creating node(s) '" + opts.name + "'");
   }
@@ -769,7 +784,7 @@ Status delete_node(runtime::Runtime& rt, const std::string& container) {
     auto v = rt.remove_volume(containerd_volume_name(n->cluster, n->name), true);
     if (!v && !v.error().is("NotFound")) log->warn("{}", v.error().message);
   }
-  if (n->role == Role::kServer) {
+  if (n->role != Role::kLoadBalancer) {
     auto cs = load_cluster(rt, n->cluster);
     if (cs) K3DPP_TRY(update_lb(rt, *cs));
   }

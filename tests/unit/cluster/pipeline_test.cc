@@ -396,6 +396,27 @@ TEST_CASE("node create/delete: k3dpp-NAME-N joins with the cluster token; server
   CHECK_FALSE(e.rt.volumes.count("k3dpp-mycluster-srv2-0-containerd"));
 }
 
+TEST_CASE("@loadbalancer mappings follow the nodes: node create/delete of an agent updates ports.json") {
+  Env e;
+  auto o = e.opts("lbc", 1, 1);
+  o.spec.ports.push_back(*parse_port_mapping("8080:80@loadbalancer"));
+  o.spec.ports.push_back(*parse_port_mapping("30050:30050@server:0"));
+  REQUIRE(create_cluster(e.rt, o, e.probes));
+  auto& lb = e.rt.containers["k3dpp-lbc-serverlb"];
+  NodeCreateOptions n;
+  n.name = "extra";
+  n.cluster = "lbc";
+  REQUIRE(create_nodes(e.rt, n, e.probes));
+  CHECK(lb.files.at("/etc/k3dpp-lb/ports.json") ==
+        "{\"ports\":[{\"listen\":6443,\"protocol\":\"tcp\",\"upstreams\":[\"k3dpp-lbc-server-0:6443\"]},"
+        "{\"listen\":80,\"protocol\":\"tcp\",\"upstreams\":[\"k3dpp-lbc-server-0:80\",\"k3dpp-extra-0:80\","
+        "\"k3dpp-lbc-agent-0:80\"]},"
+        "{\"listen\":30050,\"protocol\":\"tcp\",\"upstreams\":[\"k3dpp-lbc-server-0:30050\"]}]}\n");
+  REQUIRE(delete_node(e.rt, "k3dpp-extra-0"));
+  CHECK(lb.files.at("/etc/k3dpp-lb/ports.json").find("k3dpp-extra-0") == std::string::npos);
+  CHECK(lb.files.at("/etc/k3dpp-lb/ports.json").find("k3dpp-lbc-agent-0:80") != std::string::npos);
+}
+
 TEST_CASE("cluster edit --port-add/--port-delete recreates the LB") {
   Env e;
   auto o = e.opts("ed");
