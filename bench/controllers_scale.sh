@@ -24,28 +24,10 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.2f", b-a}'; }
 rss_mib() { awk '/^VmRSS/{printf "%.1f", $2/1024}' "/proc/$server_pid/status" 2>/dev/null || echo NA; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null ||
-  echo $((20000 + RANDOM % 20000)))
-
-mkdir -p "$work/data"
-"$node_bin" server --data-dir "$work/data" --listen "127.0.0.1:$port" --no-kubelet >"$work/server.log" 2>&1 &
-server_pid=$!
-export KUBECONFIG=$work/kubeconfig
-K=(kubectl --cache-dir "$work/cache" --request-timeout=60s)
-ready=0
-for _ in $(seq 1 300); do
-  kill -0 "$server_pid" 2>/dev/null || break
-  if [[ -f $work/data/server/admin.kubeconfig ]]; then
-    cp "$work/data/server/admin.kubeconfig" "$KUBECONFIG"
-    "${K[@]}" get --raw /readyz >/dev/null 2>&1 && { ready=1; break; }
-  fi
-  sleep 0.2
-done
-if ((ready == 0)); then
-  echo "server did not become ready" >&2
-  tail -n 30 "$work/server.log" >&2
-  exit 1
-fi
+source "$(dirname "$0")/../tests/lib/host_server.sh"
+host_server_start "$node_bin" "$work" --no-kubelet || exit 1
+server_pid=$HOST_SERVER_PID
+port=$HOST_SERVER_PORT
 sleep 2
 rss_idle=$(rss_mib)
 

@@ -8,14 +8,12 @@ set -u
 NODE_BIN=${1:?usage: kubectl_test.sh /path/to/k3dpp-node}
 KUBECTL=${KUBECTL:-kubectl}
 WORK=$(mktemp -d /tmp/k3dpp-apiserver-it.XXXXXX)
-SERVER_PID=""
 FAILURES=0
 
+source "$(dirname "$0")/../../lib/host_server.sh"
+
 cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then
-    kill "$SERVER_PID" 2>/dev/null
-    wait "$SERVER_PID" 2>/dev/null
-  fi
+  host_server_stop
   if [[ $FAILURES -ne 0 ]]; then
     echo "--- server log (last 40 lines) ---"
     tail -n 40 "$WORK/server.log" 2>/dev/null
@@ -24,36 +22,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null ||
-    echo $((20000 + RANDOM % 20000))
-}
-
-PORT=$(free_port)
-mkdir -p "$WORK/data" "$WORK/m"
-"$NODE_BIN" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --no-kubelet --disable-controllers >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-
-# Wait for the admin kubeconfig and a ready API.
-export KUBECONFIG="$WORK/kubeconfig"
-K=("$KUBECTL" --cache-dir "$WORK/cache" --request-timeout=20s)
-ready=0
-for _ in $(seq 1 100); do
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
-  if [[ -f "$WORK/data/server/admin.kubeconfig" ]]; then
-    sed "s#server: https://.*#server: https://127.0.0.1:$PORT#" "$WORK/data/server/admin.kubeconfig" >"$KUBECONFIG"
-    if "${K[@]}" get --raw /readyz >/dev/null 2>&1; then
-      ready=1
-      break
-    fi
-  fi
-  sleep 0.2
-done
-if [[ $ready -ne 1 ]]; then
-  echo "FAIL: server did not become ready on 127.0.0.1:$PORT"
-  cat "$WORK/server.log"
-  exit 1
-fi
+mkdir -p "$WORK/m"
+host_server_start "$NODE_BIN" "$WORK" --no-kubelet --disable-controllers || { echo "FAIL: server did not become ready"; exit 1; }
+PORT=$HOST_SERVER_PORT
 
 # Normalizes what differs between runs: ages (0s, 5s, 2m3s...), ClusterIPs other than .1/.10,
 # uids, timestamps and resourceVersions.
@@ -364,10 +335,9 @@ kube-system       Active   1s
 EOF
 
 # --- restart: data survives ---
-kill "$SERVER_PID"
-wait "$SERVER_PID" 2>/dev/null
+host_server_stop
 "$NODE_BIN" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --no-kubelet --disable-controllers >>"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
+HOST_SERVER_PID=$!
 for _ in $(seq 1 100); do
   "${K[@]}" get --raw /readyz >/dev/null 2>&1 && break
   sleep 0.2

@@ -8,15 +8,13 @@ set -u
 NODE_BIN=${1:?usage: paging_gc_test.sh /path/to/k3dpp-node}
 KUBECTL=${KUBECTL:-kubectl}
 WORK=$(mktemp -d /tmp/k3dpp-apiserver-gc.XXXXXX)
-SERVER_PID=""
 FAILURES=0
 CHECKS=0
 
+source "$(dirname "$0")/../../lib/host_server.sh"
+
 cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then
-    kill "$SERVER_PID" 2>/dev/null
-    wait "$SERVER_PID" 2>/dev/null
-  fi
+  host_server_stop
   if [[ $FAILURES -ne 0 ]]; then
     echo "--- server log (last 40 lines) ---"
     tail -n 40 "$WORK/server.log" 2>/dev/null
@@ -25,22 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-mkdir -p "$WORK/data"
-"$NODE_BIN" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --no-kubelet >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-export KUBECONFIG="$WORK/kubeconfig"
-K=("$KUBECTL" --cache-dir "$WORK/cache" --request-timeout=20s)
-ready=0
-for _ in $(seq 1 100); do
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  if [[ -f "$WORK/data/server/admin.kubeconfig" ]]; then
-    sed "s#server: https://.*#server: https://127.0.0.1:$PORT#" "$WORK/data/server/admin.kubeconfig" >"$KUBECONFIG"
-    "${K[@]}" get --raw /readyz >/dev/null 2>&1 && { ready=1; break; }
-  fi
-  sleep 0.2
-done
-[[ $ready -eq 1 ]] || { echo "FAIL: server did not become ready"; cat "$WORK/server.log"; exit 1; }
+host_server_start "$NODE_BIN" "$WORK" --no-kubelet || { echo "FAIL: server did not become ready"; exit 1; }
+PORT=$HOST_SERVER_PORT
 
 ok() { CHECKS=$((CHECKS + 1)); echo "ok: $1"; }
 bad() { CHECKS=$((CHECKS + 1)); FAILURES=$((FAILURES + 1)); echo "FAIL: $1"; }

@@ -9,17 +9,17 @@ set -u
 NODE_BIN=${1:?usage: hollow_deployment_test.sh /path/to/k3dpp-node}
 KUBECTL=${KUBECTL:-kubectl}
 WORK=$(mktemp -d /tmp/k3dpp-node-hollow-it.XXXXXX)
-SERVER_PID=""
 AGENT_PID=""
 OK=0
 
+source "$(dirname "$0")/../../lib/host_server.sh"
+
 cleanup() {
-  for p in "$AGENT_PID" "$SERVER_PID"; do
-    if [[ -n "$p" ]]; then
-      kill "$p" 2>/dev/null
-      wait "$p" 2>/dev/null
-    fi
-  done
+  if [[ -n "$AGENT_PID" ]]; then
+    kill "$AGENT_PID" 2>/dev/null
+    wait "$AGENT_PID" 2>/dev/null
+  fi
+  host_server_stop
   if [[ $OK -ne 1 ]]; then
     echo "--- server log (last 60 lines) ---"
     tail -n 60 "$WORK/server.log" 2>/dev/null
@@ -36,31 +36,8 @@ die() {
   exit 1
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null ||
-    echo $((20000 + RANDOM % 20000))
-}
-
-PORT=$(free_port)
-mkdir -p "$WORK/data"
-"$NODE_BIN" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --no-kubelet >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-
-export KUBECONFIG="$WORK/kubeconfig"
-K=("$KUBECTL" --cache-dir "$WORK/cache" --request-timeout=20s)
-ready=0
-for _ in $(seq 1 150); do
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  if [[ -f "$WORK/data/server/admin.kubeconfig" ]]; then
-    cp "$WORK/data/server/admin.kubeconfig" "$KUBECONFIG"
-    if "${K[@]}" get --raw /readyz >/dev/null 2>&1; then
-      ready=1
-      break
-    fi
-  fi
-  sleep 0.2
-done
-[[ $ready -eq 1 ]] || die "server did not become ready on 127.0.0.1:$PORT"
+host_server_start "$NODE_BIN" "$WORK" --no-kubelet || die "server did not become ready"
+PORT=$HOST_SERVER_PORT
 
 "$NODE_BIN" agent --hollow 2 --server "https://127.0.0.1:$PORT" --token-file "$WORK/data/server/token" \
   >"$WORK/agent.log" 2>&1 &
