@@ -4,7 +4,8 @@
 # A Deployment of 1000 replicas: time until every pod is bound (scheduling throughput, pods/s) and
 # until 1000 are Ready (deployment readyReplicas), the spread over the 100 nodes, then the cascading
 # delete; server RSS idle, with 100 nodes, with 1000 pods. Prints figures only (bench/README.md).
-#   CONTROLLERS_BENCH_REPLICAS (default 1000), CONTROLLERS_BENCH_NODES (default 100).
+#   CONTROLLERS_BENCH_REPLICAS (default 1000), CONTROLLERS_BENCH_NODES (default 100),
+#   CONTROLLERS_BENCH_TIMEOUT (s to wait for all Ready, default 180; 10,000 replicas: 300).
 set -uo pipefail
 build=${K3DPP_BUILD_DIR:-$(cd "$(dirname "$0")/.." && pwd)/build}
 node_bin=${K3DPP_NODE_BIN:-$build/src/node-image/cmd/k3dpp-node}
@@ -47,11 +48,11 @@ echo "$n/$nodes hollow nodes Ready after ${nodes_ready_s}s" >&2
 sleep 2
 rss_nodes=$(rss_mib)
 
-# The deployment; then poll every 0.5 s (bounded to 180 s): pods bound, deployment readyReplicas.
+# The deployment; then poll every 0.5 s (bounded to CONTROLLERS_BENCH_TIMEOUT s): pods bound, deployment readyReplicas.
 t0=$(now)
 "${K[@]}" create deployment scale --image=nginx:1.24 --replicas="$replicas" >/dev/null || exit 1
 bound_s=NA ready_s=NA bound=0 readyr=0
-end=$((SECONDS + 180))
+end=$((SECONDS + ${CONTROLLERS_BENCH_TIMEOUT:-180}))
 while ((SECONDS < end)); do
   if [[ $bound_s == NA ]]; then
     bound=$("${K[@]}" get pods -l app=scale -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' 2>/dev/null | grep -c .)

@@ -175,7 +175,53 @@ long long parse_quantity(const std::string& q) {
   }
 }
 
+PodUsage usage_of(const json& pod) {
+  PodUsage u;
+  Resources r = requests_of(pod);
+  u.cpu = r.cpu;
+  u.memory = r.memory;
+  Resources s = score_requests_of(pod);
+  u.score_cpu = s.cpu;
+  u.score_memory = s.memory;
+  const json* o = owner_of(pod);
+  if (o != nullptr) u.owner_uid = o->value("uid", "");
+  u.host_ports = host_ports(pod);
+  return u;
+}
+
+void NodeUsage::add(const PodUsage& u) {
+  cpu += u.cpu;
+  memory += u.memory;
+  score_cpu += u.score_cpu;
+  score_memory += u.score_memory;
+  pods += 1;
+  if (!u.owner_uid.empty()) owners[u.owner_uid] += 1;
+  for (const auto& hp : u.host_ports) host_ports.insert(hp);
+}
+
+void NodeUsage::remove(const PodUsage& u) {
+  cpu -= u.cpu;
+  memory -= u.memory;
+  score_cpu -= u.score_cpu;
+  score_memory -= u.score_memory;
+  pods -= 1;
+  if (!u.owner_uid.empty()) {
+    auto it = owners.find(u.owner_uid);
+    if (it != owners.end() && --it->second <= 0) owners.erase(it);
+  }
+  for (const auto& hp : u.host_ports) {
+    auto it = host_ports.find(hp);
+    if (it != host_ports.end()) host_ports.erase(it);
+  }
+}
+
 std::string filter_node(const json& pod, const json& node, const std::vector<const json*>& pods_on_node) {
+  NodeUsage on;
+  for (const json* p : pods_on_node) on.add(usage_of(*p));
+  return filter_on_usage(pod, node, on);
+}
+
+std::string filter_on_usage(const json& pod, const json& node, const NodeUsage& on_node) {
   const json& spec = field(pod, "spec");
   // Taints (NoSchedule / NoExecute) must be tolerated; unschedulable counts as a taint.
   std::vector<json> taints;
@@ -221,31 +267,27 @@ std::string filter_node(const json& pod, const json& node, const std::vector<con
   }
   // Resources.
   Resources want = requests_of(pod);
-  Resources used;
-  std::set<std::string> ports;
-  for (const json* p : pods_on_node) {
-    Resources r = requests_of(*p);
-    used.cpu += r.cpu;
-    used.memory += r.memory;
-    used.pods += 1;
-    for (const auto& hp : host_ports(*p)) ports.insert(hp);
-  }
   Resources alloc = allocatable_of(node);
-  if (used.pods + 1 > alloc.pods) return "Too many pods";
-  if (want.cpu > 0 && used.cpu + want.cpu > alloc.cpu) return "Insufficient cpu";
-  if (want.memory > 0 && used.memory + want.memory > alloc.memory) return "Insufficient memory";
+  if (on_node.pods + 1 > alloc.pods) return "Too many pods";
+  if (want.cpu > 0 && on_node.cpu + want.cpu > alloc.cpu) return "Insufficient cpu";
+  if (want.memory > 0 && on_node.memory + want.memory > alloc.memory) return "Insufficient memory";
   for (const auto& hp : host_ports(pod)) {
-    if (ports.count(hp)) return "node(s) didn't have free ports for the requested pod ports";
+    if (on_node.host_ports.count(hp)) return "node(s) didn't have free ports for the requested pod ports";
   }
   return "";
 }
 
 Decision schedule_one(const json& pod, const std::vector<const json*>& nodes, const std::vector<const json*>& pods) {
-  std::map<std::string, std::vector<const json*>> by_node;
+  UsageByNode usage;
   for (const json* p : pods) {
     const json& nn = field(field(*p, "spec"), "nodeName");
-    by_node[nn.is_string() ? nn.get<std::string>() : ""].push_back(p);
+    usage[nn.is_string() ? nn.get<std::string>() : ""].add(usage_of(*p));
   }
+  return schedule_on_usage(pod, nodes, usage);
+}
+
+Decision schedule_on_usage(const json& pod, const std::vector<const json*>& nodes, const UsageByNode& usage) {
+  static const NodeUsage kEmpty;
   std::map<std::string, int> reasons;
   const json* owner = owner_of(pod);
   const std::string owner_uid = owner != nullptr ? owner->value("uid", "") : "";
@@ -260,24 +302,22 @@ Decision schedule_one(const json& pod, const std::vector<const json*>& nodes, co
   const Resources want = score_requests_of(pod);
   for (const json* n : nodes) {
     std::string name = field(n->at("metadata"), "name").get<std::string>();
-    const auto& on = by_node[name];
-    std::string why = filter_node(pod, *n, on);
+    auto uit = usage.find(name);
+    const NodeUsage& on = uit != usage.end() ? uit->second : kEmpty;
+    std::string why = filter_on_usage(pod, *n, on);
     if (!why.empty()) {
       reasons[why]++;
       continue;
     }
     Candidate c;
     c.name = name;
-    c.pods = on.size();
+    c.pods = static_cast<size_t>(on.pods);
     Resources used = want;
-    for (const json* p : on) {
-      Resources r = score_requests_of(*p);
-      used.cpu += r.cpu;
-      used.memory += r.memory;
-      if (!owner_uid.empty()) {
-        const json* o = owner_of(*p);
-        if (o != nullptr && o->value("uid", "") == owner_uid) ++c.same_owner;
-      }
+    used.cpu += on.score_cpu;
+    used.memory += on.score_memory;
+    if (!owner_uid.empty()) {
+      auto oit = on.owners.find(owner_uid);
+      if (oit != on.owners.end()) c.same_owner = oit->second;
     }
     Resources alloc = allocatable_of(*n);
     c.least_allocated = (free_fraction(used.cpu, alloc.cpu) + free_fraction(used.memory, alloc.memory)) * 50.0;

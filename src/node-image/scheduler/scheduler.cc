@@ -2,6 +2,7 @@
 // decided with schedule_one() against the node and pod caches, bound via pods/binding.
 #include <condition_variable>
 #include <deque>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -10,7 +11,6 @@
 #include "controllers/events.h"
 #include "controllers/storage.h"
 #include "controllers/work_queue.h"
-#include "scheduler/assume_cache.h"
 #include "scheduler/scheduler.h"
 
 namespace k3dpp::scheduler {
@@ -52,8 +52,61 @@ struct Scheduler::Impl {
   controllers::EventRecorder recorder;
   controllers::WorkQueue queue;
   std::thread worker;
-  AssumeCache assumed;
+  // Pods counted on nodes: bound ones the cache shows, plus the ones this loop bound that the cache
+  // does not show bound yet (assumed, kube-scheduler's word). Totals per node are kept as pod
+  // events arrive, so a decision costs O(nodes), not O(pods).
+  struct Counted {
+    std::string node;
+    std::string uid;
+    PodUsage usage;
+  };
+  struct Assumed {
+    std::string uid;
+    std::string node;
+  };
+  std::mutex usage_mu;
+  UsageByNode usage;
+  std::map<std::string, Counted> counted;
+  std::map<std::string, Assumed> assumed;
   std::shared_ptr<spdlog::logger> log = log::get("scheduler");
+
+  // Recounts one pod from the live cache (usage_mu held). Reading the cache under the lock keeps the
+  // last recount the newest whichever thread (informer or loop) gets here first.
+  void recount(const std::string& key) {
+    auto cur = pods.get(key);
+    std::string node, uid;
+    if (cur) uid = controllers::meta_str(*cur, "uid");
+    if (cur && !(*cur)["spec"].value("nodeName", "").empty()) {
+      assumed.erase(key);  // the cache shows the binding
+      if (bound_and_running(*cur)) node = (*cur)["spec"].value("nodeName", "");
+    } else if (cur) {
+      auto a = assumed.find(key);
+      if (a != assumed.end()) {
+        if (a->second.uid == uid) {
+          node = a->second.node;
+        } else {
+          assumed.erase(a);  // replaced by another pod of the same name
+        }
+      }
+    } else {
+      assumed.erase(key);
+    }
+    auto it = counted.find(key);
+    if (it != counted.end()) {
+      if (it->second.node == node && it->second.uid == uid) return;
+      usage[it->second.node].remove(it->second.usage);
+      counted.erase(it);
+    }
+    if (node.empty()) return;
+    Counted c{node, uid, usage_of(*cur)};
+    usage[node].add(c.usage);
+    counted.emplace(key, std::move(c));
+  }
+
+  void pod_event(const json& p) {
+    std::lock_guard<std::mutex> l(usage_mu);
+    recount(client::object_key(p));
+  }
 
   void run() {
     std::string key;
@@ -148,16 +201,11 @@ struct Scheduler::Impl {
       return unschedulable(*pod, "0/" + std::to_string(node_ptrs.size()) + " nodes are available: " +
                                      std::to_string(volume_conflicts) + " node(s) had volume node affinity conflict.");
     }
-    auto bound = pods.list({}, bound_and_running);
-    std::vector<const json*> placed;
-    for (const auto& p : bound) placed.push_back(p.get());
-    // Pods we bound that the cache does not show bound yet count on their node.
-    std::set<std::string> bound_keys;
-    for (const auto& p : bound) bound_keys.insert(client::object_key(*p));
-    std::vector<json> assumed_pods = assumed.in_flight([this](const std::string& k) { return pods.get(k); },
-                                                       [&](const std::string& k) { return bound_keys.count(k) > 0; });
-    for (const auto& p : assumed_pods) placed.push_back(&p);
-    Decision d = schedule_one(*pod, node_list, placed);
+    Decision d;
+    {
+      std::lock_guard<std::mutex> l(usage_mu);
+      d = schedule_on_usage(*pod, node_list, usage);
+    }
     if (d.node.empty()) return unschedulable(*pod, d.message);
     if (!vc.delayed.empty()) {
       // Tell the provisioner where the pod goes; bind the pod once its claims are bound.
@@ -179,7 +227,11 @@ struct Scheduler::Impl {
       log->warn("bind {}/{} to {}: {}", ns, name, d.node, r.error().message);
       return std::chrono::milliseconds(1000);
     }
-    assumed.assume(key, controllers::meta_str(*pod, "uid"), d.node);
+    {
+      std::lock_guard<std::mutex> l(usage_mu);
+      assumed[key] = {controllers::meta_str(*pod, "uid"), d.node};
+      recount(key);
+    }
     recorder.record(*pod, "Normal", "Scheduled", "Successfully assigned " + ns + "/" + name + " to " + d.node);
     return std::nullopt;
   }
@@ -202,7 +254,15 @@ Status Scheduler::start() {
   auto enqueue = [this](const json& p) {
     if (wants_us(p)) impl_->queue.add(client::object_key(p));
   };
-  impl_->pods.add_handlers({enqueue, [enqueue](const json&, const json& p) { enqueue(p); }, nullptr});
+  impl_->pods.add_handlers({[this, enqueue](const json& p) {
+                              impl_->pod_event(p);
+                              enqueue(p);
+                            },
+                            [this, enqueue](const json&, const json& p) {
+                              impl_->pod_event(p);
+                              enqueue(p);
+                            },
+                            [this](const json& p) { impl_->pod_event(p); }});
   // A node change may make pending pods fit: requeue every pending pod.
   auto retry_all = [this](const json&) {
     for (const auto& p : impl_->pods.list({}, wants_us)) impl_->queue.add(client::object_key(*p));

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,9 +29,33 @@ struct Decision {
 };
 Decision schedule_one(const json& pod, const std::vector<const json*>& nodes, const std::vector<const json*>& pods);
 
+// What one pod takes on its node, parsed once: requests (filtering), requests with the non-zero
+// defaults (scoring), its controller's uid, its host ports.
+struct PodUsage {
+  long long cpu = 0, memory = 0;              // requests (milli-cpu, bytes)
+  long long score_cpu = 0, score_memory = 0;  // with 100m / 200Mi for a container without requests
+  std::string owner_uid;
+  std::set<std::string> host_ports;
+};
+PodUsage usage_of(const json& pod);
+
+// Running totals of the pods on one node, kept up to date as pods come and go, so placing one pod
+// costs O(nodes) rather than O(pods).
+struct NodeUsage {
+  long long cpu = 0, memory = 0, score_cpu = 0, score_memory = 0, pods = 0;
+  std::map<std::string, long long> owners;  // controller uid → pods on this node
+  std::multiset<std::string> host_ports;
+  void add(const PodUsage& u);
+  void remove(const PodUsage& u);
+};
+// Totals by node name; a node without an entry has no pods.
+using UsageByNode = std::map<std::string, NodeUsage>;
+Decision schedule_on_usage(const json& pod, const std::vector<const json*>& nodes, const UsageByNode& usage);
+
 // Individual filters: "" when the node passes, else the Kubernetes reason text (used in the
 // "0/N nodes are available: ..." message, e.g. "node(s) didn't match Pod's node affinity/selector").
 std::string filter_node(const json& pod, const json& node, const std::vector<const json*>& pods_on_node);
+std::string filter_on_usage(const json& pod, const json& node, const NodeUsage& on_node);
 
 // Quantities: "100m" → 100 milli, "1Gi" → bytes, etc. CPU in millicores, others in units.
 long long parse_cpu_milli(const std::string& q);
