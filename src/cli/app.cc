@@ -95,6 +95,7 @@ void build_app(CLI::App& app, Context& ctx) {
   add_cluster_start(*cluster, ctx);
   add_cluster_stop(*cluster, ctx);
   add_cluster_edit(*cluster, ctx);
+  add_cluster_logs(*cluster, ctx);
 
   auto* node = app.add_subcommand("node", "Manage node(s)");
   node->require_subcommand(1);

@@ -51,6 +51,7 @@ void add_cluster_list(CLI::App& cluster, Context& ctx);
 void add_cluster_start(CLI::App& cluster, Context& ctx);
 void add_cluster_stop(CLI::App& cluster, Context& ctx);
 void add_cluster_edit(CLI::App& cluster, Context& ctx);
+void add_cluster_logs(CLI::App& cluster, Context& ctx);
 void add_node_create(CLI::App& node, Context& ctx);
 void add_node_list(CLI::App& node, Context& ctx);
 void add_node_delete(CLI::App& node, Context& ctx);
