@@ -35,6 +35,26 @@ expect "cluster list -o json" "\"name\": *\"$c\"" -- "$K3DPP" cluster list -o js
 
 expect_fail "duplicate cluster is refused" "already exists" -- "$K3DPP" cluster create "$c"
 
+# cluster logs (issue 8): each container's log under a header, containerd's log file of the nodes.
+expect "cluster logs: server header and the entrypoint's start line" \
+  "===== k3dpp-$c-server-0 \(server, running\) =====.*k3dpp-entrypoint: containerd ready" -- \
+  bash -c "'$K3DPP' cluster logs '$c' | tr '\n' ' '"
+expect "cluster logs: agent, serverlb and containerd sections" \
+  "===== k3dpp-$c-agent-0 \(agent, running\) =====.*===== k3dpp-$c-serverlb \(loadbalancer, running\) =====" -- \
+  bash -c "'$K3DPP' cluster logs '$c' --tail 5 | grep '^=====' | tr '\n' ' '"
+expect "cluster logs: containerd log of server-0 included" \
+  "^===== k3dpp-$c-server-0 containerd \(/var/log/containerd.log\) =====\$" -- "$K3DPP" cluster logs "$c" --tail 1
+expect "cluster logs --tail 2: at most 2 lines per section" "^ok\$" -- bash -c \
+  "'$K3DPP' cluster logs '$c' --tail 2 | awk '/^=====/{n=0;next} {n++; if (n>2) bad=1} END{print bad?\"too many\":\"ok\"}'"
+logdir=$(mktemp -d /tmp/e2e-logs-XXXXXX)
+expect "cluster logs --output-dir prints the directory" "^$logdir/out\$" -- "$K3DPP" cluster logs "$c" --output-dir "$logdir/out"
+expect "--output-dir wrote one file per container and containerd's logs" \
+  "^k3dpp-$c-agent-0-containerd.log k3dpp-$c-agent-0.log k3dpp-$c-server-0-containerd.log k3dpp-$c-server-0.log k3dpp-$c-serverlb.log \$" -- \
+  bash -c "ls '$logdir/out' | sort | tr '\n' ' '"
+expect "the server's file holds its log" "k3dpp-entrypoint: containerd ready" -- cat "$logdir/out/k3dpp-$c-server-0.log"
+rm -rf "$logdir"
+expect_fail "cluster logs of an unknown cluster" "^ERROR: cluster 'nosuch-$c' not found\$" -- "$K3DPP" cluster logs "nosuch-$c"
+
 e2e_new_cluster na extra   # only a name source; node create makes k3dpp-$na-0
 run "node create $na --role agent --cluster $c" -- "$K3DPP" node create "$na" --role agent --cluster "$c"
 eventually 60 2 "the new agent node is Ready" "k3dpp-$na-0 +Ready" -- kubectl get nodes

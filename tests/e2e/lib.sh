@@ -48,12 +48,12 @@ e2e_new_cluster() {
 
 # Collects what explains a failure: node logs of every cluster of this run.
 _e2e_dump_logs() {
-  local c ctr  # a chapter's own $c must survive a failure dump
+  local c  # a chapter's own $c must survive a failure dump
+  # k3dpp cluster logs goes through the runtime interface: docker and podman alike. Bounded:
+  # 40 lines per log (container and containerd), at most 800 lines per cluster.
   for c in "${E2E_CLUSTERS[@]}"; do
-    for ctr in $(docker ps -a --filter "label=k3dpp.cluster=$c" --format '{{.Names}}' 2>/dev/null); do
-      echo "----- docker logs --tail 30 $ctr" >&2
-      docker logs --tail 30 "$ctr" 2>&1 | sed 's/^/    /' >&2
-    done
+    echo "----- $K3DPP cluster logs $c --tail 40" >&2
+    "$K3DPP" cluster logs "$c" --tail 40 2>&1 | head -n 800 | sed 's/^/    /' >&2
   done
 }
 
