@@ -190,6 +190,49 @@ run "delete the relabelled pod" -- kubectl delete pod "$victim" --wait=false
 eventually 60 2 "echo back to 3 ready endpoints" "^3\$" -- bash -c \
   "kubectl get endpoints echo -o jsonpath='{.subsets[*].addresses[*].ip}' | wc -w"
 
+# ---------------------------------------------------------------- spreading and graceful pod deletion
+# Each echo pod answers with its own name. Times are read from /proc/uptime, the same clock on the
+# host and in every container (busybox date has no %N).
+echo_ip=$(kubectl get svc echo -o jsonpath='{.spec.clusterIP}')
+kubectl exec client -- sh -c "for i in \$(seq 300); do timeout 5 wget -q -O- http://$echo_ip/; done" \
+  >"$E2E_TMP/spread.txt" 2>/dev/null
+echo "      300 requests to $echo_ip: $(sort "$E2E_TMP/spread.txt" | uniq -c | awk '{printf "%s=%s ", $2, $1}')"
+expect "300 requests to the ClusterIP: all answered, spread over the 3 pods, each > 10%" "^pods 3 total 300 each>10% yes\$" -- \
+  awk '/^echo-/ {n[$1]++; t++} END {m = 300; for (p in n) {k++; if (n[p] < m) m = n[p]}; print "pods", k+0, "total", t+0, "each>10%", (m > 30 ? "yes" : "no")}' \
+  "$E2E_TMP/spread.txt"
+
+victim=$(kubectl get pods -l app=echo -o jsonpath='{.items[1].metadata.name}')
+# One line per request: uptime at its start, ok + the answering pod, or fail. At most 600 requests
+# (20 ms apart) or 25 s, so requests still come after the SIGKILL at the end of the 5 s grace period.
+kubectl exec client -- sh -c "end=\$((\$(date +%s) + 25)); n=0
+  while [ \$n -lt 600 ] && [ \$(date +%s) -lt \$end ]; do
+    read t x </proc/uptime
+    r=\$(timeout 2 wget -q -O- http://$echo_ip/ 2>/dev/null) && echo \"\$t ok \$r\" || echo \"\$t fail\"
+    n=\$((n + 1)); usleep 20000
+  done" >"$E2E_TMP/during.txt" 2>/dev/null &
+loop_pid=$!
+eventually 30 1 "the request loop is running" "^running\$" -- bash -c \
+  "[ \$(grep -c ' ok ' '$E2E_TMP/during.txt') -ge 20 ] && echo running"
+read -r t_del _ </proc/uptime
+run "delete pod $victim (graceful, 5 s grace) while requests keep coming" -- \
+  kubectl delete pod "$victim" --grace-period=5 --wait=false
+wait "$loop_pid"
+summary=$(awk -v td="$t_del" -v v="$victim" '
+  {n++} $2 == "fail" {f++; d = $1 - td; if (d > last) last = d}
+  $2 == "ok" && $3 == v && $1 > td + 2 {late++}
+  $2 == "ok" && $3 == v {vl = $1 - td}
+  $1 > td + 6 {after++}
+  END {printf "requests %d failed %d window_ms %d late_victim %d after_kill %d victim_last_ms %d\n",
+       n, f, (f ? last * 1000 : 0), late, after, vl * 1000}' \
+  "$E2E_TMP/during.txt")
+echo "      during the deletion: $summary"
+expect "requests went on past the SIGKILL at 5 s" "after_kill [1-9]" -- echo "$summary"
+expect "no request failed later than 2 s after the deletion started ($summary)" "^ok\$" -- bash -c \
+  "echo '$summary' | awk '{print (\$6 <= 2000 ? \"ok\" : \"too long\")}'"
+expect "no answer from $victim more than 2 s after the deletion" "late_victim 0 " -- echo "$summary"
+eventually 90 2 "echo back to 3 ready endpoints after the deletion" "^3\$" -- bash -c \
+  "kubectl get endpoints echo -o jsonpath='{.subsets[*].addresses[*].ip}' | wc -w"
+
 # Prints "match IPS" when the headless name resolves to exactly the ready echo pods' IPs.
 headless_matches() {
   local want got
