@@ -1,22 +1,38 @@
 #!/usr/bin/env bash
-# Pod start-up on a 1 server + 1 agent cluster: the time from `kubectl apply` of N pods (busybox
-# sleep, image already imported, imagePullPolicy IfNotPresent) until all are Ready, each pod's
-# creation → Ready (p50/max, 1 s resolution of the API timestamps), the time to delete them, and
-# the memory (VmRSS) of k3dpp-node and containerd inside each node container, idle and with the
-# pods running (plus the runc shims). Figures only. Env: POD_BENCH_SIZES (default "10 30").
+# Pod start-up on a 1 server + 1 agent cluster (both schedulable): `kubectl apply` of N busybox pods
+# (image imported, imagePullPolicy IfNotPresent) until all are Ready, and per pod create → Running
+# p50/p99 two ways: from a watch (`kubectl get pods -w`, each line stamped by
+# this script as it arrives: first ADDED → first event with phase Running, sub-second) and from the
+# API's timestamps (creationTimestamp → container startedAt, 1 s resolution). The floor: `ctr -n
+# k8s.io run -d` of the same image inside the agent node container, timed there per container over
+# sequential runs (create + start, no sandbox/CNI), and the ratio. Memory (VmRSS) of k3dpp-node,
+# containerd and the runc shims, idle, with N pods, and of the agent's k3dpp-node with exactly
+# AGENT_PODS pods on the agent. Figures only. Env: POD_BENCH_N (50), POD_BENCH_FLOOR_RUNS (10),
+# POD_BENCH_AGENT_PODS (20). Bounded: 180 s for the pods, ~3-4 min in all.
 set -euo pipefail
 : "${K3DPP:?}"
-sizes=${POD_BENCH_SIZES:-10 30}
-name=bench-basics-pods-$RANDOM
+n=${POD_BENCH_N:-50}
+floor_runs=${POD_BENCH_FLOOR_RUNS:-10}
+agent_pods=${POD_BENCH_AGENT_PODS:-20}
+name=bench-podstart-$RANDOM
 export KUBECONFIG=$(mktemp /tmp/k3dpp-bench-kc-XXXXXX)
-manifest=$(mktemp /tmp/k3dpp-bench-pods-XXXXXX.yaml)
+work=$(mktemp -d /tmp/k3dpp-bench-pods-XXXXXX)
+watch_pid=
 cleanup() {
+  [ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null || true
   "$K3DPP" cluster delete "$name" >/dev/null 2>&1 || true
-  rm -f "$KUBECONFIG" "$manifest"
+  rm -rf "$KUBECONFIG" "$work"
 }
 trap cleanup EXIT
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.2f", b-a}'; }
+# pct FILE: "p50 p99 count" of the numbers (one a line) in FILE, nearest-rank.
+pct() {
+  sort -g "$1" | awk '{ v[NR] = $1 } END {
+    if (!NR) { print "NA NA 0"; exit }
+    i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
+    printf "%s %s %d\n", v[i50], v[i99], NR }'
+}
 
 echo "creating $name (1 server, 1 agent)" >&2
 "$K3DPP" cluster create "$name" --servers 1 --agents 1 >&2
@@ -30,7 +46,7 @@ rss() {
       [ \"\$(cat \$d/comm 2>/dev/null)\" = '$2' ] && sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' \$d/status
     done" 2>/dev/null | awk '{s += $1} END {if (NR) printf "%.1f", s / 1024; else print "NA"}'
 }
-report_rss() { # $1 = when (idle|pods)
+report_rss() { # $1 = when (idle|podsN)
   if [ "$1" != idle ]; then
     printf 'FIGURE pods.rss.%s.agent.shims %s MiB containerd-shim-runc-v2, all pods of the agent\n' "$1" \
       "$(rss "$agent" containerd-shim)"
@@ -43,10 +59,31 @@ report_rss() { # $1 = when (idle|pods)
 sleep 5  # let the nodes settle after start-up before the idle figures
 report_rss idle
 
-run_size() { # $1 = number of pods
-  local n=$1 t0 t1 all_ready
-  for i in $(seq 1 "$n"); do
-    cat <<YAML
+# The floor: the same image started bare by containerd in the agent node container, one after the
+# other; each run is `ctr run -d` (snapshot + create + start, returns once the task runs), timed
+# inside the container so no docker exec is counted; the container is removed after each run.
+image_ref=$(docker exec "$agent" ctr -n k8s.io images ls -q | grep -m1 'busybox:latest' || true)
+if [ -n "$image_ref" ]; then
+  docker exec "$agent" bash -c '
+    for i in $(seq 1 '"$floor_runs"'); do
+      t0=$(date +%s%N)
+      ctr -n k8s.io run -d '"$image_ref"' bench-floor-$i sleep 3600 >/dev/null || { echo NA; continue; }
+      t1=$(date +%s%N)
+      echo $(( (t1 - t0) / 1000000 ))
+      ctr -n k8s.io task kill -s KILL bench-floor-$i >/dev/null 2>&1
+      for _ in $(seq 1 50); do ctr -n k8s.io task rm bench-floor-$i >/dev/null 2>&1 && break; sleep 0.1; done
+      ctr -n k8s.io containers rm bench-floor-$i >/dev/null 2>&1 || true
+    done' | grep -v NA >"$work/floor" || true
+else
+  echo "busybox:latest not found in the agent's containerd" >&2
+  : >"$work/floor"
+fi
+read -r floor_p50 floor_p99 floor_count < <(pct "$work/floor")
+printf 'FIGURE pods.startup.floor.ctr_run.p50 %s ms ctr -n k8s.io run -d busybox in the agent node, %d sequential runs\n' "$floor_p50" "$floor_count"
+printf 'FIGURE pods.startup.floor.ctr_run.p99 %s ms\n' "$floor_p99"
+
+for i in $(seq 1 "$n"); do
+  cat <<YAML
 ---
 apiVersion: v1
 kind: Pod
@@ -61,35 +98,65 @@ spec:
     imagePullPolicy: IfNotPresent
     command: ["sleep", "3600"]
 YAML
-  done >"$manifest"
+done >"$work/pods.yaml"
 
-  echo "apply $n pods" >&2
-  t0=$(now)
-  kubectl apply -f "$manifest" >/dev/null
-  kubectl wait --for=condition=Ready pod -l app=bench --timeout=300s >/dev/null
-  all_ready=$(since "$t0")
-  printf 'FIGURE pods.startup.%d.all_ready %s s apply of %d pods until all Ready (1+1 nodes)\n' "$n" "$all_ready" "$n"
+# The watch: every line stamped with the time this script read it.
+kubectl get pods -l app=bench -w --no-headers \
+  -o custom-columns=NAME:.metadata.name,PHASE:.status.phase 2>/dev/null \
+  > >(while IFS= read -r line; do echo "$EPOCHREALTIME $line"; done >"$work/watch") &
+watch_pid=$!  # kubectl itself
+sleep 2  # the watch is open before the first create
 
-  # Per pod: creationTimestamp → Ready condition's lastTransitionTime (seconds).
-  kubectl get pods -l app=bench -o jsonpath='{range .items[*]}{.metadata.creationTimestamp} {.status.conditions[?(@.type=="Ready")].lastTransitionTime} {.spec.nodeName}{"\n"}{end}' |
-    while read -r created ready node; do
-      echo "$(($(date -d "$ready" +%s) - $(date -d "$created" +%s))) $node"
-    done >"$manifest.per-pod"
-  sort -n "$manifest.per-pod" | awk -v n="$n" '
-    { v[NR] = $1; nodes[$2]++ }
-    END {
-      spread = ""; for (k in nodes) spread = spread sprintf("%s=%d ", k, nodes[k])
-      printf "FIGURE pods.startup.%d.per_pod.p50 %d s created->Ready, %s\n", n, v[int((NR + 1) / 2)], spread
-      printf "FIGURE pods.startup.%d.per_pod.max %d s created->Ready\n", n, v[NR]
-    }' | sed "s/k3dpp-$name-//g"
-  rm -f "$manifest.per-pod"
-  sleep 3
-  report_rss "pods$n"
+echo "apply $n pods" >&2
+t0=$(now)
+kubectl apply -f "$work/pods.yaml" >/dev/null
+kubectl wait --for=condition=Ready pod -l app=bench --timeout=180s >/dev/null
+all_ready=$(since "$t0")
+printf 'FIGURE pods.startup.%d.all_ready %s s apply of %d pods until all Ready (1+1 nodes)\n' "$n" "$all_ready" "$n"
+sleep 1
+kill "$watch_pid" 2>/dev/null || true
+wait "$watch_pid" 2>/dev/null || true
+watch_pid=
+sleep 0.5  # the stamping loop drains
+echo "watch: $(wc -l <"$work/watch") lines, first: $(head -1 "$work/watch")" >&2
 
-  echo "delete $n pods" >&2
-  t1=$(now)
-  kubectl delete pods -l app=bench --wait=true >/dev/null
-  printf 'FIGURE pods.delete.%d.all_gone %s s delete of %d pods (grace 1 s) until all gone\n' "$n" "$(since "$t1")" "$n"
-}
+# Watch: per pod, its first line (the ADDED event: the watch was open before any create) → its
+# first line whose phase is Running, in ms. (--output-watch-events is not used: with
+# custom-columns kubectl 1.32 then prints <none> for every column.)
+awk '!($2 in add) { add[$2] = $1 }
+     $3 == "Running" && !($2 in run) { run[$2] = $1 }
+     END { for (p in run) if (p in add) printf "%.0f\n", (run[p] - add[p]) * 1000 }' \
+  "$work/watch" >"$work/watch_ms"
+read -r w_p50 w_p99 w_count < <(pct "$work/watch_ms")
+ratio=$(awk -v a="$w_p50" -v b="$floor_p50" 'BEGIN { if (a == "NA" || b == "NA" || b == 0) print "NA"; else printf "%.1f", a / b }')
+printf 'FIGURE pods.startup.%d.watch.p50 %s ms create->Running seen by a watch, %d pods\n' "$n" "$w_p50" "$w_count"
+printf 'FIGURE pods.startup.%d.watch.p99 %s ms target p99 < 1500 ms (upstream SLO 5 s)\n' "$n" "$w_p99"
+printf 'FIGURE pods.startup.%d.ratio_to_floor %s x watch p50 / ctr run p50\n' "$n" "$ratio"
 
-for n in $sizes; do run_size "$n"; done
+# API timestamps: creationTimestamp → the container's state.running.startedAt (1 s resolution).
+kubectl get pods -l app=bench -o jsonpath='{range .items[*]}{.metadata.creationTimestamp} {.status.containerStatuses[0].state.running.startedAt} {.spec.nodeName}{"\n"}{end}' >"$work/api"
+while read -r created started node; do
+  [ -n "$started" ] && echo $(( $(date -d "$started" +%s) - $(date -d "$created" +%s) ))
+done <"$work/api" >"$work/api_s"
+read -r a_p50 a_p99 a_count < <(pct "$work/api_s")
+spread=$(awk '{ c[$3]++ } END { for (k in c) printf "%s=%d ", k, c[k] }' "$work/api" | sed "s/k3dpp-$name-//g")
+printf 'FIGURE pods.startup.%d.api.p50 %s s creationTimestamp->startedAt (1 s resolution), %s\n' "$n" "$a_p50" "$spread"
+printf 'FIGURE pods.startup.%d.api.p99 %s s\n' "$n" "$a_p99"
+sleep 2
+report_rss "pods$n"
+
+# The agent with exactly $agent_pods pods: delete the agent's surplus pods, then measure.
+mapfile -t on_agent < <(kubectl get pods -l app=bench --field-selector spec.nodeName="$agent" \
+  -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}')
+if [ "${#on_agent[@]}" -gt "$agent_pods" ]; then
+  kubectl delete pod --wait=true "${on_agent[@]:$agent_pods}" >/dev/null
+fi
+sleep 3
+have=$(kubectl get pods -l app=bench --field-selector spec.nodeName="$agent" --no-headers 2>/dev/null | grep -c Running || true)
+printf 'FIGURE pods.rss.agent%d.agent.k3dpp-node %s MiB agent k3dpp-node with %s Running pods, target < 30 MiB\n' \
+  "$agent_pods" "$(rss "$agent" k3dpp-node)" "$have"
+
+echo "delete the pods" >&2
+t1=$(now)
+kubectl delete pods -l app=bench --wait=true >/dev/null
+printf 'FIGURE pods.delete.all_gone %s s delete of the remaining pods (grace 1 s) until all gone\n' "$(since "$t1")"
