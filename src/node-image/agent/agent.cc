@@ -92,8 +92,19 @@ class Session {
     return update_status();
   }
 
-  // GET the node, replace its status, PUT /status (falls back to PUT on the node).
+  // GET the node, replace its status, PUT /status (falls back to PUT on the node). A conflict (the
+  // node controller wrote the node in between, e.g. its podCIDR right after registration) is retried
+  // with a fresh read.
   Status update_status() {
+    Status st;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      st = update_status_once();
+      if (st || !st.error().is("Conflict")) return st;
+    }
+    return st;
+  }
+
+  Status update_status_once() {
     auto got = api_.request("GET", "/api/v1/nodes/" + facts_.name);
     if (!got) return unexpected(got.error());
     if (got->status != 200) return unexpected(http_error("reading node " + facts_.name, *got));

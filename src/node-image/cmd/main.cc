@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
                      "Node token file (default: <data-dir>/server/token, generated)");
   server->add_option("--tls-san", sf.tls_sans, "Extra serving-certificate SAN (repeatable)");
   server->add_flag("--no-kubelet", sf.no_kubelet, "Do not run this server as a node");
+  server->add_flag("--registration-only", sf.registration_only,
+                   "Register and heartbeat this server's node, but run no kubelet, service proxy, cluster DNS "
+                   "or pod-network routes (host-process tests: nothing touches the host's network)");
   server->add_flag("--disable-controllers", sf.no_controllers,
                    "Serve the API only: no controller manager and no scheduler");
   server->add_option("--log-level", log_level, "trace, debug, info, warn, error");
@@ -37,6 +40,9 @@ int main(int argc, char** argv) {
   agent->add_option("--token-file", af.token_file, "Node token file")->capture_default_str();
   agent->add_option("--hollow", af.hollow,
                     "Run N hollow nodes (no containers; test/benchmark tool). --node-name is their name prefix");
+  agent->add_flag("--registration-only", af.registration_only,
+                  "Register and heartbeat the node, but run no kubelet, service proxy, cluster DNS or "
+                  "pod-network routes (host-process tests: nothing touches the host's network)");
   agent->add_option("--log-level", log_level, "trace, debug, info, warn, error");
 
   auto* version = app.add_subcommand("version", "Print the version");

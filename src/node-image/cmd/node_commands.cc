@@ -286,12 +286,16 @@ int run_server(const ServerFlags& f) {
     ao.control_plane = true;
     local_agent = std::make_unique<agent::Agent>(ao);
     local_agent->start();
-    agent::NodeStackOptions no;
-    no.node_name = node_name;
-    no.server_url = self_url;
-    no.token = *token;
-    local_node = std::make_unique<agent::NodeStack>(no);
-    local_node->start();
+    if (f.registration_only) {
+      lg->info("registration only: no kubelet, service proxy, cluster DNS or pod-network routes on this host");
+    } else {
+      agent::NodeStackOptions no;
+      no.node_name = node_name;
+      no.server_url = self_url;
+      no.token = *token;
+      local_node = std::make_unique<agent::NodeStack>(no);
+      local_node->start();
+    }
   }
 #endif
 
@@ -369,15 +373,20 @@ int run_agent(const AgentFlags& f) {
   agent::Agent a(o);
   lg->info("k3dpp-node agent {} joining {} as {}", K3DPP_VERSION, o.server_url, o.node_name);
   a.start();
-  agent::NodeStackOptions no;
-  no.node_name = o.node_name;
-  no.server_url = o.server_url;
-  no.token = *token;
-  agent::NodeStack node(no);
-  node.start();
+  std::unique_ptr<agent::NodeStack> node;
+  if (f.registration_only) {
+    lg->info("registration only: no kubelet, service proxy, cluster DNS or pod-network routes on this host");
+  } else {
+    agent::NodeStackOptions no;
+    no.node_name = o.node_name;
+    no.server_url = o.server_url;
+    no.token = *token;
+    node = std::make_unique<agent::NodeStack>(no);
+    node->start();
+  }
   int sig = wait_for_termination();
   lg->info("received signal {}, shutting down", sig);
-  node.stop();
+  if (node) node->stop();
   a.stop();
   return 0;
 }

@@ -17,6 +17,7 @@ struct ServerFlags {
   std::vector<std::string> tls_sans;
   bool no_kubelet = false;
   bool no_controllers = false;  // API only: no controller manager, no scheduler (API tests)
+  bool registration_only = false;  // the node registers and heartbeats; no kubelet/proxy/dns/routes
 };
 
 struct AgentFlags {
@@ -24,6 +25,7 @@ struct AgentFlags {
   std::string server;     // https://host:port
   std::string token_file = "/etc/k3dpp/token";
   int hollow = 0;  // > 0: run this many hollow nodes instead (test/benchmark tool)
+  bool registration_only = false;  // the node registers and heartbeats; no kubelet/proxy/dns/routes
 };
 
 int run_server(const ServerFlags& flags);

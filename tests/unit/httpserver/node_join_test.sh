@@ -33,11 +33,11 @@ done
   || fail "anonymous /readyz is not 401"
 kubectl version >/dev/null || fail "kubectl version"
 
-"$BIN" agent --node-name agent-a --server "https://127.0.0.1:$PORT" \
+"$BIN" agent --registration-only --node-name agent-a --server "https://127.0.0.1:$PORT" \
   --token-file "$WORK/data/server/token" >"$WORK/agent.log" 2>&1 &
 AGENT=$!; PIDS+=("$AGENT")
 echo wrong >"$WORK/bad-token"
-"$BIN" agent --node-name intruder --server "https://127.0.0.1:$PORT" \
+"$BIN" agent --registration-only --node-name intruder --server "https://127.0.0.1:$PORT" \
   --token-file "$WORK/bad-token" >"$WORK/bad-agent.log" 2>&1 &
 BAD=$!; PIDS+=("$BAD")
 
@@ -63,7 +63,7 @@ done
 PIDS=()
 
 # A server that is also a node: restart on the same data (PKI reused) without --no-kubelet.
-"$BIN" server --node-name srv --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" \
+"$BIN" server --registration-only --node-name srv --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" \
   >"$WORK/server2.log" 2>&1 &
 SERVER=$!; PIDS+=("$SERVER")
 roles=""
