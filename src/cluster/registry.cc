@@ -82,11 +82,15 @@ Status validate_registry_name(const std::string& name) {
   return {};
 }
 
-Result<RegistryRef> parse_registry_create(const std::string& text) {
+namespace {
+// NAME[:PORT], or with allow_host NAME[:[HOST:]PORT].
+Result<RegistryRef> parse_registry_ref(const std::string& text, bool allow_host) {
   RegistryRef r;
   r.text = text;
   auto parts = strings::split(text, ':');
-  if (text.empty() || parts.size() > 3) return invalid("invalid registry '" + text + "': expected NAME[:[HOST:]PORT]");
+  if (text.empty() || parts.size() > (allow_host ? 3u : 2u)) {
+    return invalid("invalid registry '" + text + "': expected " + (allow_host ? "NAME[:[HOST:]PORT]" : "NAME[:PORT]"));
+  }
   K3DPP_TRY(validate_registry_name(parts[0]));
   r.name = registry_container_name(parts[0]);
   if (parts.size() == 3) {
@@ -101,21 +105,11 @@ Result<RegistryRef> parse_registry_create(const std::string& text) {
   }
   return r;
 }
+}  // namespace
 
-Result<RegistryRef> parse_registry_use(const std::string& text) {
-  RegistryRef r;
-  r.text = text;
-  auto parts = strings::split(text, ':');
-  if (text.empty() || parts.size() > 2) return invalid("invalid registry '" + text + "': expected NAME[:PORT]");
-  K3DPP_TRY(validate_registry_name(parts[0]));
-  r.name = registry_container_name(parts[0]);
-  if (parts.size() == 2) {
-    auto p = port_number(text, parts[1]);
-    if (!p) return p.error();
-    r.port = *p;
-  }
-  return r;
-}
+Result<RegistryRef> parse_registry_create(const std::string& text) { return parse_registry_ref(text, true); }
+
+Result<RegistryRef> parse_registry_use(const std::string& text) { return parse_registry_ref(text, false); }
 
 Result<RegistryHostPort> parse_registry_port(const std::string& text) {
   RegistryHostPort hp;
