@@ -126,6 +126,13 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
   if (spec.servers < 1) return fail("a cluster needs at least 1 server (got " + std::to_string(spec.servers) + ")", "Invalid");
   if (spec.agents < 0) return fail("the number of agents cannot be negative", "Invalid");
   if (spec.servers > 99 || spec.agents > 99) return fail("at most 99 servers and 99 agents", "Invalid");
+  if (spec.servers > 1) {
+    // Every server would run its own control plane and store, and the load balancer would spread
+    // kubectl over them: a cluster that answers differently per request. Refuse until servers join.
+    return fail("--servers " + std::to_string(spec.servers) +
+                    ": clusters with more than one server (HA) are not supported yet; use --servers 1 and add agents",
+                "Invalid");
+  }
   K3DPP_TRY(check_engine(rt));
   {
     auto pn = choose_pod_network(rt, spec.pod_network);
@@ -208,11 +215,6 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
     if (!st) return st.error().wrap(u.what);
   }
   spec.token = strings::random_hex(32);
-  if (spec.servers > 1) {
-    log->warn("{} servers requested: k3dpp-node has no server join yet (docs/node-contract.md), so every server "
-              "starts its own control plane; only server-0 is a member of the cluster the agents join",
-              spec.servers);
-  }
 
   // ---- pipeline
   Rollback rb(rt);
@@ -677,6 +679,9 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
   auto log = lg();
   K3DPP_TRY(validate_node_name(opts.name));
   if (opts.role == Role::kLoadBalancer) return fail("--role must be agent or server", "Invalid");
+  if (opts.role == Role::kServer) {
+    return fail("--role server: adding servers (HA) is not supported yet; the cluster keeps its one server", "Invalid");
+  }
   if (opts.replicas < 1 || opts.replicas > 99) return fail("--replicas must be between 1 and 99", "Invalid");
   if (opts.cluster.empty()) return fail("--cluster is required", "Invalid");
   K3DPP_TRY(check_engine(rt));

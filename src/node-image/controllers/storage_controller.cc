@@ -109,6 +109,8 @@ class StorageController : public Controller {
           binder_events_.record(*pvc, "Warning", "ClaimLost", "Bound claim has lost its PersistentVolume. Data on the volume is lost!");
           return set_claim_status(*pvc, "Lost", nullptr);
         }
+        // Not in the informer yet (the volume's watch lags the claim's) or really missing; the
+        // volume's add event re-queues this claim.
         return set_claim_status(*pvc, "Pending", nullptr);
       }
       const json ref = (*pv)["spec"].value("claimRef", json());
@@ -237,7 +239,12 @@ class StorageController : public Controller {
     auto claim = pvcs_.get(ref.value("namespace", ""), ref.value("name", ""));
     std::string uid = ref.value("uid", "");
     if (claim && (uid.empty() || meta_str(*claim, "uid") == uid)) {
-      if ((*claim)["spec"].value("volumeName", "") == name) return set_volume_phase(*pv, "Bound");
+      if ((*claim)["spec"].value("volumeName", "") == name) {
+        // The claim may have been synced before this volume reached the informer (the two
+        // watches race): it then stayed Pending, so finish its half of the binding too.
+        if (phase_of(*claim) != "Bound") enqueue("c|" + client::object_key(*claim));
+        return set_volume_phase(*pv, "Bound");
+      }
       enqueue("c|" + client::object_key(*claim));
       if (uid.empty()) return set_volume_phase(*pv, "Available");
       return std::nullopt;
