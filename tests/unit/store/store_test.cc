@@ -13,11 +13,25 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The same cases run against each backend: this file is compiled once for SQLite (store_test)
+// and once for a real etcd (etcd_store_test, K3DPP_STORE_TEST_ETCD: open_mem() returns a store
+// under a fresh key prefix of an etcd the test started). Revisions are checked relative to the
+// store's revision at the start of a case (0 for SQLite; etcd's is global and starts at 1).
+#ifdef K3DPP_STORE_TEST_ETCD
+}  // namespace
+std::unique_ptr<store::Store> open_mem();  // etcd_store_test.cc
+namespace {
+constexpr auto kWait = std::chrono::milliseconds(5000);   // an event that must arrive
+constexpr auto kQuiet = std::chrono::milliseconds(1000);  // long enough to say none follows
+#else
+constexpr auto kWait = std::chrono::milliseconds(100);
+constexpr auto kQuiet = std::chrono::milliseconds(50);
 std::unique_ptr<store::Store> open_mem() {
   auto s = store::open_sqlite({":memory:"});
   REQUIRE(s.has_value());
   return std::move(*s);
 }
+#endif
 
 struct TempDir {
   std::filesystem::path path;
@@ -32,24 +46,24 @@ struct TempDir {
 
 TEST_CASE("create, get, update, remove with revisions") {
   auto s = open_mem();
-  CHECK(s->current_revision() == 0);
+  const int64_t base = s->current_revision();
   auto a = s->create("/registry/pods/default/a", "A1");
   REQUIRE(a);
-  CHECK(a->mod_revision == 1);
-  CHECK(a->create_revision == 1);
+  CHECK(a->mod_revision == base + 1);
+  CHECK(a->create_revision == base + 1);
   auto dup = s->create("/registry/pods/default/a", "X");
   REQUIRE(!dup);
   CHECK(dup.error().kind == "AlreadyExists");
 
   auto b = s->create("/registry/pods/other/b", "B1");
   REQUIRE(b);
-  CHECK(b->mod_revision == 2);
+  CHECK(b->mod_revision == base + 2);
 
-  auto u = s->update("/registry/pods/default/a", "A2", 1);
+  auto u = s->update("/registry/pods/default/a", "A2", base + 1);
   REQUIRE(u);
-  CHECK(u->mod_revision == 3);
-  CHECK(u->create_revision == 1);
-  auto stale = s->update("/registry/pods/default/a", "A3", 1);
+  CHECK(u->mod_revision == base + 3);
+  CHECK(u->create_revision == base + 1);
+  auto stale = s->update("/registry/pods/default/a", "A3", base + 1);
   REQUIRE(!stale);
   CHECK(stale.error().kind == "Conflict");
   auto missing = s->update("/registry/pods/default/zz", "Z", 0);
@@ -59,71 +73,73 @@ TEST_CASE("create, get, update, remove with revisions") {
   auto g = s->get("/registry/pods/default/a");
   REQUIRE(g);
   CHECK(g->value == "A2");
-  CHECK(g->mod_revision == 3);
+  CHECK(g->mod_revision == base + 3);
 
   auto l = s->list("/registry/pods/");
   REQUIRE(l);
-  CHECK(l->revision == 3);
+  CHECK(l->revision == base + 3);
   REQUIRE(l->items.size() == 2);
   CHECK(l->items[0].key == "/registry/pods/default/a");
   auto ld = s->list("/registry/pods/default/");
   REQUIRE(ld);
   CHECK(ld->items.size() == 1);
 
-  auto badpre = s->remove("/registry/pods/default/a", 2);
+  auto badpre = s->remove("/registry/pods/default/a", base + 2);
   REQUIRE(!badpre);
   CHECK(badpre.error().kind == "Conflict");
-  auto r = s->remove("/registry/pods/default/a", 3);
+  auto r = s->remove("/registry/pods/default/a", base + 3);
   REQUIRE(r);
   CHECK(r->value == "A2");
-  CHECK(s->current_revision() == 4);
+  CHECK(s->current_revision() == base + 4);
   CHECK(s->get("/registry/pods/default/a").error().kind == "NotFound");
 }
 
 TEST_CASE("watch replays history then delivers live events in order") {
   auto s = open_mem();
+  const int64_t base = s->current_revision();
   REQUIRE(s->create("/registry/pods/ns/a", "1"));
   REQUIRE(s->create("/registry/services/ns/a", "svc"));
   REQUIRE(s->update("/registry/pods/ns/a", "2", 0));
-  auto w = s->watch("/registry/pods/", 0);
+  auto w = s->watch("/registry/pods/", base);
   REQUIRE(w);
-  auto e1 = (*w)->next(100ms);
+  auto e1 = (*w)->next(kWait);
   REQUIRE(e1);
   CHECK(e1->type == store::EventType::kPut);
   CHECK(e1->created);
   CHECK(e1->kv.value == "1");
-  CHECK(e1->kv.mod_revision == 1);
-  auto e2 = (*w)->next(100ms);
+  CHECK(e1->kv.mod_revision == base + 1);
+  auto e2 = (*w)->next(kWait);
   REQUIRE(e2);
   CHECK(!e2->created);
-  CHECK(e2->kv.mod_revision == 3);
+  CHECK(e2->kv.mod_revision == base + 3);
   CHECK(!(*w)->next(20ms));  // the service is filtered out; nothing else
 
   REQUIRE(s->remove("/registry/pods/ns/a", 0));
-  auto e3 = (*w)->next(100ms);
+  auto e3 = (*w)->next(kWait);
   REQUIRE(e3);
   CHECK(e3->type == store::EventType::kDelete);
   CHECK(e3->kv.value == "2");
-  CHECK(e3->kv.mod_revision == 4);
+  CHECK(e3->kv.mod_revision == base + 4);
 
   // From the current revision: only new events.
   auto w2 = s->watch("/registry/", s->current_revision());
   REQUIRE(w2);
   CHECK(!(*w2)->next(10ms));
   REQUIRE(s->create("/registry/pods/ns/c", "c"));
-  auto e4 = (*w2)->next(100ms);
+  auto e4 = (*w2)->next(kWait);
   REQUIRE(e4);
   CHECK(e4->kv.key == "/registry/pods/ns/c");
 }
 
 TEST_CASE("concurrent writers; every watcher sees every event once, in revision order") {
   auto s = open_mem();
+  const int64_t base = s->current_revision();
   constexpr int kWriters = 4;
   constexpr int kPerWriter = 150;
   constexpr int kWatchers = 10;
   std::vector<std::unique_ptr<store::Watch>> watches;
   for (int i = 0; i < kWatchers; ++i) {
-    auto w = s->watch("/registry/", 0);
+    auto w = s->watch("/registry/", base);
     REQUIRE(w);
     watches.push_back(std::move(*w));
   }
@@ -164,9 +180,9 @@ TEST_CASE("concurrent writers; every watcher sees every event once, in revision 
   CHECK(conflicts.load() == 0);  // each key has one writer
 
   int64_t last = s->current_revision();
-  CHECK(last == kWriters * kPerWriter + 1 + 100);
+  CHECK(last - base == kWriters * kPerWriter + 1 + 100);
   for (auto& w : watches) {
-    int64_t expect = 1;
+    int64_t expect = base + 1;
     while (expect <= last) {
       auto e = w->next(1000ms);
       REQUIRE(e);
@@ -177,6 +193,7 @@ TEST_CASE("concurrent writers; every watcher sees every event once, in revision 
   }
 }
 
+#ifndef K3DPP_STORE_TEST_ETCD  // etcd_store_test.cc has its own restart case
 TEST_CASE("data survives a restart") {
   TempDir dir;
   std::string db = (dir.path / "state.db").string();
@@ -199,44 +216,47 @@ TEST_CASE("data survives a restart") {
   CHECK(n->mod_revision == 4);
   auto w = (*s)->watch("/registry/namespaces/", 1);  // history persisted too
   REQUIRE(w);
-  auto e = (*w)->next(100ms);
+  auto e = (*w)->next(kWait);
   REQUIRE(e);
   CHECK(e->kv.mod_revision == 2);
 }
+#endif
 
 TEST_CASE("compaction makes old watches Expired") {
   auto s = open_mem();
+  const int64_t base = s->current_revision();
   for (int i = 0; i < 20; ++i) REQUIRE(s->create("/registry/k/" + std::to_string(i), "v"));
   // Everything is younger than 5 minutes: compact_keep must not drop anything.
   REQUIRE(s->compact_keep(5, std::chrono::seconds(300)));
   CHECK(s->compacted_revision() == 0);
   REQUIRE(s->compact_keep(5, std::chrono::seconds(-10)));
-  CHECK(s->compacted_revision() == 15);
-  auto old = s->watch("/registry/", 3);
+  CHECK(s->compacted_revision() == base + 15);
+  auto old = s->watch("/registry/", base + 3);
   REQUIRE(!old);
   CHECK(old.error().kind == "Expired");
-  auto ok = s->watch("/registry/", 15);
+  auto ok = s->watch("/registry/", base + 15);
   REQUIRE(ok);
-  auto e = (*ok)->next(100ms);
+  auto e = (*ok)->next(kWait);
   REQUIRE(e);
-  CHECK(e->kv.mod_revision == 16);
+  CHECK(e->kv.mod_revision == base + 16);
   CHECK(s->list("/registry/")->items.size() == 20);  // live keys are kept
 }
 
 TEST_CASE("100 concurrent watches through 1,000 writes each see every event in order") {
   auto s = open_mem();
+  const int64_t base = s->current_revision();
   constexpr int kWatches = 100;
   constexpr int kWrites = 1000;
   std::vector<std::unique_ptr<store::Watch>> watches;
-  for (int i = 0; i < kWatches; ++i) watches.push_back(s->watch("/registry/pods/", 0).value());
+  for (int i = 0; i < kWatches; ++i) watches.push_back(s->watch("/registry/pods/", base).value());
   std::vector<int> seen(kWatches, 0);
   std::atomic<int> bad{0};
   std::vector<std::thread> readers;
   for (int r = 0; r < 4; ++r) {
     readers.emplace_back([&, r] {
       for (int i = r; i < kWatches; i += 4) {
-        int64_t expect = 1;
-        while (expect <= kWrites) {
+        int64_t expect = base + 1;
+        while (expect <= base + kWrites) {
           auto e = watches[static_cast<size_t>(i)]->next(std::chrono::seconds(5));
           if (!e || e->kv.mod_revision != expect) {
             bad++;
@@ -244,7 +264,7 @@ TEST_CASE("100 concurrent watches through 1,000 writes each see every event in o
           }
           ++expect;
         }
-        seen[static_cast<size_t>(i)] = static_cast<int>(expect - 1);
+        seen[static_cast<size_t>(i)] = static_cast<int>(expect - 1 - base);
       }
     });
   }
@@ -342,6 +362,6 @@ TEST_CASE("compaction keeps each live key's last write: lists after it stay answ
   auto w = s->watch(prefix, snapshot);
   REQUIRE(w);
   int n = 0;
-  while ((*w)->next(std::chrono::milliseconds(50))) ++n;
+  while ((*w)->next(kQuiet)) ++n;
   CHECK(n == 3);
 }
