@@ -4,9 +4,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <chrono>
 #include <iostream>
@@ -63,6 +65,44 @@ void add_version(CLI::App& app, Context& ctx);
 void add_registry_create(CLI::App& registry, Context& ctx);
 void add_registry_list(CLI::App& registry, Context& ctx);
 void add_registry_delete(CLI::App& registry, Context& ctx);
+
+// NAME...|--all, as the cluster commands take it (stop, start, delete, kubeconfig get|merge).
+struct ClusterSelection {
+  std::vector<std::string> names;
+  bool all = false;
+};
+// Registers NAME... and -a,--all on cmd; all_help says what --all does.
+void add_cluster_selection(CLI::App& cmd, ClusterSelection& sel, const std::string& all_help);
+// The clusters selected: every existing one for --all, else the names, else "default" (as k3d).
+// Names together with --all are refused.
+Result<std::vector<std::string>> selected_clusters(runtime::Runtime& rt, const ClusterSelection& sel);
+
+// [NAME...] [-o json] [--no-headers], as the list commands take it (cluster list, registry list).
+struct ListOptions {
+  std::vector<std::string> names;
+  std::string output;
+  bool no_headers = false;
+};
+// Registers them on cmd; names_help describes NAME.
+void add_list_options(CLI::App& cmd, ListOptions& opts, const std::string& names_help);
+// Prints the JSON document for -o json, else the table (without its header for --no-headers).
+void print_listing(const Context& ctx, const ListOptions& opts, const std::string& json, const std::string& table);
+// The items whose name is one of names (all of them when names is empty), in their order; a name
+// that matches nothing is NotFound ("<kind> 'NAME' not found").
+template <typename T, typename NameOf>
+Result<std::vector<T>> filter_named(const std::vector<T>& items, const std::vector<std::string>& names, NameOf name_of,
+                                    const std::string& kind) {
+  std::vector<T> shown;
+  for (const auto& item : items) {
+    if (names.empty() || std::find(names.begin(), names.end(), name_of(item)) != names.end()) shown.push_back(item);
+  }
+  for (const auto& n : names) {
+    if (std::none_of(shown.begin(), shown.end(), [&](const T& item) { return name_of(item) == n; })) {
+      return fail(kind + " '" + n + "' not found", "NotFound");
+    }
+  }
+  return shown;
+}
 
 // Builds the whole command tree on app (used by main and by the CLI tests).
 void build_app(CLI::App& app, Context& ctx);

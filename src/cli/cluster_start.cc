@@ -5,8 +5,7 @@
 namespace k3dpp::cli {
 namespace {
 struct Options {
-  std::vector<std::string> names;
-  bool all = false;
+  ClusterSelection sel;
   bool wait = true;
   std::string timeout = "120s";
 };
@@ -15,8 +14,7 @@ struct Options {
 void add_cluster_start(CLI::App& parent, Context& ctx) {
   auto o = std::make_shared<Options>();
   auto* cmd = parent.add_subcommand("start", "Start existing cluster(s)");
-  cmd->add_option("NAME", o->names, "Cluster name(s) (default: default)");
-  cmd->add_flag("-a,--all", o->all, "Start all existing clusters");
+  add_cluster_selection(*cmd, o->sel, "Start all existing clusters");
   cmd->add_flag("--wait", o->wait, "Wait for the API server to be ready (default true)");
   cmd->add_option("--timeout", o->timeout, "Maximum time to wait (e.g. 120s)");
   cmd->callback([o, &ctx] {
@@ -25,15 +23,9 @@ void add_cluster_start(CLI::App& parent, Context& ctx) {
       if (!t) return t.error().wrap("--timeout");
       auto rt = ctx.open_runtime();
       if (!rt) return rt.error();
-      std::vector<std::string> names = o->names;
-      if (o->all) {
-        auto all = cluster::cluster_names(**rt);
-        if (!all) return all.error();
-        names = *all;
-      } else if (names.empty()) {
-        names.push_back("default");
-      }
-      for (const auto& n : names) K3DPP_TRY(cluster::start_cluster(**rt, n, o->wait, *t, ctx.probes));
+      auto names = selected_clusters(**rt, o->sel);
+      if (!names) return names.error();
+      for (const auto& n : *names) K3DPP_TRY(cluster::start_cluster(**rt, n, o->wait, *t, ctx.probes));
       return {};
     };
   });

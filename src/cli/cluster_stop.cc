@@ -3,31 +3,18 @@
 #include "cluster/operations.h"
 
 namespace k3dpp::cli {
-namespace {
-struct Options {
-  std::vector<std::string> names;
-  bool all = false;
-};
-}  // namespace
 
 void add_cluster_stop(CLI::App& parent, Context& ctx) {
-  auto o = std::make_shared<Options>();
+  auto sel = std::make_shared<ClusterSelection>();
   auto* cmd = parent.add_subcommand("stop", "Stop existing cluster(s)");
-  cmd->add_option("NAME", o->names, "Cluster name(s) (default: default)");
-  cmd->add_flag("-a,--all", o->all, "Stop all existing clusters");
-  cmd->callback([o, &ctx] {
-    ctx.run = [o, &ctx]() -> Status {
+  add_cluster_selection(*cmd, *sel, "Stop all existing clusters");
+  cmd->callback([sel, &ctx] {
+    ctx.run = [sel, &ctx]() -> Status {
       auto rt = ctx.open_runtime();
       if (!rt) return rt.error();
-      std::vector<std::string> names = o->names;
-      if (o->all) {
-        auto all = cluster::cluster_names(**rt);
-        if (!all) return all.error();
-        names = *all;
-      } else if (names.empty()) {
-        names.push_back("default");
-      }
-      for (const auto& n : names) K3DPP_TRY(cluster::stop_cluster(**rt, n));
+      auto names = selected_clusters(**rt, *sel);
+      if (!names) return names.error();
+      for (const auto& n : *names) K3DPP_TRY(cluster::stop_cluster(**rt, n));
       return {};
     };
   });

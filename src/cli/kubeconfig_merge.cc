@@ -5,8 +5,7 @@
 namespace k3dpp::cli {
 namespace {
 struct Options {
-  std::vector<std::string> names;
-  bool all = false;
+  ClusterSelection sel;
   std::string output;
   bool switch_context = true;
 };
@@ -16,27 +15,20 @@ void add_kubeconfig_merge(CLI::App& parent, Context& ctx) {
   auto o = std::make_shared<Options>();
   auto* cmd = parent.add_subcommand("merge", "Merge the kubeconfig of cluster(s) into the default (or --output) kubeconfig");
   cmd->alias("write");
-  cmd->add_option("NAME", o->names, "Cluster name(s) (default: default)");
-  cmd->add_flag("-a,--all", o->all, "All clusters");
+  add_cluster_selection(*cmd, o->sel, "All clusters");
   cmd->add_option("-o,--output", o->output, "Kubeconfig file to merge into (default: $KUBECONFIG or ~/.kube/config)");
   cmd->add_flag("-s,--kubeconfig-switch-context", o->switch_context, "Switch current-context to the cluster (default true)");
   cmd->callback([o, &ctx] {
     ctx.run = [o, &ctx]() -> Status {
       auto rt = ctx.open_runtime();
       if (!rt) return rt.error();
-      std::vector<std::string> names = o->names;
-      if (o->all) {
-        auto all = cluster::cluster_names(**rt);
-        if (!all) return all.error();
-        names = *all;
-      } else if (names.empty()) {
-        names.push_back("default");
-      }
+      auto names = selected_clusters(**rt, o->sel);
+      if (!names) return names.error();
       cluster::KubeconfigOptions kc;
       kc.path = o->output;
       kc.switch_context = o->switch_context;
       std::string path;
-      for (const auto& n : names) {
+      for (const auto& n : *names) {
         auto p = cluster::merge_kubeconfig_for(**rt, n, kc);
         if (!p) return p.error();
         path = *p;

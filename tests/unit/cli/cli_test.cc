@@ -164,3 +164,30 @@ TEST_CASE("version prints k3dpp and image tags") {
   CHECK(r.out == "k3dpp version v" K3DPP_VERSION "\nkubernetes version " K3DPP_KUBE_VERSION
                  " (k3dpp-node)\nnode image k3dpp/node:" K3DPP_VERSION "\nlb image k3dpp/lb:" K3DPP_VERSION "\n");
 }
+
+TEST_CASE("NAME...|--all commands refuse names together with --all, before touching anything") {
+  Harness h;
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"cluster", "stop"}, {"cluster", "start"},
+                                       {"cluster", "delete"}, {"kubeconfig", "get"}, {"kubeconfig", "merge"}}) {
+    cmd.push_back("dev");
+    cmd.push_back("--all");
+    auto r = h.run(cmd);
+    CAPTURE(cmd[0] + " " + cmd[1]);
+    CHECK(r.code == 1);
+    CHECK(r.err == "ERROR: give cluster names or --all, not both\n");
+  }
+}
+
+TEST_CASE("cluster list of an unknown name is NotFound; --no-headers drops the header") {
+  Harness h;
+  auto r = h.run({"cluster", "list", "nosuch"});
+  CHECK(r.code == 1);
+  CHECK(r.err == "ERROR: cluster 'nosuch' not found\n");
+  auto created = h.run({"cluster", "create", "dev", "--agents", "1"});
+  REQUIRE(created.code == 0);
+  auto with = h.run({"cluster", "list"});
+  auto without = h.run({"cluster", "list", "--no-headers"});
+  CHECK(lines(with.out) == 2);
+  CHECK(lines(without.out) == 1);
+  CHECK(without.out.rfind("dev ", 0) == 0);
+}
