@@ -2,7 +2,8 @@
 # Chapter: the course chapters on rootful Podman. Runs tests/e2e/pods_services.sh (pods, exec,
 # logs, port-forward, ClusterIP by DNS, NodePort through the LB, self-healing Deployment) and
 # tests/e2e/course_deployments.sh (course 11.9: node create, rolling update, history, undo,
-# pause/resume) unchanged with K3DPP_RUNTIME=podman, each as its own bash process (own lib.sh
+# pause/resume) and tests/e2e/cluster_lifecycle.sh (list, stop/start, node lifecycle, logs, bad
+# input, delete leaves nothing) unchanged with K3DPP_RUNTIME=podman, each as its own bash process (own lib.sh
 # state, clusters, cleanup and summary), and sums their counts into one "N passed, N failed".
 # Skips (exit 0) only when podman cannot run at all (the rule of podman.sh). Loads the images the
 # sub-chapters need from docker into podman first (images/load-into-podman.sh).
@@ -34,12 +35,12 @@ export -f docker
 
 total_passed=$E2E_PASSED
 total_failed=$E2E_FAILED
-for sub in pods_services course_deployments; do
+for sub in pods_services course_deployments cluster_lifecycle; do
   echo "----- $sub.sh on podman"
   t0=$(date +%s)
   out=$E2E_TMP/$sub.out
   # A sub-chapter's run ID of its own: cluster names stay unique per sub-chapter.
-  K3DPP_RUNTIME=podman E2E_RUN_ID="${E2E_RUN_ID}${sub:0:1}" bash "$top/tests/e2e/$sub.sh" 2>&1 | tee "$out"
+  K3DPP_RUNTIME=podman E2E_RUN_ID="${E2E_RUN_ID}${sub:0:2}" bash "$top/tests/e2e/$sub.sh" 2>&1 | tee "$out"
   rc=${PIPESTATUS[0]}
   summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n1)
   echo "----- $sub.sh on podman: ${summary:-no summary}, exit $rc, $(($(date +%s) - t0)) s"
