@@ -8,13 +8,13 @@
 # sequential runs (create + start, no sandbox/CNI), and the ratio. Memory (VmRSS) of k3dpp-node,
 # containerd and the runc shims, idle, with N pods, and of the agent's k3dpp-node with exactly
 # AGENT_PODS pods on the agent. Figures only. Env: POD_BENCH_N (50), POD_BENCH_FLOOR_RUNS (10),
-# POD_BENCH_AGENT_PODS (20). Bounded: 180 s for the pods, ~3-4 min in all.
+# POD_BENCH_AGENT_PODS (20), POD_BENCH_CLUSTER (the cluster name; default bench-podstart-<random>). Bounded: 180 s for the pods, ~3-4 min in all.
 set -euo pipefail
 : "${K3DPP:?}"
 n=${POD_BENCH_N:-50}
 floor_runs=${POD_BENCH_FLOOR_RUNS:-10}
 agent_pods=${POD_BENCH_AGENT_PODS:-20}
-name=bench-podstart-$RANDOM
+name=${POD_BENCH_CLUSTER:-bench-podstart-$RANDOM}
 export KUBECONFIG=$(mktemp /tmp/k3dpp-bench-kc-XXXXXX)
 work=$(mktemp -d /tmp/k3dpp-bench-pods-XXXXXX)
 watch_pid=

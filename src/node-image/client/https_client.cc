@@ -96,9 +96,23 @@ void setup(Easy& e, const HttpsOptions& o, const std::string& url, Transfer& t) 
 
 }  // namespace
 
+HttpsClient::~HttpsClient() {
+  for (void* c : idle_) curl_easy_cleanup(static_cast<CURL*>(c));
+}
+
 Result<RawResponse> HttpsClient::request(const std::string& method, const std::string& target,
                                          const std::string& content_type, const std::string& body) {
-  Easy e;
+  // A pooled handle keeps its connection across curl_easy_reset; the options are set anew.
+  CURL* pooled = nullptr;
+  {
+    std::lock_guard lk(idle_mu_);
+    if (!idle_.empty()) {
+      pooled = static_cast<CURL*>(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (pooled != nullptr) curl_easy_reset(pooled);
+  Easy e{pooled != nullptr ? pooled : curl_easy_init()};
   if (e.c == nullptr) return fail("curl_easy_init failed", "Unavailable");
   Transfer t;
   setup(e, opts_, opts_.server + target, t);
@@ -116,6 +130,13 @@ Result<RawResponse> HttpsClient::request(const std::string& method, const std::s
   }
   long code = 0;
   curl_easy_getinfo(e.c, CURLINFO_RESPONSE_CODE, &code);
+  {
+    std::lock_guard lk(idle_mu_);
+    if (idle_.size() < kMaxIdleHandles) {
+      idle_.push_back(e.c);
+      e.c = nullptr;  // kept: ~Easy frees only the header list
+    }
+  }
   return RawResponse{static_cast<int>(code), std::move(t.body)};
 }
 

@@ -1,6 +1,7 @@
 #include "kubelet/kubelet.h"
 
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include "kubelet/events.h"
 #include "kubelet/pod_status.h"
 #include "kubelet/probes.h"
+#include "kubelet/start_trace.h"
 #include "kubelet/termination.h"
 #include "kubelet/volumes.h"
 
@@ -140,6 +142,14 @@ struct Kubelet::PodWorker {
   bool steady = false;  // last sync: Running, all containers up, no probes, nothing waiting
   std::string last_fingerprint;                              // runtime relist seen before the last sync
   std::chrono::steady_clock::time_point last_full_sync{};
+  // Where the first start spends its time: logged with the first Running status, then dropped.
+  std::optional<StartTrace> trace{std::in_place};
+
+  template <typename F>
+  auto timed(const char* step, F&& f) {
+    if (trace) return trace->timed(step, std::forward<F>(f));
+    return f();
+  }
 
   PodWorker(Kubelet& kl, const json& p) : k(kl), uid(md(p, "uid")), ns(md(p, "namespace")), name(md(p, "name")), pod(p) {}
 
@@ -172,7 +182,7 @@ struct Kubelet::PodWorker {
       }
       // Nothing new from the API and nothing changed in the runtime: a steady pod needs no sync.
       std::string fingerprint;
-      if (auto fps = k.runtime_fingerprints()) {
+      if (auto fps = timed("relist", [&] { return k.runtime_fingerprints(); })) {
         auto it = fps->find(uid);
         if (it != fps->end()) fingerprint = it->second;
       }
@@ -196,7 +206,7 @@ struct Kubelet::PodWorker {
 
   void event(const json& p, const std::string& type, const std::string& reason, const std::string& message,
              const std::string& field_path = {}) {
-    k.events_->record(p, type, reason, message, field_path);
+    timed("events", [&] { k.events_->record(p, type, reason, message, field_path); });
   }
 
   // ---- sandboxes and containers in the runtime ----
@@ -273,7 +283,7 @@ struct Kubelet::PodWorker {
     std::string cname = c.value("name", ""), image = c.value("image", "");
     std::string fp = container_field_path(cname, init);
     std::string policy = pull_policy(c);
-    auto present = k.cri_->image_status(image);
+    auto present = timed("image", [&] { return k.cri_->image_status(image); });
     bool have = present && present->has_value();
     if (policy == "Never") {
       if (have) return true;
@@ -399,11 +409,12 @@ struct Kubelet::PodWorker {
       if (!l) return l.error();
       return l->items;
     };
-    auto env = resolve_env(p, c, ectx, k.opts_.defaults);
+    auto env = timed("env", [&] { return resolve_env(p, c, ectx, k.opts_.defaults); });
     if (env) {
       std::optional<long long> image_uid;
       std::string image_user;
-      if (auto img = k.cri_->image_status(c.value("image", "")); img && img->has_value()) {
+      if (auto img = timed("image", [&] { return k.cri_->image_status(c.value("image", "")); });
+          img && img->has_value()) {
         if ((*img)->has_uid()) image_uid = (*img)->uid().value();
         image_user = (*img)->username();
       }
@@ -417,7 +428,7 @@ struct Kubelet::PodWorker {
     auto mounts = container_mounts(p, c, *volumes, etc_hosts);
     add_termination_log_mount(c, attempt, mounts);
     auto config = make_container_config(p, c, attempt, *env, mounts);
-    auto id = k.cri_->create_container(sandbox_id, config, sb_config);
+    auto id = timed("create", [&] { return k.cri_->create_container(sandbox_id, config, sb_config); });
     if (!id) {
       std::string msg = runtime_message(id.error());
       waiting[cname] = {"CreateContainerError", msg};
@@ -425,7 +436,7 @@ struct Kubelet::PodWorker {
       return false;
     }
     event(p, "Normal", "Created", "Created container: " + cname, fp);
-    if (auto st = k.cri_->start_container(*id); !st) {
+    if (auto st = timed("start", [&] { return k.cri_->start_container(*id); }); !st) {
       std::string msg = runtime_message(st.error());
       waiting[cname] = {"RunContainerError", msg};
       event(p, "Warning", "Failed", "Error: " + msg, fp);
@@ -525,7 +536,7 @@ struct Kubelet::PodWorker {
     // --- Sandbox ---
     std::string sandbox_id;
     uint32_t attempt = 0;
-    auto sbs = sandboxes();
+    auto sbs = timed("list", [&] { return sandboxes(); });
     for (const auto& sb : sbs) {
       attempt = std::max(attempt, sb.metadata().attempt() + 1);
       if (sb.state() == rt::SANDBOX_READY) sandbox_id = sb.id();
@@ -541,7 +552,7 @@ struct Kubelet::PodWorker {
       volumes.reset();  // a new sandbox may get a new IP: /etc/hosts is rewritten
       std::error_code ec;  // the runtime writes the container logs below it
       fs::create_directories(k.opts_.log_root + "/" + ns + "_" + name + "_" + uid, ec);
-      auto id = k.cri_->run_pod_sandbox(sb_config);
+      auto id = timed("sandbox", [&] { return k.cri_->run_pod_sandbox(sb_config); });
       if (!id) {
         event(p, "Warning", "FailedCreatePodSandBox", "Failed to create pod sandbox: " + runtime_message(id.error()));
         PodInfo info;
@@ -567,7 +578,7 @@ struct Kubelet::PodWorker {
 
     PodInfo info;
     info.host_ip = k.opts_.host_ip;
-    auto sb_status = k.cri_->pod_sandbox_status(sandbox_id);
+    auto sb_status = timed("sandbox_status", [&] { return k.cri_->pod_sandbox_status(sandbox_id); });
     info.sandbox_ready = sb_status && sb_status->state() == rt::SANDBOX_READY;
     if (spec.value("hostNetwork", false)) {
       info.pod_ips.push_back(k.opts_.host_ip);
@@ -579,8 +590,8 @@ struct Kubelet::PodWorker {
     std::string policy = spec.value("restartPolicy", "Always");
 
     // --- Volumes ---
-    auto view = runtime_view(sandbox_id);
-    if (!ensure_volumes(p, pod_ip)) {
+    auto view = timed("view", [&] { return runtime_view(sandbox_id); });
+    if (!timed("volumes", [&] { return ensure_volumes(p, pod_ip); })) {
       for (const auto& c : array_or_empty(spec, "initContainers")) fill_info(c, view, info.init_containers, true);
       for (const auto& c : array_or_empty(spec, "containers")) fill_info(c, view, info.containers, false);
       publish(p, info);
@@ -641,7 +652,7 @@ struct Kubelet::PodWorker {
           if (run_probes(p, c, cur, pod_ip)) started_any = true;  // liveness kill: refresh
         }
       }
-      if (started_any) view = runtime_view(sandbox_id);
+      if (started_any) view = timed("view", [&] { return runtime_view(sandbox_id); });
     }
 
     // --- Status ---
@@ -806,14 +817,20 @@ struct Kubelet::PodWorker {
     json status = compute_pod_status(base, info, rfc3339_now());
     if (status == last_status) return;
     json patch = {{"status", status}};
-    auto r = k.api_.patch(client::res::kPods, ns, name, client::PatchType::kMerge, patch, "status");
+    auto r = timed("status",
+                   [&] { return k.api_.patch(client::res::kPods, ns, name, client::PatchType::kMerge, patch, "status"); });
     if (!r) {
       klog()->warn("pod {}/{}: status update failed: {}", ns, name, r.error().message);
       return;
     }
     if (status.value("phase", "") != last_status.value("phase", "")) {
-      klog()->info("pod {}/{}: {}{}", ns, name, status.value("phase", ""),
-                   status.contains("podIP") ? " " + status["podIP"].get<std::string>() : "");
+      std::string took;
+      if (trace && status.value("phase", "") == "Running") {
+        took = " (start-up " + trace->summary() + ")";
+        trace.reset();
+      }
+      klog()->info("pod {}/{}: {}{}{}", ns, name, status.value("phase", ""),
+                   status.contains("podIP") ? " " + status["podIP"].get<std::string>() : "", took);
     }
     last_status = status;
   }
@@ -959,6 +976,7 @@ void Kubelet::housekeeping_loop(std::stop_token st) {
     (void)cleanup_orphans();
     restart_backoff_.gc(Clock::now());
     image_backoff_.gc(Clock::now());
+    ::malloc_trim(0);  // hand memory freed by finished pods back to the system (RSS)
     std::lock_guard lk(mu_);
     for (auto it = workers_.begin(); it != workers_.end();) {
       if (it->second->done) {

@@ -88,6 +88,8 @@ class Kubelet {
               const std::function<bool(std::string_view)>& out, std::stop_token stop = {});
 
   cri::CriClient& runtime() { return *cri_; }
+  // Waits until the events recorded so far have been posted (they are sent asynchronously; tests).
+  void flush_events() { events_->flush(); }
   const std::string& host_ip() const { return opts_.host_ip; }
 
   struct PodWorker;  // one per pod uid (kubelet.cc)

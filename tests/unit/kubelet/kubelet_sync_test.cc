@@ -314,6 +314,7 @@ TEST_CASE("a pod runs: sandbox, container, Running status with IP, events") {
     CHECK((std::filesystem::status(want).permissions() & std::filesystem::perms::others_write) !=
           std::filesystem::perms::none);
   }
+  r.k->flush_events();
   auto ev = r.api.event_lines();
   CHECK(has(ev, "Normal Pulled Container image \"busybox:1.36\" already present on machine"));
   CHECK(has(ev, "Normal Created Created container: app"));
@@ -347,6 +348,7 @@ TEST_CASE("restarts: immediate first restart, then CrashLoopBackOff") {
   CHECK(c["lastState"]["terminated"]["exitCode"] == 1);
   CHECK(c["restartCount"] == 1);
   CHECK(r.api.status("crash")["phase"] == "Running");
+  r.k->flush_events();
   CHECK(has(r.api.event_lines(),
             "Warning BackOff Back-off restarting failed container app in pod crash_default(uid-crash)"));
   CHECK_FALSE(has(r.cri->calls_snapshot(), "CreateContainer app 2"));
@@ -394,6 +396,7 @@ TEST_CASE("images: ErrImagePull then ImagePullBackOff; offline with a local imag
            st["containerStatuses"][0]["state"].value("waiting", json::object()).value("reason", "") ==
                "ImagePullBackOff";
   }));
+  r.k->flush_events();
   auto ev = r.api.event_lines();
   CHECK(has(ev, "Normal Pulling Pulling image \"nope:1\""));
   CHECK(has(ev, "Warning Failed Failed to pull image \"nope:1\": failed to resolve reference \"nope:1\": dial tcp: "
@@ -404,11 +407,13 @@ TEST_CASE("images: ErrImagePull then ImagePullBackOff; offline with a local imag
   CHECK(r.api.status("missing")["phase"] == "Pending");
 
   REQUIRE(eventually([&] { return r.api.status("local").value("phase", "") == "Running"; }));
+  r.k->flush_events();
   CHECK(has(r.api.event_lines(),
             "Warning Failed Failed to pull image \"local:only\": failed to resolve reference \"local:only\": dial tcp: "
             "lookup registry: no such host; using the image already present on the node"));
   REQUIRE(eventually([&] { return r.api.status("pullable").value("phase", "") == "Running"; }));
   bool pulled = false;
+  r.k->flush_events();
   for (const auto& e : r.api.event_lines()) {
     if (e.rfind("Normal Pulled Successfully pulled image \"pullable:1\" in ", 0) == 0 &&
         e.find("including waiting). Image size: 4096 bytes.") != std::string::npos) {
@@ -439,6 +444,7 @@ TEST_CASE("deletion: graceful stop, sandbox removed, final delete with grace 0")
   CHECK(has(calls, "RemovePodSandbox"));
   CHECK(r.cri->stop_timeouts["app"] == 7);
   CHECK(r.cri->sandboxes.empty());
+  r.k->flush_events();
   CHECK(has(r.api.event_lines(), "Normal Killing Stopping container app"));
   CHECK_FALSE(std::filesystem::exists(r.tmp + "/cgroup/memory/kubepods/besteffort/poduid-gone"));
 }
@@ -487,6 +493,7 @@ TEST_CASE("probes: readiness drives Ready, liveness failure restarts the contain
   }
   r.cri->set_exec_code("alive-check", 1);
   REQUIRE(eventually([&] { return has(r.cri->calls_snapshot(), "CreateContainer app 1"); }, 8s));
+  r.k->flush_events();
   auto ev = r.api.event_lines();
   CHECK(has(ev, "Warning Unhealthy Liveness probe failed: alive-check said no"));
   CHECK(has(ev, "Normal Killing Container app failed liveness probe, will be restarted"));
