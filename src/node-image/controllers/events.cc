@@ -67,4 +67,67 @@ void EventRecorder::record(const json& object, const std::string& type, const st
   seen_[key] = Seen{name, ns, 1};
 }
 
+AsyncEventRecorder::AsyncEventRecorder(client::ApiClient& client, std::string component, int workers, size_t max_pending)
+    : inner_(client, std::move(component)), max_pending_(max_pending) {
+  for (int i = 0; i < workers; ++i) {
+    threads_.emplace_back([this] {
+      std::unique_lock<std::mutex> l(mu_);
+      while (true) {
+        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        Item it = std::move(queue_.front());
+        queue_.pop_front();
+        ++busy_;
+        l.unlock();
+        inner_.record(it.object, it.type, it.reason, it.message);
+        l.lock();
+        --busy_;
+        if (queue_.empty() && busy_ == 0) idle_cv_.notify_all();
+      }
+    });
+  }
+}
+
+AsyncEventRecorder::~AsyncEventRecorder() { stop(); }
+
+void AsyncEventRecorder::stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+    queue_.clear();  // shutting down: what is not written yet is dropped
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+void AsyncEventRecorder::record(const json& object, const std::string& type, const std::string& reason,
+                                const std::string& message) {
+  // The identity the event names (involvedObject), not the whole object.
+  json meta = json::object();
+  for (const char* k : {"name", "namespace", "uid", "resourceVersion"}) {
+    std::string v = meta_str(object, k);
+    if (!v.empty()) meta[k] = v;
+  }
+  json id = {{"kind", object.value("kind", "")}, {"apiVersion", object.value("apiVersion", "")}, {"metadata", meta}};
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stop_) return;
+    if (queue_.size() >= max_pending_) {
+      if (dropped_++ % 1000 == 0) log::get("controllers")->warn("events: queue full, dropping {} {}", reason, meta_str(object, "name"));
+      return;
+    }
+    queue_.push_back(Item{std::move(id), type, reason, message});
+  }
+  cv_.notify_one();
+}
+
+size_t AsyncEventRecorder::flush() {
+  std::unique_lock<std::mutex> l(mu_);
+  idle_cv_.wait(l, [&] { return (queue_.empty() && busy_ == 0) || threads_.empty(); });
+  return dropped_;
+}
+
 }  // namespace k3dpp::controllers

@@ -203,11 +203,21 @@ class NodeLifecycleController : public Controller {
       current = *r;
     }
 
-    // 4. Pods on a node that is not Ready are not Ready either.
-    auto pods = pods_.list("", [&](const json& p) {
-      return p.contains("spec") && p["spec"].value("nodeName", "") == name && !is_deleting(p);
-    });
-    if (ready == "Unknown" || ready == "False") {
+    // 4. Pods on a node that is not Ready are not Ready either. The pods of this node are looked up
+    // only then, or for NoExecute taints below: a healthy node's sync (every lease renewal) does
+    // not go through every pod.
+    json no_exec = json::array();
+    for (const auto& t : taints) {
+      if (t.value("effect", "") == "NoExecute") no_exec.push_back(t);
+    }
+    const bool not_ready = ready == "Unknown" || ready == "False";
+    std::vector<client::ObjectPtr> pods;
+    if (not_ready || !no_exec.empty()) {
+      pods = pods_.list("", [&](const json& p) {
+        return p.contains("spec") && p["spec"].value("nodeName", "") == name && !is_deleting(p);
+      });
+    }
+    if (not_ready) {
       for (const auto& p : pods) {
         if (!pod_is_ready(*p)) continue;
         json next = *p;
@@ -225,10 +235,6 @@ class NodeLifecycleController : public Controller {
     }
 
     // 5. NoExecute eviction after the pods' tolerationSeconds.
-    json no_exec = json::array();
-    for (const auto& t : taints) {
-      if (t.value("effect", "") == "NoExecute") no_exec.push_back(t);
-    }
     if (!no_exec.empty()) {
       auto now = Clock::now();
       for (const auto& p : pods) {

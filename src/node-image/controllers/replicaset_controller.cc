@@ -1,5 +1,7 @@
 // The ReplicaSet controller loop: pods to match spec.replicas, adoption/release, status, events.
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "controllers/internal.h"
 #include "controllers/replicaset.h"
@@ -124,32 +126,50 @@ class ReplicaSetController : public Controller {
       auto r = ctx_.client.patch(client::res::kPods, ns, pname, client::PatchType::kMerge, patch);
       if (!r) log_->debug("release pod {}/{}: {}", ns, pname, r.error().message);
     }
-    for (int i = 0; i < plan.create; ++i) {
-      bool ok = false;
-      for (int attempt = 0; attempt < 5 && !ok; ++attempt) {
+    // Creates in slow-start batches of 1, 2, 4, ... (as Kubernetes' ReplicaSet controller does), the
+    // pods of a batch in parallel; a failing batch stops the rest (the next sync retries).
+    std::atomic<bool> create_failed{false}, terminating{false};
+    auto create_one = [&] {
+      for (int attempt = 0; attempt < 5; ++attempt) {
         json pod = pod_from_template(*rs, random_suffix());
         std::string pname = meta_str(pod, "name");
         auto r = ctx_.client.create(client::res::kPods, ns, pod);
         if (r) {
-          ok = true;
           {
             std::lock_guard<std::mutex> l(exp_mu_);
-            expectations_[key].creates[pname] = {*r, std::chrono::steady_clock::now()};
+            expectations_[key].creates[pname] = {std::move(*r), std::chrono::steady_clock::now()};
           }
-          ctx_.recorder.record(*rs, "Normal", "SuccessfulCreate", "Created pod: " + pname);
-        } else if (r.error().message.find("because it is being terminated") != std::string::npos) {
+          events_.record(*rs, "Normal", "SuccessfulCreate", "Created pod: " + pname);
+          return;
+        }
+        if (r.error().message.find("because it is being terminated") != std::string::npos) {
           // The namespace is going away (Kubernetes' NamespaceTerminating cause): no event, no noise.
           log_->debug("replicaset {}: namespace terminating", key);
-          break;
-        } else if (r.error().kind != "AlreadyExists") {
-          ctx_.recorder.record(*rs, "Warning", "FailedCreate", "Error creating: " + r.error().message);
+          terminating = true;
+          return;
+        }
+        if (r.error().kind != "AlreadyExists") {
+          events_.record(*rs, "Warning", "FailedCreate", "Error creating: " + r.error().message);
           log_->warn("replicaset {}: create pod: {}", key, r.error().message);
-          again = std::chrono::milliseconds(2000);
-          break;
+          create_failed = true;
+          return;
         }
       }
-      if (!ok) break;
+      create_failed = true;  // five name collisions in a row
+    };
+    for (int started = 0, batch = 1; started < plan.create && !create_failed && !terminating; batch *= 2) {
+      int n = std::min(batch, plan.create - started);
+      started += n;
+      std::atomic<int> next{0};
+      auto work = [&] {
+        while (next.fetch_add(1) < n && !create_failed && !terminating) create_one();
+      };
+      std::vector<std::thread> helpers;
+      for (int t = 1; t < std::min(n, kCreateParallelism); ++t) helpers.emplace_back(work);
+      work();
+      for (auto& t : helpers) t.join();
     }
+    if (create_failed) again = std::chrono::milliseconds(2000);
     for (const auto& pname : plan.delete_pods) {
       auto r = ctx_.client.remove(client::res::kPods, ns, pname);
       if (r || r.error().kind == "NotFound") {
@@ -175,8 +195,10 @@ class ReplicaSetController : public Controller {
     return again;
   }
 
+  static constexpr int kCreateParallelism = 8;
   client::Informer& rs_;
   client::Informer& pods_;
+  AsyncEventRecorder events_{ctx_.client, "controller-manager", 1};
   std::mutex exp_mu_;
   std::map<std::string, Expectations> expectations_;
 };

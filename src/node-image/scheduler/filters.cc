@@ -221,20 +221,41 @@ std::string filter_node(const json& pod, const json& node, const std::vector<con
   return filter_on_usage(pod, node, on);
 }
 
-std::string filter_on_usage(const json& pod, const json& node, const NodeUsage& on_node) {
-  const json& spec = field(pod, "spec");
-  // Taints (NoSchedule / NoExecute) must be tolerated; unschedulable counts as a taint.
-  std::vector<json> taints;
-  for (const auto& t : field(field(node, "spec"), "taints")) taints.push_back(t);
-  if (field(node, "spec").value("unschedulable", false)) {
-    taints.push_back({{"key", "node.kubernetes.io/unschedulable"}, {"effect", "NoSchedule"}});
+NodeInfo node_info(std::shared_ptr<const json> node) {
+  NodeInfo ni;
+  const json& n = *node;
+  ni.name = field(field(n, "metadata"), "name").is_string() ? field(field(n, "metadata"), "name").get<std::string>() : "";
+  Resources a = allocatable_of(n);
+  ni.alloc_cpu = a.cpu;
+  ni.alloc_memory = a.memory;
+  ni.alloc_pods = a.pods;
+  for (const auto& t : field(field(n, "spec"), "taints")) ni.taints.push_back(t);
+  if (field(n, "spec").value("unschedulable", false)) {
+    ni.taints.push_back({{"key", "node.kubernetes.io/unschedulable"}, {"effect", "NoSchedule"}});
   }
-  if (!node_ready(node)) {
-    bool has = std::any_of(taints.begin(), taints.end(),
+  if (!node_ready(n)) {
+    bool has = std::any_of(ni.taints.begin(), ni.taints.end(),
                            [](const json& t) { return t.value("key", "") == "node.kubernetes.io/not-ready"; });
-    if (!has) taints.push_back({{"key", "node.kubernetes.io/not-ready"}, {"effect", "NoSchedule"}});
+    if (!has) ni.taints.push_back({{"key", "node.kubernetes.io/not-ready"}, {"effect", "NoSchedule"}});
   }
-  for (const auto& t : taints) {
+  ni.object = std::move(node);
+  return ni;
+}
+
+bool same_for_scheduling(const NodeInfo& a, const NodeInfo& b) {
+  return a.alloc_cpu == b.alloc_cpu && a.alloc_memory == b.alloc_memory && a.alloc_pods == b.alloc_pods &&
+         a.taints == b.taints &&
+         field(field(*a.object, "metadata"), "labels") == field(field(*b.object, "metadata"), "labels");
+}
+
+std::string filter_on_usage(const json& pod, const json& node, const NodeUsage& on_node) {
+  return filter_prepared(pod, usage_of(pod), node_info(std::make_shared<const json>(node)), on_node);
+}
+
+std::string filter_prepared(const json& pod, const PodUsage& want, const NodeInfo& info, const NodeUsage& on_node) {
+  const json& spec = field(pod, "spec");
+  const json& node = *info.object;
+  for (const auto& t : info.taints) {
     std::string effect = t.value("effect", "");
     if (effect != "NoSchedule" && effect != "NoExecute") continue;
     bool ok = false;
@@ -249,29 +270,27 @@ std::string filter_on_usage(const json& pod, const json& node, const NodeUsage& 
       return "node(s) had untolerated taint {" + t.value("key", "") + v + "}";
     }
   }
-  // nodeSelector and required node affinity.
-  const json& labels = field(field(node, "metadata"), "labels");
   const json& ns = field(spec, "nodeSelector");
-  if (ns.is_object()) {
+  if (ns.is_object() && !ns.empty()) {
+    const json& labels = field(field(node, "metadata"), "labels");
     for (auto it = ns.begin(); it != ns.end(); ++it) {
-      if (!labels.is_object() || !labels.contains(it.key()) || labels[it.key()] != it.value()) {
-        return "node(s) didn't match Pod's node affinity/selector";
-      }
+      if (!labels.is_object()) return "node(s) didn't match Pod's node affinity/selector";
+      auto l = labels.find(it.key());
+      if (l == labels.end() || *l != it.value()) return "node(s) didn't match Pod's node affinity/selector";
     }
   }
-  const json& req = field(field(field(field(spec, "affinity"), "nodeAffinity"),
-                                "requiredDuringSchedulingIgnoredDuringExecution"),
-                          "nodeSelectorTerms");
-  if (req.is_array() && !req.empty() && !node_selector_terms_match(req, node)) {
-    return "node(s) didn't match Pod's node affinity/selector";
+  const json& aff = field(spec, "affinity");
+  if (!aff.is_null()) {
+    const json& req =
+        field(field(field(aff, "nodeAffinity"), "requiredDuringSchedulingIgnoredDuringExecution"), "nodeSelectorTerms");
+    if (req.is_array() && !req.empty() && !node_selector_terms_match(req, node)) {
+      return "node(s) didn't match Pod's node affinity/selector";
+    }
   }
-  // Resources.
-  Resources want = requests_of(pod);
-  Resources alloc = allocatable_of(node);
-  if (on_node.pods + 1 > alloc.pods) return "Too many pods";
-  if (want.cpu > 0 && on_node.cpu + want.cpu > alloc.cpu) return "Insufficient cpu";
-  if (want.memory > 0 && on_node.memory + want.memory > alloc.memory) return "Insufficient memory";
-  for (const auto& hp : host_ports(pod)) {
+  if (on_node.pods + 1 > info.alloc_pods) return "Too many pods";
+  if (want.cpu > 0 && on_node.cpu + want.cpu > info.alloc_cpu) return "Insufficient cpu";
+  if (want.memory > 0 && on_node.memory + want.memory > info.alloc_memory) return "Insufficient memory";
+  for (const auto& hp : want.host_ports) {
     if (on_node.host_ports.count(hp)) return "node(s) didn't have free ports for the requested pod ports";
   }
   return "";
@@ -287,44 +306,47 @@ Decision schedule_one(const json& pod, const std::vector<const json*>& nodes, co
 }
 
 Decision schedule_on_usage(const json& pod, const std::vector<const json*>& nodes, const UsageByNode& usage) {
+  std::vector<NodeInfo> infos;
+  infos.reserve(nodes.size());
+  for (const json* n : nodes) infos.push_back(node_info(std::make_shared<const json>(*n)));
+  std::vector<const NodeInfo*> ptrs;
+  for (const auto& i : infos) ptrs.push_back(&i);
+  return schedule_prepared(pod, usage_of(pod), ptrs, usage);
+}
+
+Decision schedule_prepared(const json& pod, const PodUsage& want, const std::vector<const NodeInfo*>& nodes,
+                           const UsageByNode& usage) {
   static const NodeUsage kEmpty;
   std::map<std::string, int> reasons;
-  const json* owner = owner_of(pod);
-  const std::string owner_uid = owner != nullptr ? owner->value("uid", "") : "";
-  // Feasible nodes with what scoring needs.
+  const std::string& owner_uid = want.owner_uid;
   struct Candidate {
-    std::string name;
+    const std::string* name = nullptr;
     double least_allocated = 0;  // 0..100
     long long same_owner = 0;
     size_t pods = 0;
   };
   std::vector<Candidate> feasible;
-  const Resources want = score_requests_of(pod);
-  for (const json* n : nodes) {
-    std::string name = field(n->at("metadata"), "name").get<std::string>();
-    auto uit = usage.find(name);
+  feasible.reserve(nodes.size());
+  for (const NodeInfo* n : nodes) {
+    auto uit = usage.find(n->name);
     const NodeUsage& on = uit != usage.end() ? uit->second : kEmpty;
-    std::string why = filter_on_usage(pod, *n, on);
+    std::string why = filter_prepared(pod, want, *n, on);
     if (!why.empty()) {
       reasons[why]++;
       continue;
     }
     Candidate c;
-    c.name = name;
+    c.name = &n->name;
     c.pods = static_cast<size_t>(on.pods);
-    Resources used = want;
-    used.cpu += on.score_cpu;
-    used.memory += on.score_memory;
     if (!owner_uid.empty()) {
       auto oit = on.owners.find(owner_uid);
       if (oit != on.owners.end()) c.same_owner = oit->second;
     }
-    Resources alloc = allocatable_of(*n);
-    c.least_allocated = (free_fraction(used.cpu, alloc.cpu) + free_fraction(used.memory, alloc.memory)) * 50.0;
-    feasible.push_back(std::move(c));
+    c.least_allocated = (free_fraction(want.score_cpu + on.score_cpu, n->alloc_cpu) +
+                         free_fraction(want.score_memory + on.score_memory, n->alloc_memory)) *
+                        50.0;
+    feasible.push_back(c);
   }
-  // Spreading of one owner's replicas (what SelectorSpread / default PodTopologySpread achieve on
-  // hostnames): 100 on nodes with the fewest replicas of the owner, 0 on the ones with the most.
   long long max_same = 0, min_same = 0;
   if (!feasible.empty()) {
     min_same = feasible.front().same_owner;
@@ -333,7 +355,7 @@ Decision schedule_on_usage(const json& pod, const std::vector<const json*>& node
       min_same = std::min(min_same, c.same_owner);
     }
   }
-  std::string best;
+  const std::string* best = nullptr;
   double best_score = -1e18;
   size_t best_pods = 0;
   for (const auto& c : feasible) {
@@ -342,16 +364,16 @@ Decision schedule_on_usage(const json& pod, const std::vector<const json*>& node
                                                static_cast<double>(max_same - min_same);
     double score = c.least_allocated + kSpreadWeight * spread;
     bool better = score > best_score + 1e-9 ||
-                  (std::abs(score - best_score) <= 1e-9 && (c.pods < best_pods || (c.pods == best_pods && c.name < best)));
-    if (best.empty() || better) {
+                  (std::abs(score - best_score) <= 1e-9 && (c.pods < best_pods || (c.pods == best_pods && *c.name < *best)));
+    if (best == nullptr || better) {
       best_score = score;
       best = c.name;
       best_pods = c.pods;
     }
   }
   Decision d;
-  if (!best.empty()) {
-    d.node = best;
+  if (best != nullptr) {
+    d.node = *best;
     return d;
   }
   // "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are

@@ -52,10 +52,27 @@ struct NodeUsage {
 using UsageByNode = std::map<std::string, NodeUsage>;
 Decision schedule_on_usage(const json& pod, const std::vector<const json*>& nodes, const UsageByNode& usage);
 
+// A node's filter inputs parsed once (the Scheduler caches one per node and replaces it when the
+// node changes): allocatable, the taints that count (spec.taints plus the unschedulable and
+// not-ready taints the node's state implies), the object for labels and affinity.
+struct NodeInfo {
+  std::shared_ptr<const json> object;
+  std::string name;
+  long long alloc_cpu = 0, alloc_memory = 0, alloc_pods = 0;
+  std::vector<json> taints;
+};
+NodeInfo node_info(std::shared_ptr<const json> node);
+// True when a node change cannot change any placement (a status heartbeat): no requeue needed.
+bool same_for_scheduling(const NodeInfo& a, const NodeInfo& b);
+// schedule_on_usage with the pod's usage (usage_of) and the nodes' infos computed by the caller.
+Decision schedule_prepared(const json& pod, const PodUsage& want, const std::vector<const NodeInfo*>& nodes,
+                           const UsageByNode& usage);
+
 // Individual filters: "" when the node passes, else the Kubernetes reason text (used in the
 // "0/N nodes are available: ..." message, e.g. "node(s) didn't match Pod's node affinity/selector").
 std::string filter_node(const json& pod, const json& node, const std::vector<const json*>& pods_on_node);
 std::string filter_on_usage(const json& pod, const json& node, const NodeUsage& on_node);
+std::string filter_prepared(const json& pod, const PodUsage& want, const NodeInfo& node, const NodeUsage& on_node);
 
 // Quantities: "100m" → 100 milli, "1Gi" → bytes, etc. CPU in millicores, others in units.
 long long parse_cpu_milli(const std::string& q);

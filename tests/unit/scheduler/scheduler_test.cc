@@ -192,3 +192,50 @@ TEST_CASE("assume cache: a bound pod counts until the caller's snapshot shows th
   cache.assume("default/p3", "old", "node-b");
   CHECK(cache.in_flight(lookup, observed).empty());
 }
+
+TEST_CASE("node infos: a heartbeat is not a scheduling change; labels, taints, readiness and allocatable are") {
+  json n = node("a");
+  NodeInfo base = node_info(std::make_shared<const json>(n));
+  CHECK(base.name == "a");
+  CHECK(base.alloc_cpu == 2000);
+  CHECK(base.alloc_pods == 110);
+  CHECK(base.taints.empty());
+  json beat = n;
+  beat["status"]["conditions"][0]["lastHeartbeatTime"] = "2026-11-27T10:00:00Z";
+  beat["metadata"]["resourceVersion"] = "42";
+  CHECK(same_for_scheduling(base, node_info(std::make_shared<const json>(beat))));
+  json labelled = n;
+  labelled["metadata"]["labels"]["disk"] = "ssd";
+  CHECK_FALSE(same_for_scheduling(base, node_info(std::make_shared<const json>(labelled))));
+  json cordoned = n;
+  cordoned["spec"]["unschedulable"] = true;
+  NodeInfo c = node_info(std::make_shared<const json>(cordoned));
+  CHECK_FALSE(same_for_scheduling(base, c));
+  REQUIRE(c.taints.size() == 1);
+  CHECK(c.taints[0]["key"] == "node.kubernetes.io/unschedulable");
+  CHECK_FALSE(same_for_scheduling(base, node_info(std::make_shared<const json>(node("a", false)))));
+  json bigger = n;
+  bigger["status"]["allocatable"]["pods"] = "250";
+  CHECK_FALSE(same_for_scheduling(base, node_info(std::make_shared<const json>(bigger))));
+}
+
+TEST_CASE("schedule_prepared decides as schedule_on_usage does") {
+  json a = node("a"), b = node("b"), c = node("c");
+  c["spec"]["taints"] = json::array({{{"key", "k"}, {"effect", "NoSchedule"}}});
+  UsageByNode usage;
+  usage["a"].add(usage_of(pod("x", "a", "500m")));
+  json p = pod("p", "", "100m");
+  std::vector<NodeInfo> infos;
+  for (const json* n : {&a, &b, &c}) infos.push_back(node_info(std::make_shared<const json>(*n)));
+  std::vector<const NodeInfo*> ptrs;
+  for (const auto& i : infos) ptrs.push_back(&i);
+  auto d = schedule_prepared(p, usage_of(p), ptrs, usage);
+  CHECK(d.node == "b");
+  CHECK(d.node == schedule_on_usage(p, {&a, &b, &c}, usage).node);
+  json big = pod("big", "", "3");
+  auto none = schedule_prepared(big, usage_of(big), ptrs, usage);
+  CHECK(none.node.empty());
+  CHECK(none.message == schedule_on_usage(big, {&a, &b, &c}, usage).message);
+  CHECK(none.message.find("2 Insufficient cpu") != std::string::npos);
+  CHECK(none.message.find("1 node(s) had untolerated taint {k}") != std::string::npos);
+}
