@@ -50,6 +50,7 @@ class Session {
     facts_ = gather_facts();
     facts_.name = options_.node_name;
     facts_.control_plane = options_.control_plane;
+    facts_.etcd = options_.etcd;
     // InternalIP: our address on the connection to the server, unless that is loopback.
     auto probe = api_.request("GET", "/version");
     if (!probe) return unexpected(probe.error());

@@ -20,6 +20,7 @@ struct Options {
   std::string server_url;  // "https://k3dpp-dev-server-0:6443"
   std::string token;       // the node token (contents of --token-file, trimmed)
   bool control_plane = false;  // role labels control-plane/master
+  bool etcd = false;           // role label etcd (HA servers run an etcd member)
   std::chrono::milliseconds lease_renew_interval{10'000};
   int lease_duration_seconds = 40;
   std::chrono::milliseconds status_interval{60'000};

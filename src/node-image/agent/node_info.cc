@@ -189,6 +189,7 @@ nlohmann::json node_labels(const NodeFacts& f) {
     l["node-role.kubernetes.io/control-plane"] = "true";
     l["node-role.kubernetes.io/master"] = "true";
   }
+  if (f.etcd) l["node-role.kubernetes.io/etcd"] = "true";
   return l;
 }
 

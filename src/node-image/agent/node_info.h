@@ -22,6 +22,7 @@ struct NodeFacts {
   std::string container_runtime_version;  // "containerd://1.6.20~ds1" or ""
   std::string machine_id, system_uuid, boot_id;
   bool control_plane = false;  // server nodes carry the control-plane/master role labels
+  bool etcd = false;           // HA servers also carry the etcd role label
 };
 
 // Reads the host. name/internal_ip/control_plane are the caller's.

@@ -31,6 +31,22 @@ int main(int argc, char** argv) {
                    "or pod-network routes (host-process tests: nothing touches the host's network)");
   server->add_flag("--disable-controllers", sf.no_controllers,
                    "Serve the API only: no controller manager and no scheduler");
+  server->add_flag("--cluster-init", sf.cluster_init,
+                   "HA: start a new embedded etcd cluster (the first server of a multi-server cluster)");
+  server->add_option("--server", sf.join_server,
+                     "HA: join the cluster of this existing server (https://host:port; needs --token-file)");
+  server->add_option("--advertise-address", sf.advertise_address,
+                     "HA: host other servers reach this one at (etcd URLs; default: first IPv4)");
+  server->add_option("--etcd-listen", sf.etcd_listen, "HA: IP etcd listens on")->capture_default_str();
+  server->add_option("--etcd-client-port", sf.etcd_client_port, "HA: etcd client port")->capture_default_str();
+  server->add_option("--etcd-peer-port", sf.etcd_peer_port, "HA: etcd peer port")->capture_default_str();
+  server->add_option("--etcd-binary", sf.etcd_binary, "HA: etcd executable")->capture_default_str();
+  server->add_option("--leader-elect-lease-duration", sf.leader_lease_seconds,
+                     "HA: leader election lease duration (s)")->capture_default_str();
+  server->add_option("--leader-elect-renew-deadline", sf.leader_renew_ms,
+                     "HA: leader election renew deadline (ms)")->capture_default_str();
+  server->add_option("--leader-elect-retry-period", sf.leader_retry_ms,
+                     "HA: leader election retry period (ms)")->capture_default_str();
   server->add_option("--log-level", log_level, "trace, debug, info, warn, error");
 
   nodecmd::AgentFlags af;

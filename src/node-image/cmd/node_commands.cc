@@ -20,6 +20,8 @@
 #include "hollow/hollow.h"
 #include "scheduler/scheduler.h"
 #include "cmd/bootstrap_endpoints.h"
+#include "cmd/ha_bootstrap.h"
+#include "cmd/leader_election.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -169,6 +171,16 @@ int wait_for_termination() {
 int run_server(const ServerFlags& f) {
   auto lg = logger();
   const std::string node_name = f.node_name.empty() ? hostname() : f.node_name;
+  // HA: --cluster-init, --server, or an etcd member already in the data dir (a restarted server).
+  const bool ha = f.cluster_init || !f.join_server.empty() || files::exists(f.data_dir + "/server/db/etcd/member");
+  if (f.cluster_init && !f.join_server.empty()) {
+    lg->error("ERROR: --cluster-init and --server exclude each other");
+    return 1;
+  }
+  if (!f.join_server.empty() && f.token_file.empty()) {
+    lg->error("ERROR: --server needs --token-file (the cluster's token)");
+    return 1;
+  }
 
   // Token: the CLI's, or our own on first boot (host-process runs).
   std::string token_file = f.token_file;
@@ -190,6 +202,35 @@ int run_server(const ServerFlags& f) {
   if (!token) {
     lg->error("ERROR: {}", token.error().message);
     return 1;
+  }
+
+  // HA: the first IPv4 of this host is what other servers reach us at, unless told otherwise.
+  HaOptions ha_opts;
+  if (ha) {
+    ha_opts.cluster_init = f.cluster_init;
+    ha_opts.join_url = f.join_server;
+    while (!ha_opts.join_url.empty() && ha_opts.join_url.back() == '/') ha_opts.join_url.pop_back();
+    ha_opts.token = *token;
+    ha_opts.data_dir = f.data_dir;
+    ha_opts.node_name = node_name;
+    ha_opts.advertise_host = f.advertise_address;
+    for (const auto& ip : host_ips())
+      if (ha_opts.advertise_host.empty() && ip.find(':') == std::string::npos && ip.rfind("127.", 0) != 0)
+        ha_opts.advertise_host = ip;
+    if (ha_opts.advertise_host.empty()) ha_opts.advertise_host = "127.0.0.1";
+    ha_opts.listen_host = f.etcd_listen;
+    ha_opts.etcd_client_port = f.etcd_client_port;
+    ha_opts.etcd_peer_port = f.etcd_peer_port;
+    ha_opts.etcd_binary = f.etcd_binary;
+    ha_opts.sans = host_ips();
+    ha_opts.sans.push_back(hostname());
+    // A joining server uses the cluster's CA (its own certificates are issued from it below).
+    if (!ha_opts.join_url.empty()) {
+      if (auto st = fetch_cluster_ca(ha_opts); !st) {
+        lg->error("ERROR: {}", st.error().message);
+        return 1;
+      }
+    }
   }
 
   // PKI.
@@ -215,7 +256,19 @@ int run_server(const ServerFlags& f) {
       api_opts.advertise_address = ip;
       break;
     }
-  auto api = std::make_unique<apiserver::ApiServer>(api_opts);
+  // Store: SQLite on single servers (as always); HA servers run an etcd member and use it.
+  std::optional<EtcdMemberNode> etcd;
+  std::unique_ptr<HaEndpoints> ha_endpoints;
+  if (ha) {
+    auto member = start_etcd_member(ha_opts, pki->ca);
+    if (!member) {
+      lg->error("ERROR: etcd: {}", member.error().message);
+      return 1;
+    }
+    etcd = std::move(*member);
+    ha_endpoints = std::make_unique<HaEndpoints>(pki->ca, *token, etcd->client);
+  }
+  auto api = std::make_unique<apiserver::ApiServer>(api_opts, etcd ? etcd->store : nullptr);
   // pods/log, exec, attach and portforward are proxied to the pod's node (:10250).
   if (auto dialer = nodeapi::NodeDialer::from_tls_dir(f.data_dir + "/server/tls"); dialer) {
     nodeapi::install_pod_stream_handlers(*api, std::move(*dialer));
@@ -226,8 +279,10 @@ int run_server(const ServerFlags& f) {
     lg->error("ERROR: API server: {}", st.error().message);
     return 1;
   }
-  http::Handler handler = [&bootstrap, a = api.get()](const http::Request& req, http::Responder& r) {
+  http::Handler handler = [&bootstrap, a = api.get(), h = ha_endpoints.get()](const http::Request& req,
+                                                                               http::Responder& r) {
     if (BootstrapEndpoints::handles(req.path)) return bootstrap.handle(req, r);
+    if (h && HaEndpoints::handles(req.path)) return h->handle(req, r);
     a->handle(req, r);
   };
 #else
@@ -243,6 +298,11 @@ int run_server(const ServerFlags& f) {
   o.key_pem = pki->serving.key_pem;
   o.client_ca_pem = pki->ca.cert_pem;
   o.anonymous_paths = {kCacertsPath, kNodeCredentialsPath};
+  if (ha) {
+    o.anonymous_paths.push_back(kServerBootstrapPath);  // token-authenticated
+    o.anonymous_paths.push_back(kEtcdMembersPath);
+    o.anonymous_paths.push_back(kEtcdPromotePath);
+  }
   auto server = httpserver::Server::start(o, handler);
   if (!server) {
     lg->error("ERROR: {}", server.error().message);
@@ -269,8 +329,43 @@ int run_server(const ServerFlags& f) {
   if (auto st = ensure_kube_dns_service(admin); !st) lg->error("ERROR: {}", st.error().message);
   controllers::ControllerManager manager(admin);
   scheduler::Scheduler sched(admin);
+  // HA: every server runs them, only the Lease holder acts (fresh instances per term).
+  std::unique_ptr<controllers::ControllerManager> elected_manager;
+  std::unique_ptr<scheduler::Scheduler> elected_sched;
+  std::unique_ptr<LeaderElector> manager_election, sched_election;
   if (f.no_controllers) {
     lg->info("controller manager and scheduler disabled (--disable-controllers)");
+  } else if (ha) {
+    LeaderElectionOptions le;
+    le.identity = node_name + "_" + strings::random_hex(8);
+    le.lease_duration = std::chrono::seconds(f.leader_lease_seconds);
+    le.renew_deadline = std::chrono::milliseconds(f.leader_renew_ms);
+    le.retry_period = std::chrono::milliseconds(f.leader_retry_ms);
+    le.name = "kube-controller-manager";
+    manager_election = std::make_unique<LeaderElector>(
+        admin, le,
+        [&] {
+          elected_manager = std::make_unique<controllers::ControllerManager>(admin);
+          if (auto st = elected_manager->start(); !st) lg->error("ERROR: controller manager: {}", st.error().message);
+        },
+        [&] {
+          if (elected_manager) elected_manager->stop();
+          elected_manager.reset();
+        });
+    le.name = "kube-scheduler";
+    sched_election = std::make_unique<LeaderElector>(
+        admin, le,
+        [&] {
+          elected_sched = std::make_unique<scheduler::Scheduler>(admin);
+          if (auto st = elected_sched->start(); !st) lg->error("ERROR: scheduler: {}", st.error().message);
+        },
+        [&] {
+          if (elected_sched) elected_sched->stop();
+          elected_sched.reset();
+        });
+    manager_election->start();
+    sched_election->start();
+    lg->info("controller manager and scheduler run when this server holds their Lease (leader election)");
   } else {
     if (auto st = manager.start(); !st) lg->error("ERROR: controller manager: {}", st.error().message);
     if (auto st = sched.start(); !st) lg->error("ERROR: scheduler: {}", st.error().message);
@@ -284,6 +379,7 @@ int run_server(const ServerFlags& f) {
     ao.server_url = self_url;
     ao.token = *token;
     ao.control_plane = true;
+    ao.etcd = ha;
     local_agent = std::make_unique<agent::Agent>(ao);
     local_agent->start();
     if (f.registration_only) {
@@ -304,12 +400,15 @@ int run_server(const ServerFlags& f) {
   if (local_node) local_node->stop();
   if (local_agent) local_agent->stop();
 #ifdef K3DPP_HAVE_APISERVER
+  if (sched_election) sched_election->stop();
+  if (manager_election) manager_election->stop();
   sched.stop();
   manager.stop();
 #endif
   (*server)->stop();
 #ifdef K3DPP_HAVE_APISERVER
   api->stop();
+  if (etcd) etcd->process->stop();
 #endif
   lg->info("stopped");
   return 0;

@@ -18,6 +18,18 @@ struct ServerFlags {
   bool no_kubelet = false;
   bool no_controllers = false;  // API only: no controller manager, no scheduler (API tests)
   bool registration_only = false;  // the node registers and heartbeats; no kubelet/proxy/dns/routes
+  // HA (embedded etcd, cmd/ha_bootstrap.h): the first server --cluster-init, the others --server.
+  bool cluster_init = false;
+  std::string join_server;        // https://host:port of an existing server
+  std::string advertise_address;  // etcd peer/client host (default: this host's first IPv4)
+  std::string etcd_listen = "0.0.0.0";
+  int etcd_client_port = 2379;
+  int etcd_peer_port = 2380;
+  std::string etcd_binary = "etcd";
+  // Leader election of the controllers and scheduler on HA servers (kube-controller-manager's).
+  int leader_lease_seconds = 15;
+  int leader_renew_ms = 10'000;
+  int leader_retry_ms = 2'000;
 };
 
 struct AgentFlags {

@@ -12,38 +12,19 @@
 
 namespace k3dpp::store {
 
-namespace {
-std::string host_port(const std::string& url) {
-  auto p = url.find("://");
-  return p == std::string::npos ? url : url.substr(p + 3);
-}
-std::string scheme(const std::string& url) {
-  auto p = url.find("://");
-  return p == std::string::npos ? "http" : url.substr(0, p);
-}
-std::string port_of(const std::string& url) {
-  auto hp = host_port(url);
-  auto c = hp.rfind(':');
-  return c == std::string::npos ? "" : hp.substr(c + 1);
-}
-}  // namespace
 
 EtcdProcess::EtcdProcess(EtcdProcessOptions options) : opts_(std::move(options)) {}
 
 EtcdProcess::~EtcdProcess() { stop(); }
 
 std::vector<std::string> EtcdProcess::command() const {
-  std::string listen_clients = opts_.client_url;
-  if (opts_.listen_localhost && host_port(opts_.client_url).rfind("127.0.0.1:", 0) != 0) {
-    listen_clients += "," + scheme(opts_.client_url) + "://127.0.0.1:" + port_of(opts_.client_url);
-  }
   std::vector<std::string> args = {
       opts_.binary,
       "--name=" + opts_.name,
       "--data-dir=" + opts_.data_dir,
-      "--listen-client-urls=" + listen_clients,
+      "--listen-client-urls=" + (opts_.listen_client_url.empty() ? opts_.client_url : opts_.listen_client_url),
       "--advertise-client-urls=" + opts_.client_url,
-      "--listen-peer-urls=" + opts_.peer_url,
+      "--listen-peer-urls=" + (opts_.listen_peer_url.empty() ? opts_.peer_url : opts_.listen_peer_url),
       "--initial-advertise-peer-urls=" + opts_.peer_url,
       "--initial-cluster=" + (opts_.initial_cluster.empty() ? opts_.name + "=" + opts_.peer_url : opts_.initial_cluster),
       "--initial-cluster-state=" + opts_.initial_cluster_state,

@@ -22,9 +22,11 @@ struct EtcdProcessOptions {
   std::string binary = "etcd";
   std::string name;       // member name (unique in the etcd cluster)
   std::string data_dir;
-  std::string client_url;  // e.g. https://10.89.0.2:2379 (listened on and advertised)
-  std::string peer_url;    // e.g. https://10.89.0.2:2380
-  bool listen_localhost = false;  // also listen for clients on 127.0.0.1 (same port)
+  std::string client_url;  // advertised, e.g. https://k3dpp-dev-server-0:2379
+  std::string peer_url;    // advertised, e.g. https://k3dpp-dev-server-0:2380
+  // Listened on (IPs only, etcd's rule); empty = the advertised URL, e.g. https://0.0.0.0:2379.
+  std::string listen_client_url;
+  std::string listen_peer_url;
   // "name=peer_url,..." and "new" (first member) or "existing" (joining); ignored once data_dir
   // holds a member (etcd then restarts from its own data).
   std::string initial_cluster;

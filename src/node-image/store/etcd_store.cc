@@ -458,6 +458,7 @@ EtcdMember to_member(const pb::Member& m) {
   out.name = m.name();
   out.peer_urls.assign(m.peerurls().begin(), m.peerurls().end());
   out.client_urls.assign(m.clienturls().begin(), m.clienturls().end());
+  out.learner = m.islearner();
   return out;
 }
 
@@ -484,10 +485,12 @@ Result<std::vector<EtcdMember>> etcd_member_list(const EtcdOptions& options) {
 }
 
 Result<std::pair<EtcdMember, std::vector<EtcdMember>>> etcd_member_add(const EtcdOptions& options,
-                                                                       const std::vector<std::string>& peer_urls) {
+                                                                       const std::vector<std::string>& peer_urls,
+                                                                       bool learner) {
   auto stub = pb::Cluster::NewStub(make_channel(options));
   pb::MemberAddRequest req;
   for (const auto& u : peer_urls) req.add_peerurls(u);
+  req.set_islearner(learner);
   pb::MemberAddResponse resp;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + options.timeout);
@@ -496,6 +499,22 @@ Result<std::pair<EtcdMember, std::vector<EtcdMember>>> etcd_member_add(const Etc
   std::vector<EtcdMember> all;
   for (const auto& m : resp.members()) all.push_back(to_member(m));
   return std::make_pair(to_member(resp.member()), std::move(all));
+}
+
+Status etcd_member_promote(const EtcdOptions& options, uint64_t id) {
+  auto stub = pb::Cluster::NewStub(make_channel(options));
+  pb::MemberPromoteRequest req;
+  req.set_id(id);
+  pb::MemberPromoteResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + options.timeout);
+  auto s = stub->MemberPromote(&ctx, req, &resp);
+  if (!s.ok()) {
+    Error e = grpc_error("member promote", s);
+    if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) e.kind = "FailedPrecondition";
+    return unexpected(e);
+  }
+  return {};
 }
 
 Status etcd_member_remove(const EtcdOptions& options, uint64_t id) {

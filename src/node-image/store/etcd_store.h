@@ -43,13 +43,18 @@ struct EtcdMember {
   std::string name;  // empty for a member added but not started yet
   std::vector<std::string> peer_urls;
   std::vector<std::string> client_urls;
+  bool learner = false;  // a non-voting member (joins without changing the quorum)
 };
 
 // etcd's Cluster service: membership of the etcd cluster behind options.endpoints.
 Result<std::vector<EtcdMember>> etcd_member_list(const EtcdOptions& options);
-// Adds a voting member with these peer URLs; returns the new member and the full list after it.
+// Adds a member with these peer URLs (learner: non-voting until promoted, so a member that never
+// starts cannot cost the cluster its quorum); returns the new member and the full list after it.
 Result<std::pair<EtcdMember, std::vector<EtcdMember>>> etcd_member_add(const EtcdOptions& options,
-                                                                       const std::vector<std::string>& peer_urls);
+                                                                       const std::vector<std::string>& peer_urls,
+                                                                       bool learner = false);
+// Makes a learner a voting member; etcd refuses ("FailedPrecondition") until it caught up.
+Status etcd_member_promote(const EtcdOptions& options, uint64_t id);
 Status etcd_member_remove(const EtcdOptions& options, uint64_t id);
 
 }  // namespace k3dpp::store
