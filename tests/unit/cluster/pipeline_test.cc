@@ -334,7 +334,7 @@ TEST_CASE("pod network: host-gw on docker, vxlan on podman, --pod-network overri
   }
 }
 
-TEST_CASE("node create/delete: k3dpp-NAME-N joins with the cluster token; servers update the LB") {
+TEST_CASE("node create/delete: k3dpp-NAME-N joins with the cluster token; the LB follows; no server joins a single-server cluster") {
   Env e;
   auto o = e.opts("mycluster", 1, 0);
   o.spec.ports.push_back(*parse_port_mapping("30050:30050@server:0"));
@@ -358,24 +358,28 @@ TEST_CASE("node create/delete: k3dpp-NAME-N joins with the cluster token; server
   n.name = "x";
   CHECK(create_nodes(e.rt, n, e.probes).error().message == "cluster 'nope' not found");
 
-  // A server node: LB ports.json gets it on 6443 and k3dpp-lb reload runs.
+  // A server node cannot join a single-server cluster (its store is not shared): refused, nothing made.
   NodeCreateOptions s;
   s.name = "srv";
   s.role = Role::kServer;
   s.cluster = "mycluster";
   s.replicas = 2;
-  REQUIRE(create_nodes(e.rt, s, e.probes));
+  auto refused = create_nodes(e.rt, s, e.probes);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.rfind("--role server: ", 0) == 0);
+  CHECK_FALSE(e.rt.containers.count("k3dpp-srv-0"));
+  CHECK_FALSE(e.rt.volumes.count("k3dpp-mycluster-srv-0-containerd"));
+
+  // Deleting a node updates the LB and removes its volume.
+  n.cluster = "mycluster";
+  n.name = "extra";
+  REQUIRE(create_nodes(e.rt, n, e.probes));
   auto& lb = e.rt.containers["k3dpp-mycluster-serverlb"];
-  CHECK(lb.files.at("/etc/k3dpp-lb/ports.json") ==
-        "{\"ports\":[{\"listen\":6443,\"protocol\":\"tcp\",\"upstreams\":[\"k3dpp-mycluster-server-0:6443\","
-        "\"k3dpp-srv-0:6443\",\"k3dpp-srv-1:6443\"]},"
-        "{\"listen\":30050,\"protocol\":\"tcp\",\"upstreams\":[\"k3dpp-mycluster-server-0:30050\"]}]}\n");
   CHECK(std::find(e.rt.calls.begin(), e.rt.calls.end(), "exec-cmd:k3dpp-mycluster-serverlb:k3dpp-lb reload") !=
         e.rt.calls.end());
-
-  REQUIRE(delete_node(e.rt, "k3dpp-srv-1"));
-  CHECK(lb.files.at("/etc/k3dpp-lb/ports.json").find("k3dpp-srv-1") == std::string::npos);
-  CHECK_FALSE(e.rt.volumes.count("k3dpp-mycluster-srv-1-containerd"));
+  REQUIRE(delete_node(e.rt, "k3dpp-extra-0"));
+  CHECK(lb.files.at("/etc/k3dpp-lb/ports.json").find("k3dpp-extra-0") == std::string::npos);
+  CHECK_FALSE(e.rt.volumes.count("k3dpp-mycluster-extra-0-containerd"));
   CHECK(delete_node(e.rt, "k3dpp-nope-0").error().message == "node 'k3dpp-nope-0' not found");
 
   REQUIRE(stop_node(e.rt, "k3dpp-agent-02-0"));
@@ -385,15 +389,14 @@ TEST_CASE("node create/delete: k3dpp-NAME-N joins with the cluster token; server
   REQUIRE(nodes);
   CHECK(render_node_table(*nodes).find("k3dpp-agent-02-0           agent") != std::string::npos);
 
-  // A failing reload rolls the new server back out.
+  // A failing reload rolls the new node back out.
   e.rt.lb_reload_exit = 1;
-  s.name = "srv2";
-  s.replicas = 1;
-  auto bad = create_nodes(e.rt, s, e.probes);
+  n.name = "agent2";
+  auto bad = create_nodes(e.rt, n, e.probes);
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("k3dpp-lb reload") != std::string::npos);
-  CHECK_FALSE(e.rt.containers.count("k3dpp-srv2-0"));
-  CHECK_FALSE(e.rt.volumes.count("k3dpp-mycluster-srv2-0-containerd"));
+  CHECK_FALSE(e.rt.containers.count("k3dpp-agent2-0"));
+  CHECK_FALSE(e.rt.volumes.count("k3dpp-mycluster-agent2-0-containerd"));
 }
 
 TEST_CASE("@loadbalancer mappings follow the nodes: node create/delete of an agent updates ports.json") {
