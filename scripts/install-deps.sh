@@ -13,6 +13,8 @@ packages=(
   # container engine and image building
   docker.io debootstrap iptables iproute2 curl ca-certificates procps busybox-static
   podman catatonit golang-github-containernetworking-plugin-dnsname
+  # etcd for HA servers (the etcd store tests start one on 127.0.0.1; the node image has its own)
+  etcd-server
 )
 
 missing=()
