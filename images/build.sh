@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the k3dpp images without any registry:
-#   k3dpp/node:<version> (+ :latest)  containerd, runc, CNI plugins, iptables, k3dpp-node
+#   k3dpp/node:<version> (+ :latest)  containerd, runc, CNI plugins, iptables, etcd (HA), k3dpp-node
 #   k3dpp/lb:<version>   (+ :latest)  nginx with the stream module, k3dpp-lb
 #   k3dpp.local/pause:3.10            static pause program, also saved into the node image
 #   k3dpp/registry:<version> (+ :latest)  Debian's docker-registry (Docker Distribution 2.8), for
@@ -62,7 +62,7 @@ pause_image=k3dpp.local/pause:3.10
 # caches are not reused.
 recipe_version=1
 
-node_packages=(containerd runc containernetworking-plugins iptables iproute2 ca-certificates procps)
+node_packages=(containerd runc containernetworking-plugins iptables iproute2 ca-certificates procps etcd-server)
 # bookworm: nginx-light and nginx-core are only metapackages over the `nginx` binary package;
 # nginx-light does not pull in the stream module, nginx-core pulls it with mail, geoip, xslt,
 # image-filter. The smallest set with the stream proxy is nginx + libnginx-mod-stream.

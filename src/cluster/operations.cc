@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include "cluster/operations.h"
 
 #include <algorithm>
@@ -30,6 +31,13 @@ Status check_image(runtime::Runtime& rt, const std::string& image) {
     return fail("image " + image + " not found", "NotFound");
   }
   return r.error().wrap("inspecting image " + image);
+}
+
+// Multi-server (etcd) clusters are behind K3DPP_EXPERIMENTAL_HA=1 until their e2e chapter
+// (tests/e2e/ha.sh) is green in CI.
+bool ha_enabled() {
+  const char* v = std::getenv("K3DPP_EXPERIMENTAL_HA");
+  return v != nullptr && std::string(v) == "1";
 }
 
 Status check_engine(runtime::Runtime& rt) {
@@ -126,7 +134,7 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
   if (spec.servers < 1) return fail("a cluster needs at least 1 server (got " + std::to_string(spec.servers) + ")", "Invalid");
   if (spec.agents < 0) return fail("the number of agents cannot be negative", "Invalid");
   if (spec.servers > 99 || spec.agents > 99) return fail("at most 99 servers and 99 agents", "Invalid");
-  if (spec.servers > 1) {
+  if (spec.servers > 1 && !ha_enabled()) {
     // Every server would run its own control plane and store, and the load balancer would spread
     // kubectl over them: a cluster that answers differently per request. Refuse until servers join.
     return fail("--servers " + std::to_string(spec.servers) +
@@ -221,6 +229,13 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
   CreateResult result;
   result.api_port = spec.api.host_port;
   NodeContext ctx{spec.name, spec.network, spec.node_image, spec.version, spec.pod_network};
+  HaContext ha;
+  if (spec.servers > 1) {
+    // HA (k3s's embedded etcd): server-0 --cluster-init, the others join it; agents reach the API
+    // through the load balancer so they keep working while any one server is down.
+    ha.ha = true;
+    if (spec.with_lb) ha.agent_server_url = "https://" + lb_name(spec.name) + ":6443";
+  }
   runtime::Labels base_labels{{kLabelCluster, spec.name}, {kLabelVersion, spec.version}};
   Clock::time_point deadline{};
   std::string server0 = nodes.front().name;
@@ -272,6 +287,10 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
                          direct.push_back({spec.api.host_ip, spec.api.host_port, kApiContainerPort, "tcp"});
                        }
                        auto cs = node_container(ctx, n, binds[n.name], direct);
+                       HaContext nha = ha;
+                       if (nha.ha && n.role == Role::kServer && n.index > 0)
+                         nha.join_url = "https://" + node_name(spec.name, Role::kServer, 0) + ":6443";
+                       apply_ha(cs, n, nha);
                        if (!spec.with_lb && n.role == Role::kServer && n.index == 0) {
                          cs.labels[kLabelApiHost] = spec.api.host_ip;
                          cs.labels[kLabelApiPort] = std::to_string(spec.api.host_port);
@@ -679,7 +698,7 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
   auto log = lg();
   K3DPP_TRY(validate_node_name(opts.name));
   if (opts.role == Role::kLoadBalancer) return fail("--role must be agent or server", "Invalid");
-  if (opts.role == Role::kServer) {
+  if (opts.role == Role::kServer && !ha_enabled()) {
     return fail("--role server: adding servers (HA) is not supported yet; the cluster keeps its one server", "Invalid");
   }
   if (opts.replicas < 1 || opts.replicas > 99) return fail("--replicas must be between 1 and 99", "Invalid");
@@ -714,6 +733,23 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
   auto pn = choose_pod_network(rt, pod_network);
   if (!pn) return pn.error();
   NodeContext ctx{opts.cluster, cs->network, image, version_of(first), *pn};
+  HaContext hactx;
+  {
+    // HA clusters (servers labelled k3dpp.etcd): a new server joins through the LB (any live
+    // server answers), agents use the LB too. A single-server (SQLite) cluster cannot grow servers.
+    bool ha = first.labels.count(kLabelEtcd) > 0;
+    auto lbs = cs->with_role(Role::kLoadBalancer);
+    std::string via = lbs.empty() ? "https://" + first.name + ":6443" : "https://" + lbs.front()->name + ":6443";
+    if (opts.role == Role::kServer) {
+      if (!ha)
+        return fail("--role server: cluster '" + opts.cluster +
+                        "' has a single server on SQLite; create it with --servers 3 to add servers (etcd)",
+                    "Invalid");
+      hactx.ha = true;
+      hactx.join_url = via;
+    }
+    if (ha && !lbs.empty()) hactx.agent_server_url = via;
+  }
   runtime::Labels vlabels{{kLabelCluster, opts.cluster}, {kLabelVersion, ctx.version}};
   Rollback rb(rt);
   auto deadline = probes.now() + opts.timeout;
@@ -724,7 +760,9 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
       auto vr = rt.create_volume(v, vlabels);
       if (!vr) return vr.error().wrap("creating volume '" + v + "'");
       rb.volume(v);
-      auto r = rt.create_container(node_container(ctx, n, {}, {}));
+      auto spec = node_container(ctx, n, {}, {});
+      apply_ha(spec, n, hactx);
+      auto r = rt.create_container(spec);
       if (!r) return r.error().wrap("creating node '" + n.name + "'");
       rb.container(n.name);
       auto put = rt.put_file(n.name, kTokenPath, tok, 0600);

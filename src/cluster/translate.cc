@@ -48,6 +48,22 @@ runtime::ContainerSpec node_container(const NodeContext& ctx, const NodeSpec& no
   return s;
 }
 
+void apply_ha(runtime::ContainerSpec& s, const NodeSpec& node, const HaContext& ha) {
+  if (ha.ha && node.role == Role::kServer) {
+    s.labels[kLabelEtcd] = "true";
+    s.cmd.insert(s.cmd.end(), {"--advertise-address", node.name});
+    if (node.index == 0 && ha.join_url.empty()) {
+      s.cmd.push_back("--cluster-init");
+    } else {
+      s.cmd.insert(s.cmd.end(), {"--server", ha.join_url});
+    }
+  }
+  if (node.role == Role::kAgent && !ha.agent_server_url.empty()) {
+    for (size_t i = 0; i + 1 < s.cmd.size(); ++i)
+      if (s.cmd[i] == "--server") s.cmd[i + 1] = ha.agent_server_url;
+  }
+}
+
 runtime::ContainerSpec lb_container(const NodeContext& ctx, const ApiPort& api, const std::vector<ResolvedPort>& ports) {
   runtime::ContainerSpec s;
   s.name = lb_name(ctx.cluster);

@@ -20,6 +20,17 @@ struct NodeContext {
   std::string pod_network;  // nodes: env K3DPP_POD_NETWORK + label k3dpp.pod-network ("" = none)
 };
 
+// HA (etcd) clusters: what node containers get on top of node_container().
+struct HaContext {
+  bool ha = false;
+  std::string join_url;          // https://k3dpp-NAME-server-0:6443 (or the LB)
+  std::string agent_server_url;  // agents' --server ("" = unchanged: server-0)
+};
+
+// Servers: label k3dpp.etcd=true and `--advertise-address NODE`, then `--cluster-init` (index 0
+// with no join_url) or `--server join_url`. Agents: --server agent_server_url when set.
+void apply_ha(runtime::ContainerSpec& spec, const NodeSpec& node, const HaContext& ha);
+
 // Server/agent container per docs/node-contract.md: --init, CapAdd ALL, CapDrop SYS_RESOURCE,
 // seccomp/apparmor unconfined, tmpfs /run and /tmp, containerd volume, ip_forward sysctl, ulimits,
 // labels, and the k3dpp-node command. Never privileged.

@@ -23,6 +23,7 @@ inline constexpr const char* kLabelApiHost = "k3dpp.api.host";
 inline constexpr const char* kLabelPorts = "k3dpp.ports";
 inline constexpr const char* kLabelNetwork = "k3dpp.network";
 inline constexpr const char* kLabelPodNetwork = "k3dpp.pod-network";  // host-gw | vxlan (on nodes)
+inline constexpr const char* kLabelEtcd = "k3dpp.etcd";  // "true" on the servers of an HA (etcd) cluster
 inline constexpr const char* kTokenPath = "/etc/k3dpp/token";
 inline constexpr const char* kAdminKubeconfigPath = "/var/lib/k3dpp/server/admin.kubeconfig";
 inline constexpr const char* kLbPortsPath = "/etc/k3dpp-lb/ports.json";

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -124,4 +125,37 @@ TEST_CASE("mapping the LB's API port is refused") {
   auto st = check_lb_port_conflicts(ports);
   REQUIRE_FALSE(st);
   CHECK(st.error().message.find("reserved for the API server") != std::string::npos);
+}
+
+TEST_CASE("apply_ha: server-0 --cluster-init, other servers --server, agents through the LB") {
+  HaContext ha;
+  ha.ha = true;
+  ha.agent_server_url = "https://k3dpp-dev-serverlb:6443";
+  auto s0 = node_container(ctx(), {Role::kServer, 0, "k3dpp-dev-server-0"}, {}, {});
+  apply_ha(s0, {Role::kServer, 0, "k3dpp-dev-server-0"}, ha);
+  CHECK(s0.labels.at(kLabelEtcd) == "true");
+  std::vector<std::string> tail0(s0.cmd.end() - 3, s0.cmd.end());
+  CHECK(tail0 == std::vector<std::string>{"--advertise-address", "k3dpp-dev-server-0", "--cluster-init"});
+
+  ha.join_url = "https://k3dpp-dev-server-0:6443";
+  auto s1 = node_container(ctx(), {Role::kServer, 1, "k3dpp-dev-server-1"}, {}, {});
+  apply_ha(s1, {Role::kServer, 1, "k3dpp-dev-server-1"}, ha);
+  std::vector<std::string> tail1(s1.cmd.end() - 4, s1.cmd.end());
+  CHECK(tail1 ==
+        std::vector<std::string>{"--advertise-address", "k3dpp-dev-server-1", "--server", "https://k3dpp-dev-server-0:6443"});
+  CHECK(std::find(s1.cmd.begin(), s1.cmd.end(), "--cluster-init") == s1.cmd.end());
+
+  auto a = node_container(ctx(), {Role::kAgent, 0, "k3dpp-dev-agent-0"}, {}, {});
+  apply_ha(a, {Role::kAgent, 0, "k3dpp-dev-agent-0"}, ha);
+  auto it = std::find(a.cmd.begin(), a.cmd.end(), "--server");
+  REQUIRE(it != a.cmd.end());
+  CHECK(*(it + 1) == "https://k3dpp-dev-serverlb:6443");
+  CHECK(a.labels.count(kLabelEtcd) == 0);
+
+  // Single-server clusters: nothing changes.
+  auto plain = node_container(ctx(), {Role::kServer, 0, "k3dpp-dev-server-0"}, {}, {});
+  auto before = plain.cmd;
+  apply_ha(plain, {Role::kServer, 0, "k3dpp-dev-server-0"}, HaContext{});
+  CHECK(plain.cmd == before);
+  CHECK(plain.labels.count(kLabelEtcd) == 0);
 }
