@@ -69,7 +69,7 @@ struct Scheduler::Impl {
   std::deque<BindTask> binds;
   bool binds_stop = false;
   std::vector<std::thread> binders;
-  // Throughput of the current burst of binds (a burst ends after 2 s without one).
+  // Throughput of the current burst of binds (a burst ends after 10 s without one).
   std::mutex stats_mu;
   std::chrono::steady_clock::time_point burst_first, burst_last;
   long long burst_binds = 0;
@@ -346,14 +346,21 @@ struct Scheduler::Impl {
     }
     recorder.record(pod, "Normal", "Scheduled", "Successfully assigned " + ns + "/" + name + " to " + t.node);
     auto now = std::chrono::steady_clock::now();
+    bool drained;
+    {
+      std::lock_guard<std::mutex> l(bind_mu);
+      drained = binds.empty();
+    }
+    drained = drained && queue.size() == 0;
     std::lock_guard<std::mutex> l(stats_mu);
-    if (burst_binds == 0 || now - burst_last > std::chrono::seconds(2)) {
+    if (burst_binds == 0 || now - burst_last > std::chrono::seconds(10)) {
       burst_first = now;
       burst_binds = 0;
     }
     ++burst_binds;
     burst_last = now;
-    if (burst_binds % 1000 == 0) {
+    // Every 1000th bind, and whenever a burst of at least 100 has nothing left queued.
+    if (burst_binds % 1000 == 0 || (drained && burst_binds >= 100)) {
       double s = std::chrono::duration<double>(now - burst_first).count();
       log->info("throughput: {} pods bound in {:.3f} s from the first bind of this burst ({:.1f} pods/s)", burst_binds,
                 s, s > 0 ? static_cast<double>(burst_binds - 1) / s : 0.0);
