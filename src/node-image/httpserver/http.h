@@ -1,5 +1,5 @@
 // The HTTP surface the API server is written against. httpserver/ implements it with Boost.Beast
-// over TLS (thread per connection, HTTP/1.1 keep-alive); apiserver/ only sees these types.
+// over TLS (an epoll event loop with a few workers, HTTP/1.1 keep-alive); apiserver/ only sees these types.
 #pragma once
 
 #include <cstdint>

@@ -8,7 +8,9 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,7 +20,9 @@
 #include <boost/beast/http.hpp>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -227,6 +231,10 @@ Result<std::pair<int, uint16_t>> bind_listen(const std::string& listen) {
   return fail("cannot listen on " + listen + ": " + last_err);
 }
 
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
 bool is_timeout_or_eof(const beast::error_code& ec) {
   return ec == boost::asio::error::eof || ec == boost::asio::error::timed_out ||
          ec == bhttp::error::end_of_stream || ec == boost::asio::error::connection_reset ||
@@ -240,14 +248,21 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   http::Handler handler;
   SSL_CTX* ctx = nullptr;
   int listen_fd = -1;
+  int epoll_fd = -1;
   uint16_t port = 0;
-  std::thread acceptor;
   std::atomic<bool> stopping{false};
   std::atomic<bool> stopped{false};
+  std::atomic<bool> quit{false};  // workers and the supervisor exit
 
   struct ConnState {
+    uint64_t id = 0;
     std::shared_ptr<TlsSocket> sock;
-    std::atomic<bool> idle{true};
+    std::string remote;
+    beast::flat_buffer buf;
+    http::User user;
+    std::atomic<bool> handshaken{false};
+    std::atomic<int64_t> parked_at{0};  // steady ns when it last went back to the poller (timeouts)
+    std::atomic<bool> idle{true};         // parked in the poller, or between requests
     std::atomic<bool> long_lived{false};  // streaming or upgraded: cut at once on stop()
   };
   mutable std::mutex mu;
@@ -255,13 +270,38 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::map<uint64_t, std::shared_ptr<ConnState>> conns;
   uint64_t next_id = 0;
 
+  // The worker pool: `attached` workers wait in epoll_wait; one busy on a single request past
+  // opts.stall_after (a slow client, a slow handler) or that turned long-lived (watch, logs -f,
+  // exec/attach/port-forward) is detached — replaced at once by a new worker — and exits when
+  // its connection is done. So the loop never waits on one client, and long-lived streams keep
+  // their own thread as before.
+  struct Worker {
+    std::atomic<int64_t> busy_since{0};  // steady-clock ns of the request start; 0 = waiting
+    std::atomic<bool> detached{false};
+  };
+  std::mutex wmu;
+  std::vector<std::shared_ptr<Worker>> workers;  // attached ones
+  size_t target_workers = 2;
+  std::thread supervisor;
+  std::condition_variable supervisor_cv;
+
   ~Impl() {
     if (ctx) SSL_CTX_free(ctx);
     if (listen_fd >= 0) ::close(listen_fd);
+    if (epoll_fd >= 0) ::close(epoll_fd);
   }
 
-  void accept_loop();
-  void serve(int fd, std::string remote);
+  void spawn_worker();
+  void detach_worker(const std::shared_ptr<Worker>& w);
+  void worker_loop(std::shared_ptr<Worker> w);
+  void supervise();
+  void accept_ready();
+  // Serves a connection the poller reported readable; false when it is done (close it).
+  bool serve_ready(ConnState& c, const std::shared_ptr<Worker>& w);
+  // Reads one request and answers it; false when the connection cannot be reused.
+  bool serve_request(ConnState& c, const std::shared_ptr<Worker>& w);
+  void park(ConnState& c);
+  void drop(uint64_t id);
 };
 
 // One request's answer, written straight to the socket.
@@ -270,8 +310,9 @@ class ConnResponder final : public http::Responder, public http::Stream, public 
   enum class State { kNone, kSent, kStreaming, kUpgraded };
 
   ConnResponder(TlsSocket& sock, beast::flat_buffer& buf, bool keep_alive, bool head,
-                std::atomic<bool>* long_lived = nullptr)
-      : sock_(sock), buf_(buf), keep_alive_(keep_alive), head_(head), long_lived_(long_lived) {}
+                std::atomic<bool>* long_lived = nullptr, std::function<void()> on_long_lived = {})
+      : sock_(sock), buf_(buf), keep_alive_(keep_alive), head_(head), long_lived_(long_lived),
+        on_long_lived_(std::move(on_long_lived)) {}
 
   void send(http::Response r) override {
     if (state_ != State::kNone) return;
@@ -305,6 +346,7 @@ class ConnResponder final : public http::Responder, public http::Stream, public 
     if (state_ == State::kNone) {
       state_ = State::kStreaming;
       if (long_lived_) *long_lived_ = true;
+      if (on_long_lived_) on_long_lived_();
       status_ = status;
       bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), 11};
       for (auto& [k, v] : headers) res.insert(k, v);
@@ -324,6 +366,7 @@ class ConnResponder final : public http::Responder, public http::Stream, public 
     if (state_ == State::kNone) {
       state_ = State::kUpgraded;
       if (long_lived_) *long_lived_ = true;
+      if (on_long_lived_) on_long_lived_();
       status_ = 101;
       std::string head = "HTTP/1.1 101 Switching Protocols\r\n";
       for (auto& [k, v] : headers) head += k + ": " + v + "\r\n";
@@ -404,155 +447,281 @@ class ConnResponder final : public http::Responder, public http::Stream, public 
   bool keep_alive_;
   bool head_;
   std::atomic<bool>* long_lived_;
+  std::function<void()> on_long_lived_;
   State state_ = State::kNone;
   int status_ = 0;
   std::atomic<bool> failed_{false};
   std::string leftover_;
 };
 
-void Server::Impl::accept_loop() {
-  while (!stopping) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (stopping) break;
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EINVAL) break;  // listening socket shut down
-      logger()->warn("accept: {}", std::strerror(errno));
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // EMFILE and friends
+namespace {
+constexpr uint64_t kListenId = ~uint64_t{0};
+}  // namespace
+
+void Server::Impl::spawn_worker() {
+  auto w = std::make_shared<Worker>();
+  try {
+    std::thread([self = shared_from_this(), w] { self->worker_loop(w); }).detach();
+  } catch (const std::exception& e) {
+    logger()->warn("cannot start a worker thread: {}", e.what());
+    return;
+  }
+  workers.push_back(std::move(w));  // wmu held by the caller
+}
+
+void Server::Impl::detach_worker(const std::shared_ptr<Worker>& w) {
+  std::lock_guard<std::mutex> lock(wmu);
+  if (w->detached) return;
+  w->detached = true;
+  workers.erase(std::remove(workers.begin(), workers.end(), w), workers.end());
+  if (!quit) spawn_worker();
+}
+
+void Server::Impl::worker_loop(std::shared_ptr<Worker> w) {
+  while (!quit && !w->detached) {
+    epoll_event ev{};
+    int n = ::epoll_wait(epoll_fd, &ev, 1, 200);
+    if (n <= 0) continue;
+    if (ev.data.u64 == kListenId) {
+      accept_ready();
       continue;
     }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    std::string remote = sockaddr_string(ss);
-    try {
-      std::thread([self = shared_from_this(), fd, remote]() { self->serve(fd, remote); }).detach();
-    } catch (const std::exception& e) {
-      logger()->warn("cannot start a connection thread: {}", e.what());
-      ::close(fd);
+    std::shared_ptr<ConnState> c;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = conns.find(ev.data.u64);
+      if (it != conns.end()) c = it->second;
+    }
+    if (!c) continue;
+    c->idle = false;
+    w->busy_since = now_ns();
+    bool keep = serve_ready(*c, w);
+    w->busy_since = 0;
+    if (keep && !stopping) {
+      park(*c);
+    } else {
+      drop(c->id);
     }
   }
 }
 
-void Server::Impl::serve(int fd, std::string remote) {
-  SSL* ssl = SSL_new(ctx);
-  if (ssl == nullptr) {
-    ::close(fd);
-    return;
+void Server::Impl::accept_ready() {
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK && !stopping) {
+        logger()->warn("accept: {}", std::strerror(errno));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // EMFILE and friends
+      }
+      break;
+    }
+    if (stopping) {
+      ::close(fd);
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    SSL* ssl = SSL_new(ctx);
+    if (ssl == nullptr) {
+      ::close(fd);
+      continue;
+    }
+    auto c = std::make_shared<ConnState>();
+    c->sock = std::make_shared<TlsSocket>(fd, ssl);
+    c->remote = sockaddr_string(ss);
+    c->parked_at = now_ns();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      c->id = next_id++;
+      conns.emplace(c->id, c);
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    ev.data.u64 = c->id;
+    if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      logger()->warn("epoll_ctl add: {}", std::strerror(errno));
+      drop(c->id);
+    }
   }
-  auto state = std::make_shared<ConnState>();
-  state->sock = std::make_shared<TlsSocket>(fd, ssl);
-  TlsSocket& sock = *state->sock;
-  uint64_t id;
+  if (!stopping) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.u64 = kListenId;
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, listen_fd, &ev);
+  }
+}
+
+void Server::Impl::park(ConnState& c) {
+  c.parked_at = now_ns();
+  c.idle = true;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+  ev.data.u64 = c.id;
+  if (::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, c.sock->fd(), &ev) != 0) drop(c.id);
+}
+
+void Server::Impl::drop(uint64_t id) {
+  std::shared_ptr<ConnState> c;
   {
     std::lock_guard<std::mutex> lock(mu);
-    id = next_id++;
-    conns.emplace(id, state);
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    c = std::move(it->second);
+    conns.erase(it);
+    cv.notify_all();
   }
-  struct Unregister {
-    Impl* impl;
-    uint64_t id;
-    ~Unregister() {
-      std::lock_guard<std::mutex> lock(impl->mu);
-      impl->conns.erase(id);
-      impl->cv.notify_all();
+  ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->sock->fd(), nullptr);
+  c->sock->close();
+}
+
+void Server::Impl::supervise() {
+  auto last_sweep = Clock::now();
+  std::unique_lock<std::mutex> lock(wmu);
+  while (!quit) {
+    supervisor_cv.wait_for(lock, std::chrono::milliseconds(10));
+    if (quit) break;
+    // Workers stuck on one request past stall_after are replaced (they finish on their own).
+    int64_t limit = now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(opts.stall_after).count();
+    std::vector<std::shared_ptr<Worker>> stalled;
+    for (auto& w : workers) {
+      int64_t b = w->busy_since;
+      if (b != 0 && b < limit) stalled.push_back(w);
     }
-  } unregister{this, id};
-  if (stopping) return;
-
-  std::string err;
-  if (!sock.handshake(Clock::now() + opts.handshake_timeout, err)) {
-    logger()->debug("{}: TLS handshake failed: {}", remote, err);
-    return;
+    for (auto& w : stalled) {
+      w->detached = true;
+      workers.erase(std::remove(workers.begin(), workers.end(), w), workers.end());
+      spawn_worker();
+    }
+    // Parked connections past the handshake or keep-alive idle timeout are shut (a worker then
+    // sees the hang-up and drops them).
+    auto now = Clock::now();
+    if (now - last_sweep < std::chrono::milliseconds(250)) continue;
+    last_sweep = now;
+    int64_t now_n = now_ns();
+    lock.unlock();
+    {
+      std::lock_guard<std::mutex> clock(mu);
+      for (auto& [id, c] : conns) {
+        if (!c->idle) continue;
+        auto limit_for = c->handshaken ? opts.idle_timeout : opts.handshake_timeout;
+        if (now_n - c->parked_at > std::chrono::duration_cast<std::chrono::nanoseconds>(limit_for).count())
+          c->sock->abort();
+      }
+    }
+    lock.lock();
   }
-  const http::User user = user_from(sock.ssl());
+}
 
-  beast::flat_buffer buf;
+bool Server::Impl::serve_ready(ConnState& c, const std::shared_ptr<Worker>& w) {
+  if (!c.handshaken) {
+    std::string err;
+    auto deadline = Clock::time_point(std::chrono::nanoseconds(c.parked_at.load())) + opts.handshake_timeout;
+    int r = c.sock->handshake_step(deadline, err);
+    if (r < 0) {
+      logger()->debug("{}: TLS handshake failed: {}", c.remote, err);
+      return false;
+    }
+    if (r == 0) return true;  // more handshake bytes to come
+    c.handshaken = true;
+    c.user = user_from(c.sock->ssl());
+    if (c.buf.size() == 0 && !c.sock->has_buffered()) return true;
+  }
   for (;;) {
-    // Wait for the next request (keep-alive idle time).
-    state->idle = true;
-    if (stopping) break;
-    if (buf.size() == 0 && !sock.wait_readable(Clock::now() + opts.idle_timeout)) break;
-    state->idle = false;
-    if (stopping) break;
+    if (stopping) return false;
+    if (!serve_request(c, w)) return false;
+    if (w->detached) {
+      // This worker was replaced (slow request or long-lived stream); it ends with its
+      // connection's current exchange. The connection goes back to the shared poller.
+      return true;
+    }
+    // Pipelined bytes or decrypted data already here: serve on; otherwise back to the poller.
+    if (c.buf.size() == 0 && !c.sock->has_buffered()) return true;
+    w->busy_since = now_ns();
+  }
+}
 
-    bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
-    parser.body_limit(opts.body_limit);
-    beast::error_code ec;
-    sock.set_read_deadline(Clock::now() + opts.header_timeout);
-    bhttp::read_header(sock, buf, parser, ec);
-    auto reply_and_close = [&](int code, const char* reason, const std::string& message) {
-      ConnResponder r(sock, buf, false, false);
-      r.send(http::status_response(code, reason, message));
-      sock.close();
-    };
+bool Server::Impl::serve_request(ConnState& c, const std::shared_ptr<Worker>& w) {
+  TlsSocket& sock = *c.sock;
+  beast::flat_buffer& buf = c.buf;
+  const std::string& remote = c.remote;
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
+  parser.body_limit(opts.body_limit);
+  beast::error_code ec;
+  sock.set_read_deadline(Clock::now() + opts.header_timeout);
+  bhttp::read_header(sock, buf, parser, ec);
+  auto reply_and_close = [&](int code, const char* reason, const std::string& message) {
+    ConnResponder r(sock, buf, false, false);
+    r.send(http::status_response(code, reason, message));
+    sock.close();
+  };
+  if (ec == bhttp::error::body_limit) {
+    reply_and_close(413, "RequestEntityTooLarge", "the request body is too large");
+    return false;
+  }
+  if (ec) {
+    if (!is_timeout_or_eof(ec) || ec == bhttp::error::partial_message) {
+      logger()->debug("{}: bad request: {}", remote, ec.message());
+      if (ec != boost::asio::error::timed_out)
+        reply_and_close(400, "BadRequest", "malformed HTTP request");
+    }
+    return false;
+  }
+  if (!parser.is_done()) {
+    auto expect = parser.get()[bhttp::field::expect];
+    if (strings::to_lower(std::string(expect)) == "100-continue") {
+      if (!sock.write_all("HTTP/1.1 100 Continue\r\n\r\n")) return false;
+    }
+    sock.set_read_deadline(Clock::now() + opts.body_timeout);
+    bhttp::read(sock, buf, parser, ec);
     if (ec == bhttp::error::body_limit) {
       reply_and_close(413, "RequestEntityTooLarge", "the request body is too large");
-      break;
+      return false;
     }
     if (ec) {
-      if (!is_timeout_or_eof(ec) || ec == bhttp::error::partial_message) {
-        logger()->debug("{}: bad request: {}", remote, ec.message());
-        if (ec != boost::asio::error::timed_out)
-          reply_and_close(400, "BadRequest", "malformed HTTP request");
-      }
-      break;
+      logger()->debug("{}: reading the body: {}", remote, ec.message());
+      return false;
     }
-    if (!parser.is_done()) {
-      auto expect = parser.get()[bhttp::field::expect];
-      if (strings::to_lower(std::string(expect)) == "100-continue") {
-        if (!sock.write_all("HTTP/1.1 100 Continue\r\n\r\n")) break;
-      }
-      sock.set_read_deadline(Clock::now() + opts.body_timeout);
-      bhttp::read(sock, buf, parser, ec);
-      if (ec == bhttp::error::body_limit) {
-        reply_and_close(413, "RequestEntityTooLarge", "the request body is too large");
-        break;
-      }
-      if (ec) {
-        logger()->debug("{}: reading the body: {}", remote, ec.message());
-        break;
-      }
-    }
-    sock.set_read_deadline(std::nullopt);
-
-    auto msg = parser.release();
-    http::Request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    auto q = req.target.find('?');
-    req.path = http::url_decode(std::string_view(req.target).substr(0, q), false);
-    if (q != std::string::npos) req.query = http::parse_query(std::string_view(req.target).substr(q + 1));
-    for (const auto& f : msg) req.headers.emplace(strings::to_lower(std::string(f.name_string())), std::string(f.value()));
-    req.body = std::move(msg.body());
-    req.user = user;
-    req.remote = remote;
-
-    bool keep_alive = msg.keep_alive() && !stopping;
-    ConnResponder responder(sock, buf, keep_alive, req.method == "HEAD", &state->long_lived);
-    auto started = Clock::now();
-    bool anonymous = std::find(opts.anonymous_paths.begin(), opts.anonymous_paths.end(), req.path) !=
-                     opts.anonymous_paths.end();
-    if (!user.authenticated && !anonymous) {
-      responder.send(http::status_response(401, "Unauthorized", "Unauthorized"));
-    } else {
-      try {
-        handler(req, responder);
-      } catch (const std::exception& e) {
-        logger()->error("{} {}: handler failed: {}", req.method, req.path, e.what());
-        if (responder.state() == ConnResponder::State::kNone)
-          responder.send(http::status_response(500, "InternalError", "internal error"));
-      }
-    }
-    bool again = responder.finish();
-    state->long_lived = false;
-    logger()->debug("{} {} {} {} {}ms", remote, req.method, req.target, responder.status(),
-                    std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
-    if (!again) break;
   }
-  sock.close();
+  sock.set_read_deadline(std::nullopt);
+
+  auto msg = parser.release();
+  http::Request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  auto q = req.target.find('?');
+  req.path = http::url_decode(std::string_view(req.target).substr(0, q), false);
+  if (q != std::string::npos) req.query = http::parse_query(std::string_view(req.target).substr(q + 1));
+  for (const auto& f : msg) req.headers.emplace(strings::to_lower(std::string(f.name_string())), std::string(f.value()));
+  req.body = std::move(msg.body());
+  req.user = c.user;
+  req.remote = remote;
+
+  bool keep_alive = msg.keep_alive() && !stopping;
+  ConnResponder responder(sock, buf, keep_alive, req.method == "HEAD", &c.long_lived,
+                          [this, w] { detach_worker(w); });
+  auto started = Clock::now();
+  bool anonymous = std::find(opts.anonymous_paths.begin(), opts.anonymous_paths.end(), req.path) !=
+                   opts.anonymous_paths.end();
+  if (!c.user.authenticated && !anonymous) {
+    responder.send(http::status_response(401, "Unauthorized", "Unauthorized"));
+  } else {
+    try {
+      handler(req, responder);
+    } catch (const std::exception& e) {
+      logger()->error("{} {}: handler failed: {}", req.method, req.path, e.what());
+      if (responder.state() == ConnResponder::State::kNone)
+        responder.send(http::status_response(500, "InternalError", "internal error"));
+    }
+  }
+  bool again = responder.finish();
+  c.long_lived = false;
+  logger()->debug("{} {} {} {} {}ms", remote, req.method, req.target, responder.status(),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+  return again;
 }
 
 Result<std::unique_ptr<Server>> Server::start(Options options, http::Handler handler) {
@@ -567,7 +736,27 @@ Result<std::unique_ptr<Server>> Server::start(Options options, http::Handler han
   if (!bound) return unexpected(bound.error());
   impl->listen_fd = bound->first;
   impl->port = bound->second;
-  impl->acceptor = std::thread([raw = impl.get()] { raw->accept_loop(); });
+  int flags = ::fcntl(impl->listen_fd, F_GETFL, 0);
+  ::fcntl(impl->listen_fd, F_SETFL, flags | O_NONBLOCK);
+  impl->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (impl->epoll_fd < 0) return fail(std::string("epoll_create1: ") + std::strerror(errno));
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.u64 = kListenId;
+  if (::epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, impl->listen_fd, &ev) != 0)
+    return fail(std::string("epoll_ctl: ") + std::strerror(errno));
+  size_t n = impl->opts.threads;
+  if (const char* env = std::getenv("K3DPP_HTTP_THREADS"); n == 0 && env != nullptr) {
+    long long v = 0;
+    if (strings::parse_int(env, v) && v > 0 && v <= 64) n = static_cast<size_t>(v);
+  }
+  if (n == 0) n = std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 4);
+  impl->target_workers = n;
+  {
+    std::lock_guard<std::mutex> lock(impl->wmu);
+    for (size_t i = 0; i < n; ++i) impl->spawn_worker();
+  }
+  impl->supervisor = std::thread([raw = impl.get()] { raw->supervise(); });
   logger()->info("serving TLS on {} (port {})", impl->opts.listen, impl->port);
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -585,15 +774,24 @@ void Server::stop(std::chrono::milliseconds grace) {
   if (impl_->stopped.exchange(true)) return;
   impl_->stopping = true;
   ::shutdown(impl_->listen_fd, SHUT_RDWR);
-  if (impl_->acceptor.joinable()) impl_->acceptor.join();
-  std::unique_lock<std::mutex> lock(impl_->mu);
-  for (auto& [id, c] : impl_->conns)
-    if (c->idle || c->long_lived) c->sock->abort();
-  impl_->cv.wait_for(lock, grace, [&] { return impl_->conns.empty(); });
-  for (auto& [id, c] : impl_->conns) c->sock->abort();
-  impl_->cv.wait_for(lock, std::chrono::seconds(2), [&] { return impl_->conns.empty(); });
-  if (!impl_->conns.empty())
-    logger()->warn("{} connection(s) still busy after shutdown", impl_->conns.size());
+  {
+    std::unique_lock<std::mutex> lock(impl_->mu);
+    for (auto& [id, c] : impl_->conns)
+      if (c->idle || c->long_lived) c->sock->abort();
+    impl_->cv.wait_for(lock, grace, [&] { return impl_->conns.empty(); });
+    for (auto& [id, c] : impl_->conns) c->sock->abort();
+    impl_->cv.wait_for(lock, std::chrono::seconds(2), [&] { return impl_->conns.empty(); });
+    if (!impl_->conns.empty())
+      logger()->warn("{} connection(s) still busy after shutdown", impl_->conns.size());
+  }
+  // Workers exit within their 200 ms poll; busy ones when their request ends (they keep the
+  // server state alive until then).
+  {
+    std::lock_guard<std::mutex> lock(impl_->wmu);
+    impl_->quit = true;
+  }
+  impl_->supervisor_cv.notify_all();
+  if (impl_->supervisor.joinable()) impl_->supervisor.join();
 }
 
 }  // namespace k3dpp::httpserver

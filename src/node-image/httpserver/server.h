@@ -1,6 +1,10 @@
 // The TLS HTTP/1.1 server the node binary serves the Kubernetes API with.
-// One thread per connection, synchronous Beast over TlsSocket: keep-alive, chunked streams (watch),
-// 101 upgrades (websocket, SPDY) handing the raw TLS byte stream to the handler.
+// An event loop: a few worker threads (sized to the cores) wait in one epoll set for any
+// connection to become readable, then read, handle and answer that request with synchronous Beast
+// over TlsSocket and put the connection back (keep-alive). A worker stuck on one request (a slow
+// client, a slow handler) or whose request became long-lived — chunked streams (watch, logs -f),
+// 101 upgrades (websocket, SPDY) handing the raw TLS byte stream to the handler — is replaced by a
+// fresh worker and keeps its thread until that exchange ends.
 // Authentication: client certificates signed by the cluster CA (CN -> user, O -> groups). The
 // handshake asks for a certificate but does not require one, so the anonymous paths (/cacerts and
 // the token-authenticated bootstrap) work; every other path without a verified certificate gets a
@@ -32,6 +36,10 @@ struct Options {
   std::chrono::milliseconds idle_timeout{120'000};   // keep-alive wait for the next request
   std::chrono::milliseconds header_timeout{30'000};  // first byte to end of headers
   std::chrono::milliseconds body_timeout{60'000};    // end of headers to end of body
+  // Event-loop workers waiting in epoll (0 = the cores, at least 2, at most 4).
+  size_t threads = 0;
+  // A worker busy on one request this long (slow client or handler) is replaced by a new one.
+  std::chrono::milliseconds stall_after{20};
 };
 
 class Server {

@@ -55,6 +55,29 @@ bool TlsSocket::wait(short events, std::optional<Clock::time_point> deadline) {
   }
 }
 
+int TlsSocket::handshake_step(Clock::time_point deadline, std::string& err) {
+  for (;;) {
+    int r, e;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ERR_clear_error();
+      r = SSL_accept(ssl_);
+      e = SSL_get_error(ssl_, r);
+    }
+    if (r == 1) return 1;
+    if (e == SSL_ERROR_WANT_READ) return shut_ ? -1 : 0;
+    if (e == SSL_ERROR_WANT_WRITE) {
+      if (!wait(POLLOUT, deadline)) {
+        err = "TLS handshake timed out";
+        return -1;
+      }
+      continue;
+    }
+    err = ssl_error_string();
+    return -1;
+  }
+}
+
 bool TlsSocket::handshake(Clock::time_point deadline, std::string& err) {
   for (;;) {
     int r, e;

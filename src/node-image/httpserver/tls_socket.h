@@ -36,6 +36,10 @@ class TlsSocket {
 
   // Server-side handshake; false (with a reason) on failure or when the deadline passes.
   bool handshake(Clock::time_point deadline, std::string& err);
+  // One non-blocking handshake step for an event loop: 1 done, 0 waiting for the client's next
+  // bytes (poll the fd for input, then call again), -1 failed (err says why). A want-write is
+  // waited for here, up to the deadline.
+  int handshake_step(Clock::time_point deadline, std::string& err);
 
   // Deadline for subsequent reads (nullopt = wait forever). Reads past it fail with timed_out.
   void set_read_deadline(std::optional<Clock::time_point> deadline) { read_deadline_ = deadline; }

@@ -1,14 +1,28 @@
-// SQLite (WAL) implementation of Store. One connection guarded by one mutex: writes are
-// serialized (each one is a revision), which also makes the watch fan-out ordered for free.
+// SQLite (WAL) implementation of Store. One write connection guarded by one mutex (mu_): writes
+// are serialized (each one is a revision), which also makes the watch fan-out ordered for free.
+//
+// Group commit: a writer queues its operation; the first writer that finds no commit running
+// becomes the leader, takes every queued operation (its own included) and applies them in queue
+// order inside ONE transaction, each with its own revision and its own precondition check (a
+// later operation in the batch sees the earlier ones' writes). After the COMMIT the events are
+// fanned out in revision order and every writer of the batch gets its result; writers that queued
+// meanwhile form the next batch. C concurrent writers cost a few transactions, not C.
+//
+// get() reads through a second, read-only connection (file databases only) so single-object reads
+// never wait behind a commit; it sees every write whose call has returned (WAL snapshot isolation:
+// each read starts a new snapshot after the last COMMIT).
 //
 // Tables: kv (live keys), log (one row per revision: the write, for watch replay), meta
 // (current and compacted revision).
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
+#include <thread>
 
 #include "common/log.h"
 #include "store/store.h"
@@ -28,6 +42,17 @@ CREATE INDEX IF NOT EXISTS log_key_rev ON log(key, rev);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta(name, value) VALUES ('revision', 0), ('compacted', 0);
 )sql";
+
+// A page cache that holds the hot B-tree pages (8 MiB at most; it grows only as pages are used).
+constexpr const char* kTuning = "PRAGMA cache_size=-8192;";
+// WAL checkpoints (file databases): a background thread on its own connection copies the WAL back
+// into the database (PASSIVE: writers go on meanwhile; its fsyncs never hold up a commit) once the
+// WAL has kCheckpointPages pages (16 MiB), then copies the few pages written meanwhile with writers held
+// off, so the checkpoint completes and the next write restarts the WAL (its size stays bounded).
+// Should it still fall behind and the WAL reach kWalHardPages, the committing writer checkpoints.
+constexpr int kCheckpointPages = 4000;
+constexpr int kWalHardPages = 16000;
+constexpr int kTailPages = 256;
 
 int64_t now_unix() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -65,6 +90,20 @@ class Stmt {
 
  private:
   sqlite3_stmt* s_ = nullptr;
+};
+
+// Resets a statement when the scope ends. A statement left after a SQLITE_ROW keeps its read
+// snapshot open, and an open snapshot on the write connection stops every checkpoint from
+// restarting the WAL (it then grows without bound).
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(sqlite3_stmt* s) : s_(s) {}
+  ~ResetOnExit() { sqlite3_reset(s_); }
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+ private:
+  sqlite3_stmt* s_;
 };
 
 void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
@@ -110,14 +149,28 @@ class SqliteStore final : public Store {
   void unregister(SqliteWatch* w);
 
  private:
+  // One queued write (create / update / remove) and, once its batch committed, its result.
+  struct WriteOp {
+    enum class Kind { kCreate, kUpdate, kRemove };
+    Kind kind;
+    const std::string& key;
+    const std::string& value;
+    int64_t expected_revision;
+    std::optional<Result<KeyValue>> result;  // set under qmu_
+    std::condition_variable cv;  // woken when result is set or when this op may lead the next batch
+  };
+  // Queues op and returns its result (leading a batch when no commit is running).
+  Result<KeyValue> submit(WriteOp& op);
+  // Applies ops in order in one transaction and fans out the events. mu_ held.
+  std::vector<Result<KeyValue>> commit_batch(const std::vector<WriteOp*>& ops);
   Error db_error(const std::string& what) const {
     return Error(what + ": " + sqlite3_errmsg(db_), "Internal");
   }
   Status exec(const char* sql);
   std::optional<KeyValue> read_key(const std::string& key);  // mu_ held
-  // Appends a revision (log row + meta) and applies it to kv, inside one transaction. mu_ held.
-  Result<KeyValue> write(const std::string& key, const std::string& value, EventType type,
-                         bool created, int64_t create_rev);
+  // Appends revision `rev` (log row) and applies it to kv, inside the open transaction. mu_ held.
+  Status write(int64_t rev, const std::string& key, const std::string& value, EventType type,
+               bool created, int64_t create_rev);
   void fan_out(const Event& e);  // mu_ held
   Status compact_locked(int64_t revision);
 
@@ -128,6 +181,24 @@ class SqliteStore final : public Store {
   int64_t revision_ = 0;
   int64_t compacted_ = 0;
   std::vector<SqliteWatch*> watchers_;
+  // Group commit queue.
+  std::mutex qmu_;
+  std::vector<WriteOp*> pending_;
+  bool committing_ = false;
+  // Read-only connection for get() (nullptr for ":memory:": get() then uses db_ under mu_).
+  std::mutex rmu_;
+  sqlite3* rdb_ = nullptr;
+  std::unique_ptr<Stmt> rget_;
+  // Background checkpoints (file databases only).
+  sqlite3* ckdb_ = nullptr;
+  std::thread checkpointer_;
+  std::mutex ckmu_;
+  std::condition_variable ckcv_;
+  bool ck_stop_ = false;
+  std::atomic<int> wal_pages_{0};
+  bool hard_checkpoint_ = false;  // mu_ held: the WAL passed kWalHardPages
+  static int wal_hook(void* self, sqlite3* db, const char* name, int pages);
+  void checkpoint_loop();
   std::unique_ptr<Stmt> get_, list_, upsert_, del_, log_ins_, meta_set_, replay_;
   std::unique_ptr<Stmt> list_at_, count_at_, changed_since_, key_at_, key_after_;
 };
@@ -203,6 +274,20 @@ SqliteStore::~SqliteStore() {
     key_at_.reset();
     key_after_.reset();
   }
+  {
+    std::lock_guard<std::mutex> l(rmu_);
+    rget_.reset();
+  }
+  if (checkpointer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> l(ckmu_);
+      ck_stop_ = true;
+    }
+    ckcv_.notify_all();
+    checkpointer_.join();
+  }
+  if (ckdb_) sqlite3_close(ckdb_);
+  if (rdb_) sqlite3_close(rdb_);
   if (db_) sqlite3_close(db_);
 }
 
@@ -223,6 +308,9 @@ Status SqliteStore::open() {
   }
   sqlite3_busy_timeout(db_, 5000);
   K3DPP_TRY(exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"));
+  // Checkpoints in larger steps (a hot page is copied back once per checkpoint, however often it
+  // was written) and a page cache that holds the hot B-tree pages (grows only as pages are used).
+  K3DPP_TRY(exec(kTuning));
   K3DPP_TRY(exec(kSchema));
   get_ = std::make_unique<Stmt>(db_, "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?");
   list_ = std::make_unique<Stmt>(
@@ -261,12 +349,35 @@ Status SqliteStore::open() {
     if (name == "revision") revision_ = sqlite3_column_int64(s, 1);
     if (name == "compacted") compacted_ = sqlite3_column_int64(s, 1);
   }
+  if (!opts_.path.empty() && opts_.path != ":memory:" && opts_.path.rfind("file:", 0) != 0) {
+    if (sqlite3_open_v2(opts_.path.c_str(), &rdb_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
+        SQLITE_OK) {
+      std::string msg = rdb_ ? sqlite3_errmsg(rdb_) : "out of memory";
+      return fail("open " + opts_.path + " for reading: " + msg, "Internal");
+    }
+    sqlite3_busy_timeout(rdb_, 5000);
+    rget_ = std::make_unique<Stmt>(rdb_, "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?");
+    if (!rget_->ok()) return fail(std::string("prepare read: ") + sqlite3_errmsg(rdb_), "Internal");
+    if (sqlite3_open_v2(opts_.path.c_str(), &ckdb_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+        SQLITE_OK) {
+      std::string msg = ckdb_ ? sqlite3_errmsg(ckdb_) : "out of memory";
+      return fail("open " + opts_.path + " for checkpoints: " + msg, "Internal");
+    }
+    sqlite3_busy_timeout(ckdb_, 5000);
+    // A connection learns the WAL mode on its first read (until then a checkpoint is a no-op).
+    if (sqlite3_exec(ckdb_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", nullptr, nullptr, nullptr) !=
+        SQLITE_OK)
+      return fail(std::string("checkpoint connection: ") + sqlite3_errmsg(ckdb_), "Internal");
+    sqlite3_wal_hook(db_, &SqliteStore::wal_hook, this);  // replaces SQLite's auto-checkpoint
+    checkpointer_ = std::thread([this] { checkpoint_loop(); });
+  }
   log_->debug("opened {} at revision {} (compacted {})", opts_.path, revision_, compacted_);
   return {};
 }
 
 std::optional<KeyValue> SqliteStore::read_key(const std::string& key) {
   auto* s = get_->get();
+  ResetOnExit reset(s);
   bind_text(s, 1, key);
   if (sqlite3_step(s) != SQLITE_ROW) return std::nullopt;
   KeyValue kv;
@@ -277,7 +388,62 @@ std::optional<KeyValue> SqliteStore::read_key(const std::string& key) {
   return kv;
 }
 
+int SqliteStore::wal_hook(void* self, sqlite3*, const char*, int pages) {
+  auto* st = static_cast<SqliteStore*>(self);
+  st->wal_pages_ = pages;
+  if (pages >= kWalHardPages) {
+    st->hard_checkpoint_ = true;  // the committing writer (mu_ held) checkpoints after COMMIT
+  } else if (pages >= kCheckpointPages) {
+    st->ckcv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::checkpoint_loop() {
+  std::unique_lock<std::mutex> l(ckmu_);
+  while (!ck_stop_) {
+    ckcv_.wait_for(l, std::chrono::seconds(1));
+    if (ck_stop_) break;
+    if (wal_pages_ < kCheckpointPages) continue;
+    l.unlock();
+    // Unlocked passes (writers go on) until the pages appended during a pass are few, then the
+    // short tail with writers held off: only a complete checkpoint lets the next write restart
+    // the WAL (`log_frames` is the WAL's end when a pass started).
+    int log_frames = 0, done = 0, prev_end = 0, rc = SQLITE_OK;
+    for (int pass = 0; pass < 4; ++pass) {
+      rc = sqlite3_wal_checkpoint_v2(ckdb_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
+      if (rc != SQLITE_OK || log_frames - prev_end < kTailPages) break;
+      prev_end = log_frames;
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) log_->warn("checkpoint: {}", sqlite3_errmsg(ckdb_));
+    if (rc == SQLITE_OK) {
+      std::lock_guard<std::mutex> w(mu_);
+      rc = sqlite3_wal_checkpoint_v2(ckdb_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
+    }
+    if (rc == SQLITE_OK && done >= log_frames) wal_pages_ = 0;
+    l.lock();
+  }
+}
+
 Result<KeyValue> SqliteStore::get(const std::string& key) {
+  if (rget_) {
+    std::lock_guard<std::mutex> l(rmu_);
+    auto* s = rget_->get();
+    bind_text(s, 1, key);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+      KeyValue kv;
+      kv.key = key;
+      kv.value = column_string(s, 0);
+      kv.create_revision = sqlite3_column_int64(s, 1);
+      kv.mod_revision = sqlite3_column_int64(s, 2);
+      sqlite3_reset(s);  // ends the read snapshot (it would hold back checkpoints)
+      return kv;
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE) return fail("key not found: " + key, "NotFound");
+    return fail(std::string("get ") + key + ": " + sqlite3_errmsg(rdb_), "Internal");
+  }
   std::lock_guard<std::mutex> l(mu_);
   auto kv = read_key(key);
   if (!kv) return fail("key not found: " + key, "NotFound");
@@ -312,6 +478,7 @@ Result<ListResult> SqliteStore::list(const std::string& prefix, const ListOption
   std::vector<KeyValue> live;
   {
     auto* s = list_at_->get();
+    ResetOnExit reset_list_at(s);
     bind_range(s);
     sqlite3_bind_int64(s, 4, o.limit > 0 ? o.limit + 1 : -1);
     int rc;
@@ -323,12 +490,14 @@ Result<ListResult> SqliteStore::list(const std::string& prefix, const ListOption
   if (at < revision_) {
     std::vector<std::string> keys;
     auto* s = changed_since_->get();
+    ResetOnExit reset_changed_since(s);
     bind_range(s);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) keys.push_back(column_string(s, 0));
     if (rc != SQLITE_DONE) return db_error("list history");
     for (const auto& k : keys) {
       auto* q = key_at_->get();
+      ResetOnExit reset_q(q);
       bind_text(q, 1, k);
       sqlite3_bind_int64(q, 2, at);
       rc = sqlite3_step(q);
@@ -346,6 +515,7 @@ Result<ListResult> SqliteStore::list(const std::string& prefix, const ListOption
       // No write at or before `at`: absent then, unless the first later write was not its
       // creation (the history was compacted away by an older version of this store).
       auto* a = key_after_->get();
+      ResetOnExit reset_a(a);
       bind_text(a, 1, k);
       sqlite3_bind_int64(a, 2, at);
       if (sqlite3_step(a) == SQLITE_ROW && sqlite3_column_int(a, 0) == 0) {
@@ -363,6 +533,7 @@ Result<ListResult> SqliteStore::list(const std::string& prefix, const ListOption
     merged.resize(static_cast<size_t>(o.limit));
     out.more = true;
     auto* c = count_at_->get();
+    ResetOnExit reset_c(c);
     bind_range(c);
     if (sqlite3_step(c) != SQLITE_ROW) return db_error("list count");
     int64_t total = sqlite3_column_int64(c, 0) + static_cast<int64_t>(past.size());
@@ -372,56 +543,111 @@ Result<ListResult> SqliteStore::list(const std::string& prefix, const ListOption
   return out;
 }
 
-Result<KeyValue> SqliteStore::write(const std::string& key, const std::string& value,
-                                    EventType type, bool created, int64_t create_rev) {
-  int64_t rev = revision_ + 1;
-  K3DPP_TRY(exec("BEGIN IMMEDIATE"));
-  auto rollback = [&](const std::string& what) {
-    Error e = db_error(what);
-    (void)exec("ROLLBACK");
-    return e;
-  };
+Status SqliteStore::write(int64_t rev, const std::string& key, const std::string& value, EventType type,
+                          bool created, int64_t create_rev) {
   if (type == EventType::kPut) {
     auto* s = upsert_->get();
     bind_text(s, 1, key);
     bind_blob(s, 2, value);
     sqlite3_bind_int64(s, 3, create_rev ? create_rev : rev);
     sqlite3_bind_int64(s, 4, rev);
-    if (sqlite3_step(s) != SQLITE_DONE) return rollback("write " + key);
+    if (sqlite3_step(s) != SQLITE_DONE) return db_error("write " + key);
   } else {
     auto* s = del_->get();
     bind_text(s, 1, key);
-    if (sqlite3_step(s) != SQLITE_DONE) return rollback("delete " + key);
+    if (sqlite3_step(s) != SQLITE_DONE) return db_error("delete " + key);
   }
-  {
-    auto* s = log_ins_->get();
-    sqlite3_bind_int64(s, 1, rev);
-    bind_text(s, 2, key);
-    sqlite3_bind_int(s, 3, type == EventType::kPut ? 0 : 1);
-    sqlite3_bind_int(s, 4, created ? 1 : 0);
-    bind_blob(s, 5, value);
-    sqlite3_bind_int64(s, 6, create_rev ? create_rev : rev);
-    sqlite3_bind_int64(s, 7, now_unix());
-    if (sqlite3_step(s) != SQLITE_DONE) return rollback("log " + key);
+  auto* s = log_ins_->get();
+  sqlite3_bind_int64(s, 1, rev);
+  bind_text(s, 2, key);
+  sqlite3_bind_int(s, 3, type == EventType::kPut ? 0 : 1);
+  sqlite3_bind_int(s, 4, created ? 1 : 0);
+  bind_blob(s, 5, value);
+  sqlite3_bind_int64(s, 6, create_rev ? create_rev : rev);
+  sqlite3_bind_int64(s, 7, now_unix());
+  if (sqlite3_step(s) != SQLITE_DONE) return db_error("log " + key);
+  return {};
+}
+
+std::vector<Result<KeyValue>> SqliteStore::commit_batch(const std::vector<WriteOp*>& ops) {
+  std::vector<Result<KeyValue>> results;
+  results.reserve(ops.size());
+  auto fail_all = [&](const Error& e) {
+    std::vector<Result<KeyValue>> out(ops.size(), Result<KeyValue>(e));
+    return out;
+  };
+  if (auto st = exec("BEGIN IMMEDIATE"); !st) return fail_all(st.error());
+  int64_t rev = revision_;
+  std::vector<Event> events;
+  events.reserve(ops.size());
+  for (auto* op : ops) {
+    auto cur = read_key(op->key);
+    if (op->kind == WriteOp::Kind::kCreate) {
+      if (cur) {
+        results.emplace_back(fail("key exists: " + op->key, "AlreadyExists"));
+        continue;
+      }
+    } else {
+      if (!cur) {
+        results.emplace_back(fail("key not found: " + op->key, "NotFound"));
+        continue;
+      }
+      if (op->expected_revision > 0 && cur->mod_revision != op->expected_revision) {
+        if (op->kind == WriteOp::Kind::kUpdate) {
+          results.emplace_back(fail("revision mismatch on " + op->key + ": have " +
+                                        std::to_string(cur->mod_revision) + ", expected " +
+                                        std::to_string(op->expected_revision),
+                                    "Conflict"));
+        } else {
+          results.emplace_back(fail("revision mismatch on " + op->key, "Conflict"));
+        }
+        continue;
+      }
+    }
+    Event e;
+    e.type = op->kind == WriteOp::Kind::kRemove ? EventType::kDelete : EventType::kPut;
+    e.created = op->kind == WriteOp::Kind::kCreate;
+    int64_t create_rev = cur ? cur->create_revision : 0;
+    const std::string& value = op->kind == WriteOp::Kind::kRemove ? cur->value : op->value;
+    if (auto st = write(rev + 1, op->key, value, e.type, e.created, create_rev); !st) {
+      (void)exec("ROLLBACK");
+      return fail_all(st.error());
+    }
+    ++rev;
+    e.kv = KeyValue{op->key, value, create_rev ? create_rev : rev, rev};
+    if (op->kind == WriteOp::Kind::kRemove) {
+      results.emplace_back(*cur);  // the last value, with the key's last write as mod_revision
+    } else {
+      results.emplace_back(e.kv);
+    }
+    events.push_back(std::move(e));
+  }
+  if (events.empty()) {
+    (void)exec("ROLLBACK");
+    return results;
   }
   {
     auto* s = meta_set_->get();
     sqlite3_bind_int64(s, 1, rev);
     bind_text(s, 2, "revision");
-    if (sqlite3_step(s) != SQLITE_DONE) return rollback("meta");
+    if (sqlite3_step(s) != SQLITE_DONE) {
+      Error e = db_error("meta");
+      (void)exec("ROLLBACK");
+      return fail_all(e);
+    }
   }
   if (auto st = exec("COMMIT"); !st) {
     (void)exec("ROLLBACK");
-    return st.error();
+    return fail_all(st.error());
   }
   revision_ = rev;
-  KeyValue kv{key, value, create_rev ? create_rev : rev, rev};
-  Event e;
-  e.type = type;
-  e.kv = kv;
-  e.created = created;
-  fan_out(e);
-  return kv;
+  for (const auto& e : events) fan_out(e);
+  if (hard_checkpoint_) {
+    hard_checkpoint_ = false;
+    int log_frames = 0, done = 0;
+    (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
+  }
+  return results;
 }
 
 void SqliteStore::fan_out(const Event& e) {
@@ -430,35 +656,59 @@ void SqliteStore::fan_out(const Event& e) {
   }
 }
 
+Result<KeyValue> SqliteStore::submit(WriteOp& op) {
+  constexpr size_t kMaxBatch = 512;
+  std::unique_lock<std::mutex> q(qmu_);
+  pending_.push_back(&op);
+  op.cv.wait(q, [&] { return op.result.has_value() || !committing_; });
+  if (op.result) return std::move(*op.result);
+  // Leader: commit what is queued (our own op is among it, not yet taken by another leader).
+  committing_ = true;
+  std::vector<WriteOp*> batch;
+  if (pending_.size() <= kMaxBatch) {
+    batch.swap(pending_);
+  } else {
+    // Our op may sit beyond the cut: always take it, keep the queue order otherwise.
+    batch.assign(pending_.begin(), pending_.begin() + kMaxBatch);
+    pending_.erase(pending_.begin(), pending_.begin() + kMaxBatch);
+    if (std::find(batch.begin(), batch.end(), &op) == batch.end()) {
+      batch.insert(batch.end(), pending_.begin(), pending_.end());
+      pending_.clear();
+    }
+  }
+  q.unlock();
+  std::vector<Result<KeyValue>> results;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    results = commit_batch(batch);
+  }
+  q.lock();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i]->result = std::move(results[i]);
+    if (batch[i] != &op) batch[i]->cv.notify_one();  // only the waiters of this batch wake
+  }
+  committing_ = false;
+  // The oldest queued writer leads the next batch (the others sleep until their result is set).
+  if (!pending_.empty()) pending_.front()->cv.notify_one();
+  q.unlock();
+  return std::move(*op.result);
+}
+
 Result<KeyValue> SqliteStore::create(const std::string& key, const std::string& value) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (read_key(key)) return fail("key exists: " + key, "AlreadyExists");
-  return write(key, value, EventType::kPut, true, 0);
+  WriteOp op{WriteOp::Kind::kCreate, key, value, 0, std::nullopt, {}};
+  return submit(op);
 }
 
 Result<KeyValue> SqliteStore::update(const std::string& key, const std::string& value,
                                      int64_t expected_revision) {
-  std::lock_guard<std::mutex> l(mu_);
-  auto cur = read_key(key);
-  if (!cur) return fail("key not found: " + key, "NotFound");
-  if (expected_revision > 0 && cur->mod_revision != expected_revision) {
-    return fail("revision mismatch on " + key + ": have " + std::to_string(cur->mod_revision) +
-                    ", expected " + std::to_string(expected_revision),
-                "Conflict");
-  }
-  return write(key, value, EventType::kPut, false, cur->create_revision);
+  WriteOp op{WriteOp::Kind::kUpdate, key, value, expected_revision, std::nullopt, {}};
+  return submit(op);
 }
 
 Result<KeyValue> SqliteStore::remove(const std::string& key, int64_t expected_revision) {
-  std::lock_guard<std::mutex> l(mu_);
-  auto cur = read_key(key);
-  if (!cur) return fail("key not found: " + key, "NotFound");
-  if (expected_revision > 0 && cur->mod_revision != expected_revision) {
-    return fail("revision mismatch on " + key, "Conflict");
-  }
-  auto r = write(key, cur->value, EventType::kDelete, false, cur->create_revision);
-  if (!r) return r;
-  return *cur;
+  static const std::string kNone;
+  WriteOp op{WriteOp::Kind::kRemove, key, kNone, expected_revision, std::nullopt, {}};
+  return submit(op);
 }
 
 Result<std::unique_ptr<Watch>> SqliteStore::watch(const std::string& prefix, int64_t from_revision) {
@@ -469,6 +719,7 @@ Result<std::unique_ptr<Watch>> SqliteStore::watch(const std::string& prefix, int
   auto w = std::make_unique<SqliteWatch>(this, prefix, opts_.max_watch_backlog);
   if (from_revision < revision_) {
     auto* s = replay_->get();
+    ResetOnExit reset_replay(s);
     sqlite3_bind_int64(s, 1, from_revision);
     bind_text(s, 2, prefix);
     bind_text(s, 3, prefix_end(prefix));
