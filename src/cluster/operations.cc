@@ -1,4 +1,3 @@
-#include <cstdlib>
 #include "cluster/operations.h"
 
 #include <algorithm>
@@ -31,13 +30,6 @@ Status check_image(runtime::Runtime& rt, const std::string& image) {
     return fail("image " + image + " not found", "NotFound");
   }
   return r.error().wrap("inspecting image " + image);
-}
-
-// Multi-server (etcd) clusters are behind K3DPP_EXPERIMENTAL_HA=1 until their e2e chapter
-// (tests/e2e/ha.sh) is green in CI.
-bool ha_enabled() {
-  const char* v = std::getenv("K3DPP_EXPERIMENTAL_HA");
-  return v != nullptr && std::string(v) == "1";
 }
 
 Status check_engine(runtime::Runtime& rt) {
@@ -134,13 +126,6 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
   if (spec.servers < 1) return fail("a cluster needs at least 1 server (got " + std::to_string(spec.servers) + ")", "Invalid");
   if (spec.agents < 0) return fail("the number of agents cannot be negative", "Invalid");
   if (spec.servers > 99 || spec.agents > 99) return fail("at most 99 servers and 99 agents", "Invalid");
-  if (spec.servers > 1 && !ha_enabled()) {
-    // Every server would run its own control plane and store, and the load balancer would spread
-    // kubectl over them: a cluster that answers differently per request. Refuse until servers join.
-    return fail("--servers " + std::to_string(spec.servers) +
-                    ": clusters with more than one server (HA) are not supported yet; use --servers 1 and add agents",
-                "Invalid");
-  }
   K3DPP_TRY(check_engine(rt));
   {
     auto pn = choose_pod_network(rt, spec.pod_network);
@@ -698,9 +683,6 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
   auto log = lg();
   K3DPP_TRY(validate_node_name(opts.name));
   if (opts.role == Role::kLoadBalancer) return fail("--role must be agent or server", "Invalid");
-  if (opts.role == Role::kServer && !ha_enabled()) {
-    return fail("--role server: adding servers (HA) is not supported yet; the cluster keeps its one server", "Invalid");
-  }
   if (opts.replicas < 1 || opts.replicas > 99) return fail("--replicas must be between 1 and 99", "Invalid");
   if (opts.cluster.empty()) return fail("--cluster is required", "Invalid");
   K3DPP_TRY(check_engine(rt));

@@ -78,8 +78,8 @@ expect_fail "malformed -p is refused" "ERROR" -- "$K3DPP" cluster create "$b" -p
 expect_fail "port out of range is refused" "ERROR" -- "$K3DPP" cluster create "$b" -p '70000:80@server:0'
 expect_fail "node filter matching nothing is refused" "ERROR" -- "$K3DPP" cluster create "$b" -p '8081:80@agent:3'
 expect_fail "invalid cluster name is refused" "ERROR" -- "$K3DPP" cluster create 'Bad_Name'
-expect_fail "more than one server is refused (no HA yet)" "^ERROR: --servers 3: .*not supported yet" -- \
-  "$K3DPP" cluster create "$b" --servers 3
+expect_fail "more than 99 servers is refused" "^ERROR: --servers: .*not in range 1 to 99" -- \
+  "$K3DPP" cluster create "$b" --servers 100
 expect "bad input left nothing behind" "^0\$" -- bash -c \
   "{ docker ps -aq --filter label=k3dpp.cluster=$b; docker network ls -q --filter name=^k3dpp-$b\$; } | wc -l"
 

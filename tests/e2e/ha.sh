@@ -7,7 +7,6 @@
 #   node start → the server rejoins; node create --role server adds a 4th etcd member;
 #   cluster delete leaves nothing. Docker only (servers reached on their container IPs).
 source "$(dirname "$0")/lib.sh"
-export K3DPP_EXPERIMENTAL_HA=1
 
 e2e_new_cluster c ha
 run "cluster create $c --servers 3 --agents 1" -- "$K3DPP" cluster create "$c" --servers 3 --agents 1 --timeout 600s
