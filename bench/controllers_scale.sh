@@ -3,7 +3,8 @@
 # scheduler) and `k3dpp-node agent --hollow 100` as host processes on 127.0.0.1, driven by kubectl.
 # A Deployment of 1000 replicas: time until every pod is bound (scheduling throughput, pods/s) and
 # until 1000 are Ready (deployment readyReplicas), the spread over the 100 nodes, then the cascading
-# delete; server RSS idle, with 100 nodes, with 1000 pods. Prints figures only (bench/README.md).
+# delete; server RSS idle, with 100 nodes, with 1000 pods; the scheduler's own first→last bind rate
+# from its log. Prints figures only (bench/README.md). Scheduler alone: sched_throughput.sh.
 #   CONTROLLERS_BENCH_REPLICAS (default 1000), CONTROLLERS_BENCH_NODES (default 100),
 #   CONTROLLERS_BENCH_TIMEOUT (s to wait for all Ready, default 180; 10,000 replicas: 300).
 set -uo pipefail
@@ -85,9 +86,18 @@ done
 
 rate=NA
 [[ $bound_s != NA ]] && rate=$(awk -v n="$replicas" -v s="$bound_s" 'BEGIN{printf "%.1f", n/s}')
+# The scheduler's own count over this run (first bind → last; the ReplicaSet creates pace it here).
+line=$(grep -a 'throughput: ' "$work/server.log" | tail -n 1)
+sched_rate=NA sched_n=NA sched_s=NA
+if [[ -n $line ]]; then
+  sched_n=$(sed -E 's/.*throughput: ([0-9]+) pods bound in ([0-9.]+) s.*/\1/' <<<"$line")
+  sched_s=$(sed -E 's/.*throughput: ([0-9]+) pods bound in ([0-9.]+) s.*/\2/' <<<"$line")
+  sched_rate=$(awk -v n="$sched_n" -v s="$sched_s" 'BEGIN{ if (s > 0) printf "%.0f", (n - 1) / s; else print "NA"}')
+fi
 echo "FIGURE controllers.hollow_nodes_ready $nodes_ready_s s N=$nodes hollow nodes registered and Ready"
 echo "FIGURE controllers.deploy${replicas}.all_bound $bound_s s create deployment → every pod has a node"
 echo "FIGURE controllers.deploy${replicas}.schedule_rate $rate pods/s replicas/all_bound (RS creates + scheduler binds)"
+echo "FIGURE controllers.deploy${replicas}.scheduler_rate $sched_rate pods/s scheduler's count: first bind → bind #$sched_n in $sched_s s, while the ReplicaSet creates"
 echo "FIGURE controllers.deploy${replicas}.all_ready $ready_s s create deployment → readyReplicas=$replicas (hollow kubelets)"
 echo "FIGURE controllers.deploy${replicas}.spread_min $spread_min count pods on the emptiest of $spread_nodes nodes"
 echo "FIGURE controllers.deploy${replicas}.spread_max $spread_max count pods on the fullest node"
