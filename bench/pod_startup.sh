@@ -46,7 +46,7 @@ agent=k3dpp-$name-agent-0
 rss() {
   docker exec "$1" sh -c "for d in /proc/[0-9]*; do
       [ \"\$(cat \$d/comm 2>/dev/null)\" = '$2' ] && sed -n 's/^${3:-VmRSS}:[^0-9]*\([0-9]*\).*/\1/p' \$d/status
-    done" 2>/dev/null | awk '{s += $1} END {if (NR) printf "%.1f", s / 1024; else print "NA"}'
+    done; true" 2>/dev/null | awk '{s += $1} END {if (NR) printf "%.1f", s / 1024; else print "NA"}'
 }
 # cpu_ms NODE: CPU time (ms) used so far by everything in the node container (its cgroup holds
 # containerd, the shims, runc, CNI plugins, k3dpp-node and the pods).
@@ -59,7 +59,7 @@ cpu_ms() {
 proc_cpu_ms() {
   docker exec "$1" sh -c "for d in /proc/[0-9]*; do
       [ \"\$(cat \$d/comm 2>/dev/null)\" = '$2' ] && cut -d' ' -f14,15 \$d/stat
-    done" 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '{s += $1 + $2} END {if (NR) printf "%d", s * 1000 / hz; else print "NA"}'
+    done; true" 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '{s += $1 + $2} END {if (NR) printf "%d", s * 1000 / hz; else print "NA"}'
 }
 report_rss() { # $1 = when (idle|podsN)
   if [ "$1" != idle ]; then
@@ -113,7 +113,7 @@ if [ -n "$image_ref" ]; then
     for i in $(seq 1 '"$par"'); do
       for _ in $(seq 1 50); do ctr -n k8s.io task rm bench-burst-$i >/dev/null 2>&1 && break; sleep 0.1; done
       ctr -n k8s.io containers rm bench-burst-$i >/dev/null 2>&1 || true
-    done' 2>/dev/null | head -1)
+    done' 2>/dev/null | head -1) || burst_ms=NA
 fi
 printf 'FIGURE pods.startup.floor.ctr_run_burst%d %s ms %d x ctr run -d at once in the agent node, until the last runs\n' \
   "$par" "${burst_ms:-NA}" "$par"
