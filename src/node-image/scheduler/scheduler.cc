@@ -95,9 +95,11 @@ struct Scheduler::Impl {
 
   // Recounts one pod from the live cache (usage_mu held). Reading the cache under the lock keeps the
   // last recount the newest whichever thread (informer or loop) gets here first.
-  void recount(const std::string& key) {
+  // Returns true when the pod stopped counting on a node (it finished or went away): room freed.
+  bool recount(const std::string& key) {
     auto cur = pods.get(key);
     std::string node, uid;
+    bool freed = false;
     if (cur) uid = controllers::meta_str(*cur, "uid");
     if (cur && !(*cur)["spec"].value("nodeName", "").empty()) {
       assumed.erase(key);  // the cache shows the binding
@@ -116,19 +118,25 @@ struct Scheduler::Impl {
     }
     auto it = counted.find(key);
     if (it != counted.end()) {
-      if (it->second.node == node && it->second.uid == uid) return;
+      if (it->second.node == node && it->second.uid == uid) return false;
       usage[it->second.node].remove(it->second.usage);
+      freed = true;
       counted.erase(it);
     }
-    if (node.empty()) return;
+    if (node.empty()) return freed;
     Counted c{node, uid, usage_of(*cur)};
     usage[node].add(c.usage);
     counted.emplace(key, std::move(c));
+    return false;
   }
 
   void pod_event(const json& p) {
-    std::lock_guard<std::mutex> l(usage_mu);
-    recount(client::object_key(p));
+    bool retry = false;
+    {
+      std::lock_guard<std::mutex> l(usage_mu);
+      retry = recount(client::object_key(p)) && retry_due();
+    }
+    if (retry) retry_pending();
   }
 
   void pod_deleted(const json& p) {
@@ -136,17 +144,20 @@ struct Scheduler::Impl {
     {
       std::lock_guard<std::mutex> l(usage_mu);
       std::string key = client::object_key(p);
-      recount(key);
+      bool freed = recount(key);
       failures.erase(key);
-      // A bound pod's resources and ports are free again: pending pods may fit (at most once a second).
-      auto now = std::chrono::steady_clock::now();
-      if (!failures.empty() && p.contains("spec") && !p["spec"].value("nodeName", "").empty() &&
-          now - last_retry > std::chrono::seconds(1)) {
-        last_retry = now;
-        retry = true;
-      }
+      retry = freed && retry_due();
     }
     if (retry) retry_pending();
+  }
+
+  // A pod that counted on a node finished or was deleted: its resources and ports are free, so the
+  // pods that fit nowhere are retried (at most once a second; usage_mu held).
+  bool retry_due() {
+    auto now = std::chrono::steady_clock::now();
+    if (failures.empty() || now - last_retry <= std::chrono::seconds(1)) return false;
+    last_retry = now;
+    return true;
   }
 
   void retry_pending() {

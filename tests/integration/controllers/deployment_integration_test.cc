@@ -397,3 +397,49 @@ TEST_CASE("scheduler: replicas created at once spread evenly over the nodes") {
                                              {"hollow-node-3", 5}};
   CHECK_MESSAGE(per_node == five_each, dump_state(h, "default"));
 }
+
+TEST_CASE("scheduler: a pod that fits nowhere waits with one condition write, and is placed soon after room is freed") {
+  testing::HarnessOptions o;
+  o.hollow_nodes = 1;
+  Harness h(o);
+  auto& api = h.api();
+  auto cpu_pod = [](const std::string& name) {
+    return json{{"apiVersion", "v1"},
+                {"kind", "Pod"},
+                {"metadata", {{"name", name}}},
+                {"spec",
+                 {{"containers", json::array({{{"name", "c"},
+                                               {"image", "nginx:1.24"},
+                                               {"resources", {{"requests", {{"cpu", "3"}}}}}}})}}}};
+  };
+  REQUIRE(api.create(client::res::kPods, "default", cpu_pod("big-a")).has_value());
+  REQUIRE(Harness::wait_for([&] { return !h.get(client::res::kPods, "default", "big-a")["spec"].value("nodeName", "").empty(); },
+                            30s));
+  REQUIRE(api.create(client::res::kPods, "default", cpu_pod("big-b")).has_value());
+  const std::string why =
+      "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 Preemption is not helpful "
+      "for scheduling.";
+  auto condition = [&] {
+    json p = h.get(client::res::kPods, "default", "big-b");
+    for (const auto& c : p.value("status", json::object()).value("conditions", json::array())) {
+      if (c.value("type", "") == "PodScheduled") return c;
+    }
+    return json::object();
+  };
+  REQUIRE(Harness::wait_for([&] { return condition().value("message", "") == why; }, 30s));
+  std::string rv = controllers::meta_str(h.get(client::res::kPods, "default", "big-b"), "resourceVersion");
+  // Retries (5 s, then 10 s) find the same reason: the pod is not written again, and by now the
+  // back-off is longer than the wait below.
+  std::this_thread::sleep_for(16s);
+  json b = h.get(client::res::kPods, "default", "big-b");
+  CHECK(b["spec"].value("nodeName", "") == "");
+  CHECK(controllers::meta_str(b, "resourceVersion") == rv);
+  client::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  REQUIRE(api.remove(client::res::kPods, "default", "big-a", now).has_value());
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(Harness::wait_for([&] { return !h.get(client::res::kPods, "default", "big-b")["spec"].value("nodeName", "").empty(); },
+                            30s));
+  // Placed on the deletion (at most once a second), not at the end of the 20 s back-off.
+  CHECK(std::chrono::steady_clock::now() - t0 < 8s);
+}
