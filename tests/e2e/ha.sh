@@ -43,7 +43,7 @@ leader() {
 }
 eventually 30 2 "the kube-controller-manager Lease has a holder" "^k3dpp-$c-server-[0-2]\$" -- leader
 L=$(leader)
-expect "the kube-scheduler Lease has a holder" "^k3dpp-$c-server-[0-2]_" -- \
+expect "the kube-scheduler Lease has a holder" "^k3dpp-$c-server-[0-2]$" -- \
   kubectl get lease -n kube-system kube-scheduler -o jsonpath='{.spec.holderIdentity}'
 O=k3dpp-$c-server-0
 [ "$L" = "$O" ] && O=k3dpp-$c-server-1

@@ -75,9 +75,12 @@ void LeaderElector::run() {
     if (cv_.wait_for(l, opts_.retry_period, [&] { return stopping_; })) break;
   }
   if (leading_) {
+    // Release first: stopping the control loops can take seconds (watches winding down), and the
+    // next leader should not wait for that (nor for the lease to expire). The loops are already
+    // being stopped, and every write they might still make is guarded by resourceVersion.
     leading_ = false;
-    if (on_stop_) on_stop_();
     release();
+    if (on_stop_) on_stop_();
   }
 }
 

@@ -38,8 +38,8 @@ class LeaderElector {
   LeaderElector& operator=(const LeaderElector&) = delete;
 
   void start();
-  // Stops trying; if leading, calls on_stopped_leading and releases the Lease (holder cleared,
-  // so another candidate takes over at its next try instead of after lease_duration).
+  // Stops trying; if leading, releases the Lease (holder cleared, so another candidate takes over
+  // at its next try instead of after lease_duration), then calls on_stopped_leading.
   void stop();
   bool leading() const { return leading_; }
 

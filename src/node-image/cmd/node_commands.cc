@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -337,7 +338,9 @@ int run_server(const ServerFlags& f) {
     lg->info("controller manager and scheduler disabled (--disable-controllers)");
   } else if (ha) {
     LeaderElectionOptions le;
-    le.identity = node_name + "_" + strings::random_hex(8);
+    // The node name (unique per cluster and stable across restarts): a restarted leader resumes its
+    // own Lease at once instead of waiting for it to expire.
+    le.identity = node_name;
     le.lease_duration = std::chrono::seconds(f.leader_lease_seconds);
     le.renew_deadline = std::chrono::milliseconds(f.leader_renew_ms);
     le.retry_period = std::chrono::milliseconds(f.leader_retry_ms);
@@ -397,11 +400,20 @@ int run_server(const ServerFlags& f) {
 
   int sig = wait_for_termination();
   lg->info("received signal {}, shutting down", sig);
+#ifdef K3DPP_HAVE_APISERVER
+  // HA: hand the Leases over first (stop acting, release), so another server takes over within its
+  // retry period instead of after the lease duration.
+  {
+    std::thread sched_handover([&] {
+      if (sched_election) sched_election->stop();
+    });
+    if (manager_election) manager_election->stop();
+    sched_handover.join();
+  }
+#endif
   if (local_node) local_node->stop();
   if (local_agent) local_agent->stop();
 #ifdef K3DPP_HAVE_APISERVER
-  if (sched_election) sched_election->stop();
-  if (manager_election) manager_election->stop();
   sched.stop();
   manager.stop();
 #endif
