@@ -14,7 +14,7 @@ packages=(
   docker.io debootstrap iptables iproute2 curl ca-certificates procps busybox-static
   podman catatonit golang-github-containernetworking-plugin-dnsname
   # etcd for HA servers (the etcd store tests start one on 127.0.0.1; the node image has its own)
-  etcd-server
+  etcd-server etcd-client
 )
 
 missing=()
