@@ -208,6 +208,7 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
     if (!st) return st.error().wrap(u.what);
   }
   spec.token = strings::random_hex(32);
+  if (spec.servers > 1) spec.server_token = strings::random_hex(32);
 
   // ---- pipeline
   Rollback rb(rt);
@@ -285,6 +286,10 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
                        rb.container(n.name);
                        auto st = rt.put_file(n.name, kTokenPath, spec.token, 0600);
                        if (!st) return st.error().wrap("putting the token into '" + n.name + "'");
+                       if (nha.ha && n.role == Role::kServer) {
+                         auto sst = rt.put_file(n.name, kServerTokenPath, spec.server_token, 0600);
+                         if (!sst) return sst.error().wrap("putting the servers' token into '" + n.name + "'");
+                       }
                        K3DPP_TRY(put_registry_files(rt, n.name, registries->attached));
                      }
                      return {};
@@ -716,6 +721,7 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
   if (!pn) return pn.error();
   NodeContext ctx{opts.cluster, cs->network, image, version_of(first), *pn};
   HaContext hactx;
+  std::string server_tok;  // HA: the servers' token, for a new server only
   {
     // HA clusters (servers labelled k3dpp.etcd): a new server joins through the LB (any live
     // server answers), agents use the LB too. A single-server (SQLite) cluster cannot grow servers.
@@ -729,6 +735,9 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
                     "Invalid");
       hactx.ha = true;
       hactx.join_url = via;
+      auto st = rt.read_file(first.name, kServerTokenPath);
+      if (!st) return st.error().wrap("reading the servers' token from '" + first.name + "'");
+      server_tok = std::string(strings::trim(*st));
     }
     if (ha && !lbs.empty()) hactx.agent_server_url = via;
   }
@@ -749,6 +758,10 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
       rb.container(n.name);
       auto put = rt.put_file(n.name, kTokenPath, tok, 0600);
       if (!put) return put.error().wrap("putting the token into '" + n.name + "'");
+      if (!server_tok.empty()) {
+        auto sput = rt.put_file(n.name, kServerTokenPath, server_tok, 0600);
+        if (!sput) return sput.error().wrap("putting the servers' token into '" + n.name + "'");
+      }
       K3DPP_TRY(put_registry_files(rt, n.name, *registries));
       log->info("Starting node '{}'", n.name);
       auto s = rt.start_container(n.name);

@@ -51,7 +51,7 @@ runtime::ContainerSpec node_container(const NodeContext& ctx, const NodeSpec& no
 void apply_ha(runtime::ContainerSpec& s, const NodeSpec& node, const HaContext& ha) {
   if (ha.ha && node.role == Role::kServer) {
     s.labels[kLabelEtcd] = "true";
-    s.cmd.insert(s.cmd.end(), {"--advertise-address", node.name});
+    s.cmd.insert(s.cmd.end(), {"--advertise-address", node.name, "--server-token-file", kServerTokenPath});
     if (node.index == 0 && ha.join_url.empty()) {
       s.cmd.push_back("--cluster-init");
     } else {

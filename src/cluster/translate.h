@@ -27,7 +27,8 @@ struct HaContext {
   std::string agent_server_url;  // agents' --server ("" = unchanged: server-0)
 };
 
-// Servers: label k3dpp.etcd=true and `--advertise-address NODE`, then `--cluster-init` (index 0
+// Servers: label k3dpp.etcd=true, `--advertise-address NODE --server-token-file
+// /etc/k3dpp/server-token` (the caller puts that file into servers only), then `--cluster-init` (index 0
 // with no join_url) or `--server join_url`. Agents: --server agent_server_url when set.
 void apply_ha(runtime::ContainerSpec& spec, const NodeSpec& node, const HaContext& ha);
 

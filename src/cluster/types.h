@@ -25,6 +25,8 @@ inline constexpr const char* kLabelNetwork = "k3dpp.network";
 inline constexpr const char* kLabelPodNetwork = "k3dpp.pod-network";  // host-gw | vxlan (on nodes)
 inline constexpr const char* kLabelEtcd = "k3dpp.etcd";  // "true" on the servers of an HA (etcd) cluster
 inline constexpr const char* kTokenPath = "/etc/k3dpp/token";
+// HA clusters: the servers' own token (joining, the CA key), only ever put into server nodes.
+inline constexpr const char* kServerTokenPath = "/etc/k3dpp/server-token";
 inline constexpr const char* kAdminKubeconfigPath = "/var/lib/k3dpp/server/admin.kubeconfig";
 inline constexpr const char* kLbPortsPath = "/etc/k3dpp-lb/ports.json";
 inline constexpr const char* kDataDir = "/var/lib/k3dpp";
@@ -100,6 +102,7 @@ struct ClusterSpec {
   bool with_lb = true;
   std::string pod_network; // "host-gw" | "vxlan"; "" = by engine (podman: vxlan, docker: host-gw)
   std::string token;       // filled by the create pipeline
+  std::string server_token;  // HA only (servers > 1), filled by the create pipeline
   std::string version;     // K3DPP_VERSION
 };
 

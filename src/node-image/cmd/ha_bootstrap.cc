@@ -79,7 +79,7 @@ Status fetch_cluster_ca(const HaOptions& o) {
                           [&]() -> Result<json> {
                             auto ca = cluster_ca_pem(o.join_url, o.token);
                             if (!ca) return unexpected(ca.error());
-                            return post_with_token(o.join_url, *ca, o.token, kServerBootstrapPath, json::object());
+                            return post_with_token(o.join_url, *ca, o.server_token, kServerBootstrapPath, json::object());
                           });
   if (!got) return unexpected(got.error().wrap("joining " + o.join_url));
   if (!got->contains("caCert") || !got->contains("caKey")) return fail("server-bootstrap: no CA in the answer", "Invalid");
@@ -142,7 +142,7 @@ Result<EtcdMemberNode> start_etcd_member(const HaOptions& o, const pki::CertKey&
     auto ca_pem = ca.cert_pem;
     auto added = with_retries("adding etcd member " + o.node_name + " through " + o.join_url,
                               std::chrono::seconds(180), [&]() -> Result<json> {
-                                return post_with_token(o.join_url, ca_pem, o.token, kEtcdMembersPath,
+                                return post_with_token(o.join_url, ca_pem, o.server_token, kEtcdMembersPath,
                                                        json{{"name", o.node_name}, {"peerURL", po.peer_url}});
                               });
     if (!added) return unexpected(added.error().wrap("joining the etcd cluster"));
@@ -157,7 +157,7 @@ Result<EtcdMemberNode> start_etcd_member(const HaOptions& o, const pki::CertKey&
     // A learner answers no linearizable request: have it promoted once it caught up.
     auto promoted = with_retries("promoting etcd member " + o.node_name, std::chrono::seconds(180),
                                  [&]() -> Result<json> {
-                                   return post_with_token(o.join_url, ca.cert_pem, o.token, kEtcdPromotePath,
+                                   return post_with_token(o.join_url, ca.cert_pem, o.server_token, kEtcdPromotePath,
                                                           json{{"memberID", member_id}});
                                  });
     if (!promoted) return unexpected(promoted.error().wrap("joining the etcd cluster"));

@@ -4,7 +4,9 @@
 // token-authenticated bootstrap, asks that server to add it as an etcd member, starts etcd joining
 // the existing cluster and serves the same API from it. Single-server clusters never get here.
 //
-// Bootstrap endpoints of HA servers (besides /cacerts and node-credentials), Bearer <token>:
+// Bootstrap endpoints of HA servers (besides /cacerts and node-credentials), Bearer <server token>
+// (the servers' own token, as k3s's server token: the node token agents hold is refused, so an
+// agent cannot obtain the CA key):
 //   POST /k3dpp/v1/server-bootstrap  {}                          → {"caCert":PEM,"caKey":PEM}
 //   POST /k3dpp/v1/etcd-members      {"name":N,"peerURL":U}      → {"initialCluster":"a=U1,N=U",
 //        "memberID":"<decimal>"} (MemberAdd as a learner on the server's etcd, so a member that
@@ -36,7 +38,8 @@ inline constexpr const char* kEtcdPromotePath = "/k3dpp/v1/etcd-members/promote"
 struct HaOptions {
   bool cluster_init = false;
   std::string join_url;          // https://server:6443 (joining servers)
-  std::string token;
+  std::string token;         // the node token (checks the /cacerts HMAC)
+  std::string server_token;  // the servers' token (server-bootstrap, etcd-members)
   std::string data_dir;
   std::string node_name;
   std::string advertise_host;    // IP or name other servers reach us at (etcd peer/client URLs)

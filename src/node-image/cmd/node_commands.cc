@@ -208,6 +208,35 @@ int run_server(const ServerFlags& f) {
   // HA: the first IPv4 of this host is what other servers reach us at, unless told otherwise.
   HaOptions ha_opts;
   if (ha) {
+    std::string server_token_file = f.server_token_file;
+    if (server_token_file.empty()) {
+      server_token_file = f.data_dir + "/server/server-token";
+      if (!files::exists(server_token_file)) {
+        if (!f.cluster_init) {
+          lg->error("ERROR: an HA server needs the servers' token: --server-token-file (agents' node token is not enough)");
+          return 1;
+        }
+        if (auto st = pki::make_dirs(f.data_dir + "/server", 0700); !st) {
+          lg->error("ERROR: {}", st.error().message);
+          return 1;
+        }
+        if (auto st = files::write_atomic(server_token_file, strings::random_hex(32) + "\n", 0600); !st) {
+          lg->error("ERROR: {}", st.error().message);
+          return 1;
+        }
+        lg->info("generated the servers' token in {}", server_token_file);
+      }
+    }
+    auto server_token = read_token(server_token_file);
+    if (!server_token) {
+      lg->error("ERROR: {}", server_token.error().message);
+      return 1;
+    }
+    if (*server_token == *token) {
+      lg->error("ERROR: the servers' token must differ from the node token (agents hold the node token)");
+      return 1;
+    }
+    ha_opts.server_token = *server_token;
     ha_opts.cluster_init = f.cluster_init;
     ha_opts.join_url = f.join_server;
     while (!ha_opts.join_url.empty() && ha_opts.join_url.back() == '/') ha_opts.join_url.pop_back();
@@ -267,7 +296,7 @@ int run_server(const ServerFlags& f) {
       return 1;
     }
     etcd = std::move(*member);
-    ha_endpoints = std::make_unique<HaEndpoints>(pki->ca, *token, etcd->client);
+    ha_endpoints = std::make_unique<HaEndpoints>(pki->ca, ha_opts.server_token, etcd->client);
   }
   auto api = std::make_unique<apiserver::ApiServer>(api_opts, etcd ? etcd->store : nullptr);
   // pods/log, exec, attach and portforward are proxied to the pod's node (:10250).

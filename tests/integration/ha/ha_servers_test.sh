@@ -66,6 +66,7 @@ wait_for() {
 }
 
 echo "k3dpp-ha-$RANDOM$RANDOM" >"$WORK/token"
+echo "k3dpp-ha-servers-$RANDOM$RANDOM" >"$WORK/server-token"
 
 # start_server NAME [--cluster-init | --server URL]: ports are chosen once per name (a restart reuses them).
 start_server() {
@@ -73,7 +74,7 @@ start_server() {
   shift
   [[ -n ${API[$n]:-} ]] || { API[$n]=$(free_port); ETCD_C[$n]=$(free_port); ETCD_P[$n]=$(free_port); }
   "$NODE_BIN" server --node-name "$n" --data-dir "$WORK/$n" --listen "127.0.0.1:${API[$n]}" \
-    --token-file "$WORK/token" --advertise-address 127.0.0.1 --etcd-listen 127.0.0.1 \
+    --token-file "$WORK/token" --server-token-file "$WORK/server-token" --advertise-address 127.0.0.1 --etcd-listen 127.0.0.1 \
     --etcd-client-port "${ETCD_C[$n]}" --etcd-peer-port "${ETCD_P[$n]}" --registration-only \
     --leader-elect-lease-duration 8 --leader-elect-renew-deadline 5000 --leader-elect-retry-period 1000 \
     "$@" >>"$WORK/$n.log" 2>&1 &
@@ -91,6 +92,15 @@ cp "$WORK/ha-s0/server/admin.kubeconfig" "$WORK/kubeconfig" 2>/dev/null || die "
 wait_for "ha-s0 (--cluster-init) serves the API from etcd" 120 ready ha-s0
 grep -q "etcd: initializing a new cluster" "$WORK/ha-s0.log" || die "ha-s0 did not start etcd"
 S0="https://127.0.0.1:${API[ha-s0]}"
+# The node token (every agent has it) must not buy the CA key: only the servers' token does.
+bootstrap_status() {
+  curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/ha-s0/server/tls/ca.crt" -X POST \
+    -H "Authorization: Bearer $(cat "$1")" -H 'Content-Type: application/json' -d '{}' "$S0/k3dpp/v1/server-bootstrap"
+}
+[[ $(bootstrap_status "$WORK/token") == 401 ]] || die "server-bootstrap answered the node token with $(bootstrap_status "$WORK/token"), want 401"
+echo "ok: server-bootstrap refuses the node token (401)"
+[[ $(bootstrap_status "$WORK/server-token") == 200 ]] || die "server-bootstrap refused the servers' token"
+echo "ok: server-bootstrap answers the servers' token (200)"
 start_server ha-s1 --server "$S0"
 wait_for "ha-s1 joined (--server)" 180 ready ha-s1
 start_server ha-s2 --server "$S0"

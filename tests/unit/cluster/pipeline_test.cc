@@ -493,3 +493,29 @@ TEST_CASE("--no-lb publishes the API on server-0; -v binds go to the filtered no
   REQUIRE_FALSE(r);
   CHECK(r.error().message.find("needs the load balancer") != std::string::npos);
 }
+
+TEST_CASE("HA create: the servers' token goes into servers only, differs from the node token; a new server gets it") {
+  Env e;
+  auto o = e.opts("ha", 3, 1);
+  REQUIRE(create_cluster(e.rt, o, e.probes));
+  const auto& s0 = e.rt.containers["k3dpp-ha-server-0"];
+  const std::string server_token = s0.files.at("/etc/k3dpp/server-token");
+  CHECK(server_token.size() == 64);
+  CHECK(server_token != s0.files.at("/etc/k3dpp/token"));
+  CHECK(s0.modes.at("/etc/k3dpp/server-token") == 0600);
+  for (const char* s : {"k3dpp-ha-server-1", "k3dpp-ha-server-2"})
+    CHECK(e.rt.containers[s].files.at("/etc/k3dpp/server-token") == server_token);
+  CHECK_FALSE(e.rt.containers["k3dpp-ha-agent-0"].files.count("/etc/k3dpp/server-token"));
+
+  NodeCreateOptions srv;
+  srv.name = "extra";
+  srv.role = Role::kServer;
+  srv.cluster = "ha";
+  REQUIRE(create_nodes(e.rt, srv, e.probes));
+  CHECK(e.rt.containers["k3dpp-extra-0"].files.at("/etc/k3dpp/server-token") == server_token);
+  NodeCreateOptions agent;
+  agent.name = "worker";
+  agent.cluster = "ha";
+  REQUIRE(create_nodes(e.rt, agent, e.probes));
+  CHECK_FALSE(e.rt.containers["k3dpp-worker-0"].files.count("/etc/k3dpp/server-token"));
+}

@@ -134,15 +134,16 @@ TEST_CASE("apply_ha: server-0 --cluster-init, other servers --server, agents thr
   auto s0 = node_container(ctx(), {Role::kServer, 0, "k3dpp-dev-server-0"}, {}, {});
   apply_ha(s0, {Role::kServer, 0, "k3dpp-dev-server-0"}, ha);
   CHECK(s0.labels.at(kLabelEtcd) == "true");
-  std::vector<std::string> tail0(s0.cmd.end() - 3, s0.cmd.end());
-  CHECK(tail0 == std::vector<std::string>{"--advertise-address", "k3dpp-dev-server-0", "--cluster-init"});
+  std::vector<std::string> tail0(s0.cmd.end() - 5, s0.cmd.end());
+  CHECK(tail0 == std::vector<std::string>{"--advertise-address", "k3dpp-dev-server-0", "--server-token-file",
+                                          "/etc/k3dpp/server-token", "--cluster-init"});
 
   ha.join_url = "https://k3dpp-dev-server-0:6443";
   auto s1 = node_container(ctx(), {Role::kServer, 1, "k3dpp-dev-server-1"}, {}, {});
   apply_ha(s1, {Role::kServer, 1, "k3dpp-dev-server-1"}, ha);
-  std::vector<std::string> tail1(s1.cmd.end() - 4, s1.cmd.end());
-  CHECK(tail1 ==
-        std::vector<std::string>{"--advertise-address", "k3dpp-dev-server-1", "--server", "https://k3dpp-dev-server-0:6443"});
+  std::vector<std::string> tail1(s1.cmd.end() - 6, s1.cmd.end());
+  CHECK(tail1 == std::vector<std::string>{"--advertise-address", "k3dpp-dev-server-1", "--server-token-file",
+                                          "/etc/k3dpp/server-token", "--server", "https://k3dpp-dev-server-0:6443"});
   CHECK(std::find(s1.cmd.begin(), s1.cmd.end(), "--cluster-init") == s1.cmd.end());
 
   auto a = node_container(ctx(), {Role::kAgent, 0, "k3dpp-dev-agent-0"}, {}, {});
