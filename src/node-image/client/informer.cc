@@ -27,6 +27,10 @@ void Informer::start() {
   thread_ = std::jthread([this](std::stop_token st) { run(st); });
 }
 
+void Informer::request_stop() {
+  if (thread_.joinable()) thread_.request_stop();
+}
+
 void Informer::stop() {
   if (thread_.joinable()) {
     thread_.request_stop();

@@ -473,6 +473,7 @@ void ClusterDns::stop() {
     cv_.notify_all();
     thread_.join();
   }
+  for (auto* i : {services_.get(), slices_.get(), endpoints_.get()}) i->request_stop();
   services_->stop();
   slices_->stop();
   endpoints_->stop();

@@ -88,6 +88,7 @@ void Proxy::stop() {
     cv_.notify_all();
     thread_.join();
   }
+  for (auto* i : {services_.get(), slices_.get(), endpoints_.get()}) i->request_stop();
   services_->stop();
   slices_->stop();
   endpoints_->stop();

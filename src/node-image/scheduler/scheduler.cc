@@ -463,6 +463,7 @@ void Scheduler::stop() {
   }
   impl_->binders.clear();
   impl_->recorder.stop();
+  for (auto* i : {&impl_->pods, &impl_->nodes, &impl_->pvcs, &impl_->pvs, &impl_->classes}) i->request_stop();
   impl_->pods.stop();
   impl_->nodes.stop();
   impl_->pvcs.stop();
