@@ -816,6 +816,31 @@ Status delete_node(runtime::Runtime& rt, const std::string& container) {
   auto n = find_node(rt, container);
   if (!n) return n.error();
   log->info("Deleting node '{}'", n->name);
+  if (n->role == Role::kServer && n->labels.count(kLabelEtcd)) {
+    // An HA server leaves etcd first (through another running server's etcd), so the members
+    // that remain decide the quorum; a member left behind would count against it forever.
+    auto cs = load_cluster(rt, n->cluster);
+    const NodeState* via = nullptr;
+    if (cs) {
+      for (const auto* s : cs->with_role(Role::kServer))
+        if (s->name != n->name && s->running && s->labels.count(kLabelEtcd)) {
+          via = s;
+          break;
+        }
+    }
+    if (via == nullptr) {
+      log->warn("no other running server to remove {}'s etcd member through; it stays a member", n->name);
+    } else {
+      auto x = rt.exec(via->name, {"k3dpp-node", "etcd-member-remove", n->name});
+      if (!x) {
+        log->warn("removing the etcd member {}: {}", n->name, x.error().message);
+      } else if (x->exit_code == 0) {
+        log->info("Removed etcd member '{}'", n->name);
+      } else if (x->exit_code != 2) {  // 2: no such member (never joined, or removed already)
+        log->warn("removing the etcd member {} through {}: {}", n->name, via->name, strings::trim(x->err + x->out));
+      }
+    }
+  }
   auto r = rt.remove_container(n->name, true);
   if (!r) return r.error().wrap("deleting node '" + n->name + "'");
   if (n->role != Role::kLoadBalancer) {

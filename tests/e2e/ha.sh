@@ -4,7 +4,8 @@
 #   an object created through the LB is the same (resourceVersion) on every server's own API; a
 #   deployment runs; node stop of a server that is not the controller-manager leader, then of the
 #   leader: kubectl through the LB keeps working, the Lease moves, the deployment self-heals;
-#   node start → the server rejoins; node create --role server adds a 4th etcd member;
+#   node start → the server rejoins; node create --role server adds a 4th etcd member and node delete
+#   removes it from etcd again;
 #   cluster delete leaves nothing. Docker only (servers reached on their container IPs).
 source "$(dirname "$0")/lib.sh"
 
@@ -79,6 +80,13 @@ eventually 60 2 "the new server is Ready with ROLES control-plane,etcd,master" \
 expect "it joined as the 4th etcd member (promoted to a voter)" "etcd: member k3dpp-extra-$E2E_RUN_ID-0 promoted to a voting member" -- \
   docker logs "k3dpp-extra-$E2E_RUN_ID-0"
 expect "cluster list: 4/4 servers" "^$c +4/4 +1/1 +true" -- "$K3DPP" cluster list
+expect "node delete of a server removes its etcd member first" "Removed etcd member 'k3dpp-extra-$E2E_RUN_ID-0'" -- \
+  "$K3DPP" node delete "k3dpp-extra-$E2E_RUN_ID-0"
+expect_fail "it is no longer an etcd member" "no etcd member named k3dpp-extra-$E2E_RUN_ID-0" -- \
+  docker exec "k3dpp-$c-server-0" k3dpp-node etcd-member-remove "k3dpp-extra-$E2E_RUN_ID-0"
+expect "the three servers still serve through the LB: cluster list 3/3" "^$c +3/3 +1/1 +true" -- "$K3DPP" cluster list
+eventually 30 2 "writes still commit (quorum of the 3 remaining members)" "created" -- \
+  kubectl create configmap after-extra --from-literal=a=c
 
 run "cluster delete $c" -- "$K3DPP" cluster delete "$c"
 expect "no container, volume or network of $c is left" "^0$" -- \

@@ -72,6 +72,28 @@ auto with_retries(const std::string& what, std::chrono::seconds total, F fn) -> 
 
 }  // namespace
 
+Status remove_etcd_member(const std::string& data_dir, int client_port, const std::string& name) {
+  const std::string tls = data_dir + "/server/tls";
+  store::EtcdOptions eo;
+  eo.endpoints = {"127.0.0.1:" + std::to_string(client_port)};
+  auto ca = files::read(tls + "/ca.crt");
+  auto cert = files::read(tls + "/etcd.crt");
+  auto key = files::read(tls + "/etcd.key");
+  if (!ca || !cert || !key) return fail("no etcd client certificate in " + tls + " (not an HA server?)", "NotFound");
+  eo.ca_pem = *ca;
+  eo.cert_pem = *cert;
+  eo.key_pem = *key;
+  auto members = store::etcd_member_list(eo);
+  if (!members) return unexpected(members.error().wrap("etcd member list"));
+  for (const auto& m : *members) {
+    if (m.name != name) continue;
+    K3DPP_TRY(store::etcd_member_remove(eo, m.id));
+    logger()->info("removed etcd member {} ({:x})", name, m.id);
+    return {};
+  }
+  return fail("no etcd member named " + name, "NotFound");
+}
+
 Status fetch_cluster_ca(const HaOptions& o) {
   const std::string dir = o.data_dir + "/server/tls";
   if (files::exists(dir + "/ca.crt") && files::exists(dir + "/ca.key")) return {};

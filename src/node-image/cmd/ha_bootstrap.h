@@ -51,6 +51,11 @@ struct HaOptions {
 };
 
 // Joining servers, before the PKI is set up: GET /cacerts (checked with the token's HMAC), then
+// `k3dpp-node etcd-member-remove NAME` (the CLI runs it in another server when a server node is
+// deleted): removes the etcd member named NAME through this server's local etcd (127.0.0.1:client_port,
+// its etcd client certificate under <data-dir>/server/tls). NotFound when no member has that name.
+Status remove_etcd_member(const std::string& data_dir, int client_port, const std::string& name);
+
 // POST server-bootstrap over the pinned CA; writes <data-dir>/server/tls/ca.{crt,key} unless a CA
 // is already there (a restart).
 Status fetch_cluster_ca(const HaOptions& options);

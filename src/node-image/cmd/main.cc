@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "cmd/ha_bootstrap.h"
 #include "cmd/node_commands.h"
 #include "common/log.h"
 
@@ -64,6 +65,14 @@ int main(int argc, char** argv) {
                   "pod-network routes (host-process tests: nothing touches the host's network)");
   agent->add_option("--log-level", log_level, "trace, debug, info, warn, error");
 
+  std::string member_name, member_data_dir = "/var/lib/k3dpp";
+  int member_port = 2379;
+  auto* member_remove = app.add_subcommand(
+      "etcd-member-remove", "HA: remove a server's etcd member through this server's etcd (run by k3dpp node delete)");
+  member_remove->add_option("NAME", member_name, "The member (server node) name")->required();
+  member_remove->add_option("--data-dir", member_data_dir, "This server's state directory")->capture_default_str();
+  member_remove->add_option("--etcd-client-port", member_port, "This server's etcd client port")->capture_default_str();
+
   auto* version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -75,6 +84,14 @@ int main(int argc, char** argv) {
   if (version->parsed()) {
     std::cout << "k3dpp-node version " << K3DPP_VERSION << " (kubernetes " << K3DPP_KUBE_VERSION
               << "-k3dpp)\n";
+    return 0;
+  }
+  if (member_remove->parsed()) {
+    auto st = nodecmd::remove_etcd_member(member_data_dir, member_port, member_name);
+    if (!st) {
+      std::cerr << "ERROR: " << st.error().message << "\n";
+      return st.error().is("NotFound") ? 2 : 1;
+    }
     return 0;
   }
   if (server->parsed()) return nodecmd::run_server(sf);

@@ -518,4 +518,14 @@ TEST_CASE("HA create: the servers' token goes into servers only, differs from th
   agent.cluster = "ha";
   REQUIRE(create_nodes(e.rt, agent, e.probes));
   CHECK_FALSE(e.rt.containers["k3dpp-worker-0"].files.count("/etc/k3dpp/server-token"));
+
+  // Deleting a server removes its etcd member through another running server first; an agent has none.
+  REQUIRE(delete_node(e.rt, "k3dpp-extra-0"));
+  const std::string remove = "exec-cmd:k3dpp-ha-server-0:k3dpp-node etcd-member-remove k3dpp-extra-0";
+  auto at = std::find(e.rt.calls.begin(), e.rt.calls.end(), remove);
+  CHECK(at != e.rt.calls.end());
+  CHECK_FALSE(e.rt.containers.count("k3dpp-extra-0"));
+  REQUIRE(delete_node(e.rt, "k3dpp-worker-0"));
+  CHECK(std::find(e.rt.calls.begin(), e.rt.calls.end(),
+                  "exec-cmd:k3dpp-ha-server-0:k3dpp-node etcd-member-remove k3dpp-worker-0") == e.rt.calls.end());
 }
