@@ -79,7 +79,7 @@ KeyValue to_kv(const pb::KeyValue& kv, size_t strip) {
   return out;
 }
 
-class EtcdWatch final : public Watch {
+class EtcdWatch final : public QueuedWatch {
  public:
   EtcdWatch(pb::Watch::Stub* stub, size_t strip) : strip_(strip), stub_(stub) {}
   ~EtcdWatch() override {
@@ -117,19 +117,6 @@ class EtcdWatch final : public Watch {
     return {};
   }
 
-  std::optional<Event> next(std::chrono::milliseconds timeout) override {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait_for(l, timeout, [&] { return !q_.empty() || closed_; });
-    if (q_.empty()) return std::nullopt;
-    Event e = std::move(q_.front());
-    q_.pop_front();
-    return e;
-  }
-  bool closed() override {
-    std::lock_guard<std::mutex> l(mu_);
-    return closed_ && q_.empty();
-  }
-
  private:
   void read_loop() {
     pb::WatchResponse resp;
@@ -139,9 +126,7 @@ class EtcdWatch final : public Watch {
     }
     ctx_.TryCancel();
     (void)stream_->Finish();
-    std::lock_guard<std::mutex> l(mu_);
-    closed_ = true;
-    cv_.notify_all();
+    close();
   }
 
   void handle(const pb::WatchResponse& resp) {
@@ -169,10 +154,6 @@ class EtcdWatch final : public Watch {
   grpc::ClientContext ctx_;
   std::unique_ptr<grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>> stream_;
   std::thread reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Event> q_;
-  bool closed_ = false;
 };
 
 class EtcdStore final : public Store {

@@ -203,25 +203,12 @@ class SqliteStore final : public Store {
   std::unique_ptr<Stmt> list_at_, count_at_, changed_since_, key_at_, key_after_;
 };
 
-class SqliteWatch final : public Watch {
+class SqliteWatch final : public QueuedWatch {
  public:
   SqliteWatch(SqliteStore* store, std::string prefix, size_t max_backlog)
       : store_(store), prefix_(std::move(prefix)), max_backlog_(max_backlog) {}
   ~SqliteWatch() override {
     if (store_) store_->unregister(this);
-  }
-
-  std::optional<Event> next(std::chrono::milliseconds timeout) override {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait_for(l, timeout, [&] { return !q_.empty() || closed_; });
-    if (q_.empty()) return std::nullopt;
-    Event e = std::move(q_.front());
-    q_.pop_front();
-    return e;
-  }
-  bool closed() override {
-    std::lock_guard<std::mutex> l(mu_);
-    return closed_ && q_.empty();
   }
 
   const std::string& prefix() const { return prefix_; }
@@ -236,11 +223,6 @@ class SqliteWatch final : public Watch {
     }
     cv_.notify_all();
   }
-  void close() {
-    std::lock_guard<std::mutex> l(mu_);
-    closed_ = true;
-    cv_.notify_all();
-  }
   void detach() {
     store_ = nullptr;
     close();
@@ -250,10 +232,6 @@ class SqliteWatch final : public Watch {
   SqliteStore* store_;
   std::string prefix_;
   size_t max_backlog_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Event> q_;
-  bool closed_ = false;
 };
 
 SqliteStore::~SqliteStore() {

@@ -8,6 +8,9 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
+#include <deque>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -58,6 +61,35 @@ class Watch {
   virtual std::optional<Event> next(std::chrono::milliseconds timeout) = 0;
   // True when the store dropped this watch (closed store, or the watcher fell too far behind).
   virtual bool closed() = 0;
+};
+
+// The event queue both backends' watches share: the backend appends under mu_ and notifies cv_;
+// closed_ ends the watch once the queue is drained.
+class QueuedWatch : public Watch {
+ public:
+  std::optional<Event> next(std::chrono::milliseconds timeout) override {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, timeout, [&] { return !q_.empty() || closed_; });
+    if (q_.empty()) return std::nullopt;
+    Event e = std::move(q_.front());
+    q_.pop_front();
+    return e;
+  }
+  bool closed() override {
+    std::lock_guard<std::mutex> l(mu_);
+    return closed_ && q_.empty();
+  }
+  void close() {
+    std::lock_guard<std::mutex> l(mu_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+
+ protected:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> q_;
+  bool closed_ = false;
 };
 
 class Store {
