@@ -12,6 +12,11 @@
 // never wait behind a commit; it sees every write whose call has returned (WAL snapshot isolation:
 // each read starts a new snapshot after the last COMMIT).
 //
+// Read cache: get() answers keys it read before from memory (ReadCache), so a hot key — the
+// namespace every create checks, an object a client polls — costs no SQLite read (the read-only
+// connection's page cache is dropped by every commit, so each miss re-reads its B-tree pages).
+// Commits update or drop the cached entries of the keys they wrote before their writers return.
+//
 // Tables: kv (live keys), log (one row per revision: the write, for watch replay), meta
 // (current and compacted revision).
 #include <sqlite3.h>
@@ -23,6 +28,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "common/log.h"
 #include "store/store.h"
@@ -118,6 +124,66 @@ std::string column_string(sqlite3_stmt* s, int i) {
   return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
 }
 
+// Values get() read recently, kept fresh by the commits. A read inserts its row only if no
+// commit ran while it read (gen_ unchanged): a read that raced a commit may have seen the old row
+// after the commit already updated the cache. Commits update entries that exist (they do not
+// insert: a create-heavy load would churn the cache) and erase deleted keys. Bounded by bytes
+// (cleared when full: entries come back on their next read).
+class ReadCache {
+ public:
+  static constexpr size_t kMaxBytes = 4u << 20;
+  static constexpr size_t kMaxValue = 64u << 10;
+
+  std::optional<KeyValue> find(const std::string& key, uint64_t* gen) {
+    std::lock_guard<std::mutex> l(mu_);
+    *gen = gen_;
+    auto it = map_.find(key);
+    if (it == map_.end()) return std::nullopt;
+    return it->second;
+  }
+  void insert(uint64_t gen, const KeyValue& kv) {
+    if (kv.value.size() > kMaxValue) return;
+    std::lock_guard<std::mutex> l(mu_);
+    if (gen != gen_) return;
+    if (bytes_ + cost(kv) > kMaxBytes) clear_locked();
+    auto [it, fresh] = map_.try_emplace(kv.key, kv);
+    if (fresh) bytes_ += cost(kv);
+  }
+  // A commit: puts update cached keys, deletes erase them; ends every read begun before it.
+  void apply(const std::vector<Event>& events) {
+    std::lock_guard<std::mutex> l(mu_);
+    ++gen_;
+    if (map_.empty()) return;
+    for (const auto& e : events) {
+      auto it = map_.find(e.kv.key);
+      if (it == map_.end()) continue;
+      bytes_ -= cost(it->second);
+      if (e.type == EventType::kDelete || e.kv.value.size() > kMaxValue) {
+        map_.erase(it);
+      } else {
+        it->second = e.kv;
+        bytes_ += cost(it->second);
+      }
+    }
+  }
+  void clear() {
+    std::lock_guard<std::mutex> l(mu_);
+    ++gen_;
+    clear_locked();
+  }
+
+ private:
+  static size_t cost(const KeyValue& kv) { return kv.key.size() * 2 + kv.value.size() + 64; }
+  void clear_locked() {
+    map_.clear();
+    bytes_ = 0;
+  }
+  std::mutex mu_;
+  std::unordered_map<std::string, KeyValue> map_;
+  size_t bytes_ = 0;
+  uint64_t gen_ = 0;
+};
+
 class SqliteWatch;
 
 class SqliteStore final : public Store {
@@ -189,6 +255,7 @@ class SqliteStore final : public Store {
   std::mutex rmu_;
   sqlite3* rdb_ = nullptr;
   std::unique_ptr<Stmt> rget_;
+  ReadCache cache_;
   // Background checkpoints (file databases only).
   sqlite3* ckdb_ = nullptr;
   std::thread checkpointer_;
@@ -201,6 +268,8 @@ class SqliteStore final : public Store {
   void checkpoint_loop();
   std::unique_ptr<Stmt> get_, list_, upsert_, del_, log_ins_, meta_set_, replay_;
   std::unique_ptr<Stmt> list_at_, count_at_, changed_since_, key_at_, key_after_;
+  std::unique_ptr<Stmt> begin_, commit_;  // the batch transaction (prepared once, not parsed per batch)
+  Status step_done(Stmt& st, const char* what);
 };
 
 class SqliteWatch final : public QueuedWatch {
@@ -251,6 +320,8 @@ SqliteStore::~SqliteStore() {
     changed_since_.reset();
     key_at_.reset();
     key_after_.reset();
+    begin_.reset();
+    commit_.reset();
   }
   {
     std::lock_guard<std::mutex> l(rmu_);
@@ -276,6 +347,14 @@ Status SqliteStore::exec(const char* sql) {
     sqlite3_free(err);
     return fail(std::string("sqlite: ") + msg, "Internal");
   }
+  return {};
+}
+
+Status SqliteStore::step_done(Stmt& st, const char* what) {
+  auto* s = st.get();
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE) return fail(std::string("sqlite: ") + what + ": " + sqlite3_errmsg(db_), "Internal");
   return {};
 }
 
@@ -316,8 +395,10 @@ Status SqliteStore::open() {
   replay_ = std::make_unique<Stmt>(
       db_, "SELECT rev, key, type, created, value, create_rev FROM log WHERE rev > ?1 "
            "AND key >= ?2 AND (?3 = '' OR key < ?3) ORDER BY rev");
+  begin_ = std::make_unique<Stmt>(db_, "BEGIN IMMEDIATE");
+  commit_ = std::make_unique<Stmt>(db_, "COMMIT");
   for (auto* s : {get_.get(), list_.get(), upsert_.get(), del_.get(), log_ins_.get(),
-                  meta_set_.get(), replay_.get()}) {
+                  meta_set_.get(), replay_.get(), begin_.get(), commit_.get()}) {
     if (!s->ok()) return db_error("prepare");
   }
   Stmt meta(db_, "SELECT name, value FROM meta");
@@ -404,6 +485,8 @@ void SqliteStore::checkpoint_loop() {
 }
 
 Result<KeyValue> SqliteStore::get(const std::string& key) {
+  uint64_t gen = 0;
+  if (auto hit = cache_.find(key, &gen)) return std::move(*hit);
   if (rget_) {
     std::lock_guard<std::mutex> l(rmu_);
     auto* s = rget_->get();
@@ -416,6 +499,7 @@ Result<KeyValue> SqliteStore::get(const std::string& key) {
       kv.create_revision = sqlite3_column_int64(s, 1);
       kv.mod_revision = sqlite3_column_int64(s, 2);
       sqlite3_reset(s);  // ends the read snapshot (it would hold back checkpoints)
+      cache_.insert(gen, kv);
       return kv;
     }
     sqlite3_reset(s);
@@ -425,6 +509,7 @@ Result<KeyValue> SqliteStore::get(const std::string& key) {
   std::lock_guard<std::mutex> l(mu_);
   auto kv = read_key(key);
   if (!kv) return fail("key not found: " + key, "NotFound");
+  cache_.insert(gen, *kv);
   return *kv;
 }
 
@@ -554,7 +639,7 @@ std::vector<Result<KeyValue>> SqliteStore::commit_batch(const std::vector<WriteO
     std::vector<Result<KeyValue>> out(ops.size(), Result<KeyValue>(e));
     return out;
   };
-  if (auto st = exec("BEGIN IMMEDIATE"); !st) return fail_all(st.error());
+  if (auto st = step_done(*begin_, "begin"); !st) return fail_all(st.error());
   int64_t rev = revision_;
   std::vector<Event> events;
   events.reserve(ops.size());
@@ -614,11 +699,12 @@ std::vector<Result<KeyValue>> SqliteStore::commit_batch(const std::vector<WriteO
       return fail_all(e);
     }
   }
-  if (auto st = exec("COMMIT"); !st) {
+  if (auto st = step_done(*commit_, "commit"); !st) {
     (void)exec("ROLLBACK");
     return fail_all(st.error());
   }
   revision_ = rev;
+  cache_.apply(events);
   for (const auto& e : events) fan_out(e);
   if (hard_checkpoint_) {
     hard_checkpoint_ = false;
