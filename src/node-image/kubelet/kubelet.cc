@@ -204,6 +204,15 @@ struct Kubelet::PodWorker {
     done = true;
   }
 
+  // Whether the API has asked for this pod's deletion since the sync began. Checked between the
+  // start-up steps: a pod deleted while it starts gets no further containers started (a SIGTERM
+  // sent while a container's entrypoint is still a shell is lost, and the stop then waits out the
+  // whole grace period). The next round (the update set dirty) takes the deletion path.
+  bool deletion_requested() {
+    std::lock_guard lk(mu);
+    return gone || (pod.contains("metadata") && pod["metadata"].contains("deletionTimestamp"));
+  }
+
   void event(const json& p, const std::string& type, const std::string& reason, const std::string& message,
              const std::string& field_path = {}) {
     timed("events", [&] { k.events_->record(p, type, reason, message, field_path); });
@@ -396,6 +405,7 @@ struct Kubelet::PodWorker {
                        const rt::PodSandboxConfig& sb_config, const std::string& pod_ip) {
     std::string cname = c.value("name", "");
     std::string fp = container_field_path(cname, init);
+    if (deletion_requested()) return false;
     if (!ensure_image(p, c, init, sb_config)) return false;
     EnvContext ectx;
     ectx.pod_ip = pod_ip;
@@ -436,6 +446,7 @@ struct Kubelet::PodWorker {
       return false;
     }
     event(p, "Normal", "Created", "Created container: " + cname, fp);
+    if (deletion_requested()) return false;  // created, never started: the kill removes it
     if (auto st = timed("start", [&] { return k.cri_->start_container(*id); }); !st) {
       std::string msg = runtime_message(st.error());
       waiting[cname] = {"RunContainerError", msg};
@@ -542,6 +553,7 @@ struct Kubelet::PodWorker {
       if (sb.state() == rt::SANDBOX_READY) sandbox_id = sb.id();
     }
     rt::PodSandboxConfig sb_config;
+    if (sandbox_id.empty() && deletion_requested()) return false;  // deleted before it got a sandbox
     if (sandbox_id.empty()) {
       // Old sandboxes (node restarted, or the sandbox died): stop and remove them, then a new one.
       for (const auto& sb : sbs) {
@@ -626,7 +638,7 @@ struct Kubelet::PodWorker {
       if (cur.state() == rt::CONTAINER_EXITED && policy != "Never") {
         if (restart_with_backoff(p, c, true, cur, sandbox_id, sb_config, pod_ip)) view = runtime_view(sandbox_id);
       } else if (cur.state() == rt::CONTAINER_CREATED) {
-        (void)k.cri_->start_container(cur.id());
+        if (!deletion_requested()) (void)k.cri_->start_container(cur.id());
       }
       break;
     }
@@ -643,7 +655,7 @@ struct Kubelet::PodWorker {
         }
         const auto& cur = *it->second.current;
         if (cur.state() == rt::CONTAINER_CREATED) {
-          if (k.cri_->start_container(cur.id())) started_any = true;
+          if (!deletion_requested() && k.cri_->start_container(cur.id())) started_any = true;
         } else if (cur.state() == rt::CONTAINER_EXITED) {
           if (should_restart(policy, cur.exit_code())) {
             started_any |= restart_with_backoff(p, c, false, cur, sandbox_id, sb_config, pod_ip);
