@@ -422,8 +422,25 @@ Result<json> ApiServer::Impl::read(const schema::ResourceType& t, const std::str
   return decode_stored(*kv);
 }
 
+// A stored object as the response body: its text with resourceVersion spliced in (no parse and
+// dump of the object, as the list fast path), or parsed when the text does not look like one.
+Reply raw_reply(const store::KeyValue& kv, int code) {
+  if (auto text = stored_text_with_rv(kv)) {
+    Reply r;
+    r.code = code;
+    r.raw_body = std::move(*text);
+    return r;
+  }
+  return ok(decode_stored(kv), code);
+}
+
 Outcome ApiServer::Impl::get(const RequestInfo& ri, const http::Request& req) {
   const auto& t = *ri.type;
+  if (ri.subresource != "scale" && !wants_table(req)) {
+    auto kv = store->get(storage_key(t, ri.namespace_, ri.name));
+    if (!kv) return from_store_error(kv.error(), group_resource(t), ri.name);
+    return raw_reply(*kv, 200);
+  }
   auto obj = read(t, ri.namespace_, ri.name);
   if (!obj) return from_store_error(obj.error(), group_resource(t), ri.name);
   if (ri.subresource == "scale") return ok(to_scale(*obj));
@@ -877,7 +894,7 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
       }
     }
   }
-  return ok(decode_stored(*kv), 201);
+  return raw_reply(*kv, 201);
 }
 
 // ------------------------------------------------------------------------------------------------
