@@ -1,12 +1,14 @@
-// A small HTTPS client over libcurl for the agent: pinned CA and client certificate from memory
-// (never written to disk), or no verification at all for the one bootstrap GET /cacerts.
-// One curl handle per client (keep-alive); not thread-safe, one client per thread.
+// A small HTTPS client for the agent (client/tls_http.h, OpenSSL; no libcurl): pinned CA and
+// client certificate from memory (never written to disk), or no verification at all for the one
+// bootstrap GET /cacerts. One keep-alive connection per client; not thread-safe, one client per
+// thread.
 #pragma once
 
 #include <map>
 #include <memory>
 #include <string>
 
+#include "client/tls_http.h"
 #include "common/result.h"
 
 namespace k3dpp::agent {
@@ -43,7 +45,9 @@ class HttpsClient {
   std::string base_url_;
   std::string ca_pem_, cert_pem_, key_pem_, bearer_;
   long timeout_ms_ = 15000;
-  void* curl_ = nullptr;
+  std::shared_ptr<client::TlsContext> ctx_;  // built on the first request after the TLS settings
+  std::string ctx_key_;                       // the settings ctx_ was built from
+  std::unique_ptr<client::TlsHttpConnection> conn_;
 };
 
 }  // namespace k3dpp::agent

@@ -1,14 +1,16 @@
-// ApiClient over HTTPS with a client certificate (libcurl): hollow nodes, agents and tests
-// against a running `k3dpp-node server`. Thread-safe: each call uses its own curl handle at a
-// time. Request handles are kept in a small idle pool after use, so their keep-alive TLS
+// ApiClient over HTTPS with a client certificate (OpenSSL, tls_http.h; no libcurl): hollow nodes,
+// agents and tests against a running `k3dpp-node server`. Thread-safe: each call uses its own
+// connection at a time. Connections are kept in a small idle pool after use, so keep-alive TLS
 // connections are reused (a new TLS handshake per request cost 100-400 ms on a loaded node when
-// a kubelet starts many pods at once); watches use a fresh handle each.
+// a kubelet starts many pods at once); a pooled connection the server closed is replaced and the
+// request sent again on a new one; watches use a fresh connection each.
 #pragma once
 
 #include <mutex>
 #include <vector>
 
 #include "client/api_client.h"
+#include "client/tls_http.h"
 
 namespace k3dpp::client {
 
@@ -29,7 +31,7 @@ class HttpsClient : public RestClient {
   HttpsClient(const HttpsClient&) = delete;
   HttpsClient& operator=(const HttpsClient&) = delete;
 
-  // At most this many idle request handles (each holding one open connection) are kept.
+  // At most this many idle connections are kept.
   static constexpr size_t kMaxIdleHandles = 6;
 
  protected:
@@ -39,9 +41,13 @@ class HttpsClient : public RestClient {
                              std::stop_token stop) override;
 
  private:
+  Result<std::shared_ptr<TlsContext>> context();
+  std::string request_headers(const std::string& content_type) const;
+
   HttpsOptions opts_;
   std::mutex idle_mu_;
-  std::vector<void*> idle_;  // CURL* handles with a live keep-alive connection
+  std::shared_ptr<TlsContext> ctx_;  // built on first use (guarded by idle_mu_)
+  std::vector<std::unique_ptr<TlsHttpConnection>> idle_;
 };
 
 }  // namespace k3dpp::client
