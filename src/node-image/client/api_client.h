@@ -60,7 +60,8 @@ struct ListResult {
 
 struct WatchEvent {
   std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK
-  json object;
+  // A callback may move the object out (the Informer does: one parsed copy per event, not three).
+  mutable json object;
 };
 
 // Return false to end the watch.

@@ -170,7 +170,7 @@ void Informer::run(std::stop_token stop) {
             if (!erv.empty()) rv = erv;
           }
           if (e.type == "ADDED" || e.type == "MODIFIED") {
-            upsert(e.object);
+            upsert(std::move(e.object));  // the event is ours alone: no copy
           } else if (e.type == "DELETED") {
             erase(e.object);
           }

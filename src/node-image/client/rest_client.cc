@@ -141,7 +141,11 @@ Status RestClient::watch(const Resource& r, const std::string& ns, const ListOpt
       if (ev.is_discarded() || !ev.is_object()) continue;
       WatchEvent e;
       e.type = ev.value("type", "");
-      e.object = ev.contains("object") ? ev["object"] : json::object();
+      if (auto o = ev.find("object"); o != ev.end()) {
+        e.object = std::move(*o);
+      } else {
+        e.object = json::object();
+      }
       if (e.type == "ERROR") {
         int code = e.object.value("code", 500);
         stream_error = error_from_response(code, e.object.dump());

@@ -239,6 +239,7 @@ NodeInfo node_info(std::shared_ptr<const json> node) {
     if (!has) ni.taints.push_back({{"key", "node.kubernetes.io/not-ready"}, {"effect", "NoSchedule"}});
   }
   ni.object = std::move(node);
+  ni.labels = &field(field(*ni.object, "metadata"), "labels");
   return ni;
 }
 
@@ -252,15 +253,40 @@ std::string filter_on_usage(const json& pod, const json& node, const NodeUsage& 
   return filter_prepared(pod, usage_of(pod), node_info(std::make_shared<const json>(node)), on_node);
 }
 
-std::string filter_prepared(const json& pod, const PodUsage& want, const NodeInfo& info, const NodeUsage& on_node) {
+PodInfo pod_info(const json& pod) { return pod_info(pod, usage_of(pod)); }
+
+PodInfo pod_info(const json& pod, PodUsage usage) {
+  PodInfo p;
+  p.usage = std::move(usage);
   const json& spec = field(pod, "spec");
+  const json& tol = field(spec, "tolerations");
+  if (tol.is_array() && !tol.empty()) p.tolerations = &tol;
+  const json& ns = field(spec, "nodeSelector");
+  if (ns.is_object() && !ns.empty()) p.node_selector = &ns;
+  const json& aff = field(spec, "affinity");
+  if (!aff.is_null()) {
+    const json& req =
+        field(field(field(aff, "nodeAffinity"), "requiredDuringSchedulingIgnoredDuringExecution"), "nodeSelectorTerms");
+    if (req.is_array() && !req.empty()) p.required_terms = &req;
+  }
+  return p;
+}
+
+std::string filter_prepared(const json& pod, const PodUsage& want, const NodeInfo& info, const NodeUsage& on_node) {
+  return filter_slot(pod_info(pod, want), info, on_node);
+}
+
+std::string filter_slot(const PodInfo& pod, const NodeInfo& info, const NodeUsage& on_node) {
+  const PodUsage& want = pod.usage;
   const json& node = *info.object;
   for (const auto& t : info.taints) {
     std::string effect = t.value("effect", "");
     if (effect != "NoSchedule" && effect != "NoExecute") continue;
     bool ok = false;
-    for (const auto& tol : field(spec, "tolerations")) {
-      if (tolerates(tol, t)) ok = true;
+    if (pod.tolerations != nullptr) {
+      for (const auto& tol : *pod.tolerations) {
+        if (tolerates(tol, t)) ok = true;
+      }
     }
     if (!ok) {
       if (t.value("key", "") == "node.kubernetes.io/unschedulable") return "node(s) were unschedulable";
@@ -270,22 +296,16 @@ std::string filter_prepared(const json& pod, const PodUsage& want, const NodeInf
       return "node(s) had untolerated taint {" + t.value("key", "") + v + "}";
     }
   }
-  const json& ns = field(spec, "nodeSelector");
-  if (ns.is_object() && !ns.empty()) {
-    const json& labels = field(field(node, "metadata"), "labels");
-    for (auto it = ns.begin(); it != ns.end(); ++it) {
+  if (pod.node_selector != nullptr) {
+    const json& labels = info.labels != nullptr ? *info.labels : field(field(node, "metadata"), "labels");
+    for (auto it = pod.node_selector->begin(); it != pod.node_selector->end(); ++it) {
       if (!labels.is_object()) return "node(s) didn't match Pod's node affinity/selector";
       auto l = labels.find(it.key());
       if (l == labels.end() || *l != it.value()) return "node(s) didn't match Pod's node affinity/selector";
     }
   }
-  const json& aff = field(spec, "affinity");
-  if (!aff.is_null()) {
-    const json& req =
-        field(field(field(aff, "nodeAffinity"), "requiredDuringSchedulingIgnoredDuringExecution"), "nodeSelectorTerms");
-    if (req.is_array() && !req.empty() && !node_selector_terms_match(req, node)) {
-      return "node(s) didn't match Pod's node affinity/selector";
-    }
+  if (pod.required_terms != nullptr && !node_selector_terms_match(*pod.required_terms, node)) {
+    return "node(s) didn't match Pod's node affinity/selector";
   }
   if (on_node.pods + 1 > info.alloc_pods) return "Too many pods";
   if (want.cpu > 0 && on_node.cpu + want.cpu > info.alloc_cpu) return "Insufficient cpu";
@@ -316,8 +336,19 @@ Decision schedule_on_usage(const json& pod, const std::vector<const json*>& node
 
 Decision schedule_prepared(const json& pod, const PodUsage& want, const std::vector<const NodeInfo*>& nodes,
                            const UsageByNode& usage) {
+  std::vector<NodeSlot> slots;
+  slots.reserve(nodes.size());
+  for (const NodeInfo* n : nodes) {
+    auto uit = usage.find(n->name);
+    slots.push_back({n, uit != usage.end() ? &uit->second : nullptr});
+  }
+  return schedule_slots(pod_info(pod, want), slots);
+}
+
+Decision schedule_slots(const PodInfo& pod, const std::vector<NodeSlot>& nodes) {
   static const NodeUsage kEmpty;
   std::map<std::string, int> reasons;
+  const PodUsage& want = pod.usage;
   const std::string& owner_uid = want.owner_uid;
   struct Candidate {
     const std::string* name = nullptr;
@@ -327,10 +358,10 @@ Decision schedule_prepared(const json& pod, const PodUsage& want, const std::vec
   };
   std::vector<Candidate> feasible;
   feasible.reserve(nodes.size());
-  for (const NodeInfo* n : nodes) {
-    auto uit = usage.find(n->name);
-    const NodeUsage& on = uit != usage.end() ? uit->second : kEmpty;
-    std::string why = filter_prepared(pod, want, *n, on);
+  for (const NodeSlot& slot : nodes) {
+    const NodeInfo* n = slot.info;
+    const NodeUsage& on = slot.usage != nullptr ? *slot.usage : kEmpty;
+    std::string why = filter_slot(pod, *n, on);
     if (!why.empty()) {
       reasons[why]++;
       continue;

@@ -60,6 +60,7 @@ struct NodeInfo {
   std::string name;
   long long alloc_cpu = 0, alloc_memory = 0, alloc_pods = 0;
   std::vector<json> taints;
+  const json* labels = nullptr;  // metadata.labels inside *object (null json when it has none)
 };
 NodeInfo node_info(std::shared_ptr<const json> node);
 // True when a node change cannot change any placement (a status heartbeat): no requeue needed.
@@ -68,11 +69,32 @@ bool same_for_scheduling(const NodeInfo& a, const NodeInfo& b);
 Decision schedule_prepared(const json& pod, const PodUsage& want, const std::vector<const NodeInfo*>& nodes,
                            const UsageByNode& usage);
 
+// A pod's filter inputs looked up once per decision instead of once per node: its usage and
+// pointers into the pod (valid while the pod object lives) to its tolerations, nodeSelector and
+// required node affinity terms, each nullptr when the pod has none.
+struct PodInfo {
+  PodUsage usage;
+  const json* tolerations = nullptr;
+  const json* node_selector = nullptr;
+  const json* required_terms = nullptr;
+};
+PodInfo pod_info(const json& pod);
+PodInfo pod_info(const json& pod, PodUsage usage);
+// One candidate node and its totals, both kept by the caller (the scheduler holds a pointer to each
+// node's NodeUsage), so a decision looks nothing up by node name. usage nullptr = no pods there.
+struct NodeSlot {
+  const NodeInfo* info = nullptr;
+  const NodeUsage* usage = nullptr;
+};
+// schedule_prepared over slots: what the Scheduler calls for every pod.
+Decision schedule_slots(const PodInfo& pod, const std::vector<NodeSlot>& nodes);
+
 // Individual filters: "" when the node passes, else the Kubernetes reason text (used in the
 // "0/N nodes are available: ..." message, e.g. "node(s) didn't match Pod's node affinity/selector").
 std::string filter_node(const json& pod, const json& node, const std::vector<const json*>& pods_on_node);
 std::string filter_on_usage(const json& pod, const json& node, const NodeUsage& on_node);
 std::string filter_prepared(const json& pod, const PodUsage& want, const NodeInfo& node, const NodeUsage& on_node);
+std::string filter_slot(const PodInfo& pod, const NodeInfo& node, const NodeUsage& on_node);
 
 // Quantities: "100m" → 100 milli, "1Gi" → bytes, etc. CPU in millicores, others in units.
 long long parse_cpu_milli(const std::string& q);

@@ -239,3 +239,58 @@ TEST_CASE("schedule_prepared decides as schedule_on_usage does") {
   CHECK(none.message.find("2 Insufficient cpu") != std::string::npos);
   CHECK(none.message.find("1 node(s) had untolerated taint {k}") != std::string::npos);
 }
+
+TEST_CASE("schedule_slots: the pod's tolerations, nodeSelector and required affinity are read once, per node as before") {
+  json a = node("a", true, {{"disk", "ssd"}}), b = node("b"), c = node("c", true, {{"disk", "ssd"}});
+  c["spec"]["taints"] = json::array({{{"key", "k"}, {"value", "v"}, {"effect", "NoSchedule"}}});
+  std::vector<NodeInfo> infos;
+  for (const json* n : {&a, &b, &c}) infos.push_back(node_info(std::make_shared<const json>(*n)));
+  std::vector<NodeInfo> copies = infos;  // labels point into the shared object: copies stay valid
+  infos.clear();
+  NodeUsage on_a;
+  on_a.add(usage_of(pod("x", "a", "1950m")));
+  std::vector<NodeSlot> slots = {{&copies[0], &on_a}, {&copies[1], nullptr}, {&copies[2], nullptr}};
+
+  json plain = pod("p", "", "100m");
+  PodInfo pi = pod_info(plain);
+  CHECK(pi.tolerations == nullptr);
+  CHECK(pi.node_selector == nullptr);
+  CHECK(pi.required_terms == nullptr);
+  CHECK(pi.usage.cpu == 100);
+  CHECK(schedule_slots(pi, slots).node == "b");  // a is full, c is tainted
+
+  json ssd = pod("s", "", "100m");
+  ssd["spec"]["nodeSelector"] = {{"disk", "ssd"}};
+  auto none = schedule_slots(pod_info(ssd), slots);
+  CHECK(none.node.empty());  // a is full, b has no disk label, c is tainted
+  CHECK(none.message.find("1 node(s) didn't match Pod's node affinity/selector") != std::string::npos);
+  CHECK(none.message.find("1 node(s) had untolerated taint {k: v}") != std::string::npos);
+  CHECK(none.message.find("1 Insufficient cpu") != std::string::npos);
+  CHECK(schedule_slots(pod_info(ssd), {{&copies[0], nullptr}, {&copies[1], nullptr}}).node == "a");  // a empty
+
+  json tolerant = ssd;
+  tolerant["spec"]["tolerations"] = json::array({{{"key", "k"}, {"operator", "Exists"}}});
+  PodInfo ti = pod_info(tolerant);
+  REQUIRE(ti.tolerations != nullptr);
+  CHECK(schedule_slots(ti, slots).node == "c");
+
+  json affine = pod("f", "", "100m");
+  affine["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] =
+      json::array({{{"matchExpressions", json::array({{{"key", "kubernetes.io/hostname"},
+                                                       {"operator", "In"},
+                                                       {"values", {"b", "c"}}}})}}});
+  PodInfo fi = pod_info(affine);
+  REQUIRE(fi.required_terms != nullptr);
+  auto fd = schedule_slots(fi, slots);
+  CHECK(fd.node == "b");
+  CHECK(schedule_slots(fi, {{&copies[0], nullptr}, {&copies[2], nullptr}}).message.find(
+            "1 node(s) didn't match Pod's node affinity/selector") != std::string::npos);
+  // The same decisions through the by-name form.
+  UsageByNode usage;
+  usage["a"] = on_a;
+  std::vector<const NodeInfo*> ptrs = {&copies[0], &copies[1], &copies[2]};
+  CHECK(schedule_prepared(affine, usage_of(affine), ptrs, usage).node == fd.node);
+  CHECK(schedule_prepared(ssd, usage_of(ssd), ptrs, usage).message == none.message);
+  CHECK(filter_slot(pi, copies[2], NodeUsage{}) == "node(s) had untolerated taint {k: v}");
+  CHECK(filter_slot(ti, copies[2], NodeUsage{}).empty());
+}
