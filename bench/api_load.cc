@@ -4,7 +4,14 @@
 //
 //   api_load load --host 127.0.0.1 --port P --cert C --key K --path /x [--method POST
 //            --body-file F --content-type T] --connections 8 --requests 200 [--seconds 3]
-//     → prints "rps=<n> p50_ms=<n> p99_ms=<n> ok=<n> errors=<n>"
+//     → prints "rps=<n> p50_ms=<n> p99_ms=<n> ok=<n> errors=<n> client_cpu_us=<n>" (closed loop:
+//       each connection sends its next request as soon as the last answer arrived; at saturation
+//       latency = C / throughput by Little's law). client_cpu_us: this generator's own CPU per
+//       request (user + system), the share of the machine the measurement itself takes.
+//     [--rate R]: open loop instead — R requests/s in total, spread evenly over the connections,
+//       each request sent at its scheduled time (or at once when the connection is still busy)
+//       and timed FROM that scheduled time, so a stall counts for every request it delayed (no
+//       coordinated omission). Shows latency at a given load rather than at saturation.
 //   api_load fanout --host ... --watchers 10 --events 20 --watch-path /api/v1/...?watch=1&...
 //            --path /api/v1/namespaces/default/configmaps --body-file F (JSON with NAME in it)
 //     → creates an object, times until each watcher saw it; prints "p50_ms= p99_ms= max_ms="
@@ -15,12 +22,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -40,6 +49,7 @@ struct Args {
   std::string mode, host = "127.0.0.1", cert, key, path, watch_path, method = "GET", body, content_type;
   int port = 0, connections = 1, requests = 100, watchers = 10, events = 20;
   double seconds = 0;  // > 0: each connection stops after this long (or after `requests`)
+  double rate = 0;     // > 0: open loop, total requests per second over all connections
 };
 
 class Conn {
@@ -181,10 +191,22 @@ int run_load(const Args& a, SSL_CTX* ctx) {
   std::vector<double> lat;
   std::atomic<int> ok{0}, errors{0};
   std::vector<std::thread> threads;
-  auto t0 = Clock::now();
+  // Every connection does its TLS handshake first; the clock starts when all are up (the
+  // handshakes would otherwise count as the first requests' latency and eat into the run).
+  std::mutex start_mu;
+  std::condition_variable start_cv;
+  int ready = 0;
+  bool started = false;
+  Clock::time_point t0;
   for (int c = 0; c < a.connections; ++c) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, c] {
       Conn conn(ctx, a);
+      {
+        std::unique_lock<std::mutex> l(start_mu);
+        ++ready;
+        start_cv.notify_all();
+        start_cv.wait(l, [&] { return started; });
+      }
       if (!conn.ok()) {
         errors += a.requests;
         return;
@@ -192,8 +214,23 @@ int run_load(const Args& a, SSL_CTX* ctx) {
       std::vector<double> mine;
       mine.reserve(static_cast<size_t>(a.requests));
       auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.seconds));
+      // Open loop: this connection's requests are due every C/rate seconds, phase-shifted by its
+      // index so the connections' sends interleave.
+      Clock::duration period{}, phase{};
+      if (a.rate > 0) {
+        period = std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(static_cast<double>(a.connections) / a.rate));
+        phase = period * c / a.connections;
+      }
       for (int i = 0; i < a.requests; ++i) {
         auto s = Clock::now();
+        if (a.rate > 0) {
+          auto due = t0 + phase + period * i;
+          if (due > s) {
+            std::this_thread::sleep_until(due);
+          }
+          s = due;
+        }
         if (a.seconds > 0 && s >= deadline) break;
         if (!conn.send(a.method, a.path, a.body, a.content_type)) {
           errors += a.requests - i;
@@ -214,10 +251,22 @@ int run_load(const Args& a, SSL_CTX* ctx) {
       lat.insert(lat.end(), mine.begin(), mine.end());
     });
   }
+  {
+    std::unique_lock<std::mutex> l(start_mu);
+    start_cv.wait(l, [&] { return ready == a.connections; });
+    t0 = Clock::now();
+    started = true;
+    start_cv.notify_all();
+  }
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("rps=%.1f p50_ms=%.3f p99_ms=%.3f ok=%d errors=%d\n", ok.load() / secs, pct(lat, 50), pct(lat, 99),
-              ok.load(), errors.load());
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu_us = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+                  static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+  std::printf("rps=%.1f p50_ms=%.3f p99_ms=%.3f ok=%d errors=%d client_cpu_us=%.1f\n", ok.load() / secs,
+              pct(lat, 50), pct(lat, 99), ok.load(), errors.load(),
+              ok.load() > 0 ? cpu_us / ok.load() : 0.0);
   return errors.load() == 0 ? 0 : 1;
 }
 
@@ -292,6 +341,7 @@ int main(int argc, char** argv) {
   a.connections = std::stoi(get("--connections", "1"));
   a.requests = std::min(std::stoi(get("--requests", "100")), 100000);
   a.seconds = std::min(std::stod(get("--seconds", "0")), 60.0);
+  a.rate = std::stod(get("--rate", "0"));
   a.watchers = std::min(std::stoi(get("--watchers", "10")), 200);
   a.events = std::min(std::stoi(get("--events", "20")), 1000);
   if (kv.count("--body-file")) {

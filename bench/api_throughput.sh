@@ -4,6 +4,8 @@
 # with the admin client certificate through bench/api_load (keep-alive, C connections):
 #   GET one pod and CREATE configmap at C=1, 8 and 50, LIST 1,000 pods at C=1 and 8: req/s, p50, p99
 #   (p99 at C=50 printed next to the targets: GET < 2 ms, CREATE < 10 ms; idle RSS < 30 MiB);
+#   the same at C=50 in an open loop at a fixed rate (API_BENCH_OPEN_GET_RATE, default 4000 req/s;
+#   API_BENCH_OPEN_CREATE_RATE, 1000), ours and the floor; the load generator's CPU per request;
 # the same request loops against the floor: nginx (docker, host network, listening on 127.0.0.1)
 # serving the same response bytes over TLS with the same serving certificate and client-cert
 # verification → ratio = floor req/s / our req/s (how many times the floor's cost we are);
@@ -11,7 +13,7 @@
 # watchers. Needs the k3dpp-node and api_load targets in $K3DPP_BUILD_DIR. ~2-3 minutes.
 set -uo pipefail
 build=${K3DPP_BUILD_DIR:-$(cd "$(dirname "$0")/.." && pwd)/build}
-NODE=$build/src/node-image/cmd/k3dpp-node
+NODE=${API_BENCH_NODE:-$build/src/node-image/cmd/k3dpp-node}  # API_BENCH_NODE: another binary (before/after)
 LOAD=$build/bench/api_load
 for b in "$NODE" "$LOAD"; do
   [[ -x $b ]] || { echo "api_throughput: $b missing (scripts/build.sh k3dpp-node api_load)" >&2; exit 1; }
@@ -122,6 +124,7 @@ bench() {
     echo "$name c$c ours: $ours" >&2
     figure "api.$name.c$c.rps" "$(field rps "$ours")" req/s "$(field ok "$ours") requests in ${SECS}s, errors=$(field errors "$ours")"
     figure "api.$name.c$c.p50" "$(field p50_ms "$ours")" ms
+    figure "api.$name.c$c.client_cpu" "$(field client_cpu_us "$ours")" us "the load generator's own CPU per request"
     if [[ $c == 50 && -n $target ]]; then
       local verdict
       verdict=$(awk -v p="$(field p99_ms "$ours")" -v t="$target" 'BEGIN{print (p + 0 < t + 0 ? "met" : "MISSED")}')
@@ -142,9 +145,35 @@ bench() {
     fi
   done
 }
+# open NAME RATE TARGET PATH FLOOR_PATH METHOD [BODY]: C=50 open loop — RATE req/s in total, each
+# request timed from its scheduled send (a stall counts for every request it delays), ours and the
+# floor: latency at a given load instead of at saturation, where a closed loop's latency is
+# C / throughput (Little's law) whatever the server does.
+open_loop() {
+  local name=$1 rate=$2 target=$3 path=$4 fpath=$5 method=$6 body=${7:-}
+  local extra=() ours floor verdict
+  [[ -n $body ]] && extra=(--body-file "$body")
+  ours=$("$LOAD" load "${C[@]}" --port "$port" --path "$path" --method "$method" "${extra[@]}" --connections 50 \
+    --requests "$MAXREQ" --seconds "$SECS" --rate "$rate")
+  echo "$name open c50 rate $rate ours: $ours" >&2
+  verdict=$(awk -v p="$(field p99_ms "$ours")" -v t="$target" 'BEGIN{print (p + 0 < t + 0 ? "met" : "MISSED")}')
+  figure "api.$name.c50_open.rps" "$(field rps "$ours")" req/s "offered ${rate} req/s over 50 connections, errors=$(field errors "$ours")"
+  figure "api.$name.c50_open.p50" "$(field p50_ms "$ours")" ms
+  figure "api.$name.c50_open.p99" "$(field p99_ms "$ours")" ms "target <${target}ms ($verdict)"
+  if [[ $have_floor == 1 ]]; then
+    floor=$("$LOAD" load "${C[@]}" --port "$fport" --path "$fpath" --method "$method" "${extra[@]}" --connections 50 \
+      --requests "$MAXREQ" --seconds "$SECS" --rate "$rate")
+    echo "$name open c50 rate $rate floor: $floor" >&2
+    figure "api.$name.c50_open.floor_p50" "$(field p50_ms "$floor")" ms
+    figure "api.$name.c50_open.floor_p99" "$(field p99_ms "$floor")" ms "nginx TLS, same offered rate"
+    figure "api.$name.c50_open.p99_ratio" "$(awk -v a="$(field p99_ms "$floor")" -v b="$(field p99_ms "$ours")" 'BEGIN{printf "%.1f", (a > 0 ? b / a : 0)}')" x "our p99 / floor p99"
+  fi
+}
 bench get_pod "1 8 50" 2 "/api/v1/namespaces/bench/pods/$pod" /get GET
+open_loop get_pod "${API_BENCH_OPEN_GET_RATE:-4000}" 2 "/api/v1/namespaces/bench/pods/$pod" /get GET
 bench list_1000_pods "1 8" "" /api/v1/namespaces/bench/pods /list GET
 bench create_configmap "1 8 50" 10 /api/v1/namespaces/bench/configmaps /create POST "$work/cm.json"
+open_loop create_configmap "${API_BENCH_OPEN_CREATE_RATE:-1000}" 10 /api/v1/namespaces/bench/configmaps /create POST "$work/cm.json"
 nobj=$(api "https://127.0.0.1:$port/api/v1/namespaces/bench/configmaps" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
 figure api.rss.after_create_runs "$(rss_mib "$srv")" MiB "$nobj configmaps + 1,000 pods"
 
