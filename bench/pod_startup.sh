@@ -6,7 +6,9 @@
 # API's timestamps (creationTimestamp → container startedAt, 1 s resolution). The floor: `ctr -n
 # k8s.io run -d` of the same image inside the agent node container, timed there per container over
 # sequential runs (create + start, no sandbox/CNI), and the ratio. CPU seconds the node containers
-# (and the agent's k3dpp-node alone) spent on the start-up. Memory (VmRSS) of k3dpp-node,
+# (and the agent's k3dpp-node alone; containerd itself, its reaped children = CNI plugins + shim
+# start, and the shims' reaped children = the OCI runtime) spent on the start-up. The floors use
+# the OCI runtime the pods get (containerd's BinaryName, runc when unset). Memory (VmRSS) of k3dpp-node,
 # containerd and the runc shims, idle, with N pods, and of the agent's k3dpp-node with exactly
 # AGENT_PODS pods on the agent. Figures only. Env: POD_BENCH_N (50), POD_BENCH_FLOOR_RUNS (10),
 # POD_BENCH_AGENT_PODS (20), POD_BENCH_CLUSTER (the cluster name; default bench-podstart-<random>). Bounded: 180 s for the pods, ~3-4 min in all.
@@ -61,6 +63,14 @@ proc_cpu_ms() {
       [ \"\$(cat \$d/comm 2>/dev/null)\" = '$2' ] && cut -d' ' -f14,15 \$d/stat
     done; true" 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '{s += $1 + $2} END {if (NR) printf "%d", s * 1000 / hz; else print "NA"}'
 }
+# proc_child_cpu_ms NODE PROCESS: CPU time (ms) of the reaped children of the processes named
+# PROCESS: for containerd the CNI plugins and `containerd-shim-runc-v2 start`, for the shims the
+# OCI runtime (runc or crun create/start/kill/delete).
+proc_child_cpu_ms() {
+  docker exec "$1" sh -c "for d in /proc/[0-9]*; do
+      [ \"\$(cat \$d/comm 2>/dev/null)\" = '$2' ] && cut -d' ' -f16,17 \$d/stat
+    done; true" 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '{s += $1 + $2} END {if (NR) printf "%d", s * 1000 / hz; else print "0"}'
+}
 report_rss() { # $1 = when (idle|podsN)
   if [ "$1" != idle ]; then
     printf 'FIGURE pods.rss.%s.agent.shims %s MiB containerd-shim-runc-v2, all pods of the agent\n' "$1" \
@@ -79,11 +89,16 @@ report_rss idle
 # other; each run is `ctr run -d` (snapshot + create + start, returns once the task runs), timed
 # inside the container so no docker exec is counted; the container is removed after each run.
 image_ref=$(docker exec "$agent" ctr -n k8s.io images ls -q | grep -m1 'busybox:latest' || true)
+# The floor runs on the OCI runtime the pods get: containerd's runc options may name another
+# binary (BinaryName, e.g. crun); `ctr run` would use runc otherwise.
+oci_bin=$(docker exec "$agent" sh -c "sed -n 's/^ *BinaryName *= *\"\\(.*\\)\"/\\1/p' /etc/containerd/config.toml" 2>/dev/null | head -1)
+ctr_rt=${oci_bin:+--runc-binary $oci_bin}
+echo "OCI runtime of the pods: ${oci_bin:-runc}" >&2
 if [ -n "$image_ref" ]; then
   docker exec "$agent" bash -c '
     for i in $(seq 1 '"$floor_runs"'); do
       t0=$(date +%s%N)
-      ctr -n k8s.io run -d '"$image_ref"' bench-floor-$i sleep 3600 >/dev/null || { echo NA; continue; }
+      ctr -n k8s.io run '"$ctr_rt"' -d '"$image_ref"' bench-floor-$i sleep 3600 >/dev/null || { echo NA; continue; }
       t1=$(date +%s%N)
       echo $(( (t1 - t0) / 1000000 ))
       ctr -n k8s.io task kill -s KILL bench-floor-$i >/dev/null 2>&1
@@ -95,7 +110,7 @@ else
   : >"$work/floor"
 fi
 read -r floor_p50 floor_p99 floor_count < <(pct "$work/floor")
-printf 'FIGURE pods.startup.floor.ctr_run.p50 %s ms ctr -n k8s.io run -d busybox in the agent node, %d sequential runs\n' "$floor_p50" "$floor_count"
+printf 'FIGURE pods.startup.floor.ctr_run.p50 %s ms ctr -n k8s.io run -d busybox in the agent node, %d sequential runs, %s\n' "$floor_p50" "$floor_count" "${oci_bin:-runc}"
 printf 'FIGURE pods.startup.floor.ctr_run.p99 %s ms\n' "$floor_p99"
 
 # The burst floor: as many bare `ctr run -d` at once in the agent node as the agent gets pods
@@ -106,7 +121,7 @@ burst_ms=NA
 if [ -n "$image_ref" ]; then
   burst_ms=$(docker exec "$agent" bash -c '
     t0=$(date +%s%N)
-    for i in $(seq 1 '"$par"'); do ctr -n k8s.io run -d '"$image_ref"' bench-burst-$i sleep 3600 >/dev/null 2>&1 & done
+    for i in $(seq 1 '"$par"'); do ctr -n k8s.io run '"$ctr_rt"' -d '"$image_ref"' bench-burst-$i sleep 3600 >/dev/null 2>&1 & done
     wait
     echo $(( ($(date +%s%N) - t0) / 1000000 ))
     for i in $(seq 1 '"$par"'); do ctr -n k8s.io task kill -s KILL bench-burst-$i >/dev/null 2>&1 & done; wait
@@ -145,11 +160,13 @@ sleep 2  # the watch is open before the first create
 
 echo "apply $n pods" >&2
 cpu0_agent=$(cpu_ms "$agent"); cpu0_server=$(cpu_ms "$server"); kn0=$(proc_cpu_ms "$agent" k3dpp-node)
+cd0=$(proc_cpu_ms "$agent" containerd); cdc0=$(proc_child_cpu_ms "$agent" containerd); shc0=$(proc_child_cpu_ms "$agent" containerd-shim)
 t0=$(now)
 kubectl apply -f "$work/pods.yaml" >/dev/null
 kubectl wait --for=condition=Ready pod -l app=bench --timeout=180s >/dev/null
 all_ready=$(since "$t0")
 cpu1_agent=$(cpu_ms "$agent"); cpu1_server=$(cpu_ms "$server"); kn1=$(proc_cpu_ms "$agent" k3dpp-node)
+cd1=$(proc_cpu_ms "$agent" containerd); cdc1=$(proc_child_cpu_ms "$agent" containerd); shc1=$(proc_child_cpu_ms "$agent" containerd-shim)
 printf 'FIGURE pods.startup.%d.all_ready %s s apply of %d pods until all Ready (1+1 nodes)\n' "$n" "$all_ready" "$n"
 # Where the CPU went during the start-up: whole node containers, and the agent's k3dpp-node alone
 # (the rest of the agent: containerd, shims, runc, CNI plugins). Load of the host: /proc/loadavg.
@@ -158,6 +175,11 @@ printf 'FIGURE pods.startup.%d.cpu.agent_node %s s CPU of the agent node contain
   "$n" "$(diff_s "$cpu0_agent" "$cpu1_agent")" "$(cut -d' ' -f1 /proc/loadavg)"
 printf 'FIGURE pods.startup.%d.cpu.agent_k3dpp_node %s s of it the agent k3dpp-node (kubelet, proxy, dns)\n' \
   "$n" "$(diff_s "$kn0" "$kn1")"
+printf 'FIGURE pods.startup.%d.cpu.agent_containerd %s s of it containerd itself (CRI)\n' "$n" "$(diff_s "$cd0" "$cd1")"
+printf 'FIGURE pods.startup.%d.cpu.agent_cni_and_shim_start %s s of it containerd'"'"'s children: CNI plugins, shim start\n' \
+  "$n" "$(diff_s "$cdc0" "$cdc1")"
+printf 'FIGURE pods.startup.%d.cpu.agent_oci_runtime %s s of it the OCI runtime (%s create/start, reaped by the shims)\n' \
+  "$n" "$(diff_s "$shc0" "$shc1")" "${oci_bin:-runc}"
 printf 'FIGURE pods.startup.%d.cpu.server_node %s s CPU of the server node container (API server, controllers, its pods)\n' \
   "$n" "$(diff_s "$cpu0_server" "$cpu1_server")"
 sleep 1
