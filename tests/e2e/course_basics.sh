@@ -205,9 +205,10 @@ expect "19 edit deployment web (editor exits unchanged)" "^Edit cancelled, no ch
   env EDITOR=true kubectl edit deployment web
 expect "19 delete deployment web" "^deployment.apps \"web\" deleted\$" -- kubectl delete deployment web
 expect "19 delete -f mypod.yaml" "^pod \"mypod\" deleted\$" -- kubectl delete -f "$E2E_TMP/mypod.yaml" --grace-period=1
-# \A…\z: the whole output is nginx-pod2 alone (^…$ would match one line among others).
-eventually 60 2 "19 web's pods are gone" "\Anginx-pod2\n?\z" -- \
-  bash -c "kubectl get pods --no-headers -o custom-columns=N:.metadata.name"
+# The names joined on one line: a one-line pattern is matched line by line, so ^nginx-pod2$ on the
+# plain listing would pass with web's pods still listed.
+eventually 60 2 "19 web's pods are gone" "^nginx-pod2\$" -- \
+  bash -c "kubectl get pods --no-headers -o custom-columns=N:.metadata.name | paste -sd' '"
 # 20
 expect "20 get pod" "^NAME +READY +STATUS +RESTARTS +AGE
 nginx-pod2 +1/1 +Running +0 +[0-9a-z]+\$" -- kubectl get pod

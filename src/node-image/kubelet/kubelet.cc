@@ -122,6 +122,7 @@ struct ProbeState {
 };
 
 struct Kubelet::PodWorker {
+  static constexpr std::chrono::milliseconds kMinRunBeforeStop{1000};
   Kubelet& k;
   std::string uid, ns, name;
   std::mutex mu;
@@ -255,7 +256,17 @@ struct Kubelet::PodWorker {
               container_field_path(c.metadata().name(), init));
       }
       std::string id = c.id();
-      stops.push_back(std::async(std::launch::async, [this, id, grace] {
+      // A container created moments ago may still be running its entrypoint shell as PID 1, which
+      // has no handler for the stop signal: the signal would be lost and the stop would wait out
+      // the whole grace period. Such a container gets until kMinRunBeforeStop after its creation.
+      auto age = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::system_clock::now().time_since_epoch()) -
+                 std::chrono::nanoseconds(c.created_at());
+      auto settle = c.state() == rt::CONTAINER_RUNNING && age >= std::chrono::nanoseconds::zero() && age < kMinRunBeforeStop
+                        ? std::chrono::duration_cast<std::chrono::milliseconds>(kMinRunBeforeStop - age)
+                        : std::chrono::milliseconds::zero();
+      stops.push_back(std::async(std::launch::async, [this, id, grace, settle] {
+        if (settle.count() > 0) std::this_thread::sleep_for(settle);
         auto st = k.cri_->stop_container(id, grace);
         if (!st) klog()->warn("pod {}/{}: {}", ns, name, st.error().message);
       }));
