@@ -3,13 +3,17 @@
 #include "nodeapi/node_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "agent/agent.h"
 #include "client/https_client.h"
@@ -32,7 +36,28 @@ std::shared_ptr<spdlog::logger> logger() {
 // memory its thread freed: with a kubelet worker thread per pod the agent's RSS grew ~0.3 MiB per
 // pod. Two arenas suffice for our thread counts. Set before main(), so before any thread exists,
 // in every process that links the node stack (k3dpp-node).
-[[maybe_unused]] const bool kMallocArenasLimited = mallopt(M_ARENA_MAX, 2) == 1;
+// `k3dpp-node agent` (kubelet, proxy, dns: little CPU, RSS counted per node) keeps one arena, so
+// no memory sits free in a second arena's heap; the server and hollow agents (many busy threads)
+// keep two.
+int arena_max_for_this_process() {
+  char buf[4096] = {};
+  int fd = ::open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 2;
+  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0) return 2;
+  // NUL-separated arguments: argv[1] must be "agent", and no "--hollow" anywhere.
+  bool agent = false;
+  int index = 0;
+  for (size_t pos = 0; pos < static_cast<size_t>(n); ++index) {
+    std::string_view arg(buf + pos);
+    if (index == 1) agent = arg == "agent";
+    if (arg.substr(0, 8) == "--hollow") return 2;
+    pos += arg.size() + 1;
+  }
+  return agent ? 1 : 2;
+}
+[[maybe_unused]] const bool kMallocArenasLimited = mallopt(M_ARENA_MAX, arena_max_for_this_process()) == 1;
 
 }  // namespace
 
