@@ -55,7 +55,8 @@ constexpr const char* kTuning = "PRAGMA cache_size=-8192;";
 // into the database (PASSIVE: writers go on meanwhile; its fsyncs never hold up a commit) once the
 // WAL has kCheckpointPages pages (16 MiB), then copies the few pages written meanwhile with writers held
 // off, so the checkpoint completes and the next write restarts the WAL (its size stays bounded).
-// Should the passes fall behind and the WAL reach kWalHardPages (64 MiB), the tail comes at once.
+// Should the passes fall behind and the WAL reach kWalHardPages (64 MiB), the tail comes at once
+// and the writers wait for it (wait_for_wal_room).
 // (The committing writer used to checkpoint itself there, but its attempts made the background
 // checkpointer's concurrent pass fail BUSY, so under sustained writes neither completed and the
 // WAL grew past 180 MB in 9 s of C=50 creates.)
@@ -265,6 +266,8 @@ class SqliteStore final : public Store {
   std::thread checkpointer_;
   std::mutex ckmu_;
   std::condition_variable ckcv_;
+  std::condition_variable ckdone_;  // a checkpoint round ended (ckmu_)
+  void wait_for_wal_room();
   bool ck_stop_ = false;
   std::atomic<int> wal_pages_{0};
   static int wal_hook(void* self, sqlite3* db, const char* name, int pages);
@@ -497,6 +500,21 @@ void SqliteStore::checkpoint_loop() {
     }
     if (rc == SQLITE_OK && done >= log_frames) wal_pages_ = 0;
     l.lock();
+    ckdone_.notify_all();
+  }
+}
+
+// Back-pressure: past kWalHardPages the next batch waits (holding no lock the checkpointer needs)
+// until a checkpoint round has restarted the WAL, so its size stays bounded however little CPU the
+// checkpointer gets next to the writers. Bounded (2 s): a checkpoint that cannot complete (a long
+// read snapshot) slows writers down but never stops them.
+void SqliteStore::wait_for_wal_room() {
+  if (!checkpointer_.joinable() || wal_pages_ < kWalHardPages) return;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  std::unique_lock<std::mutex> l(ckmu_);
+  while (wal_pages_ >= kWalHardPages && !ck_stop_ && std::chrono::steady_clock::now() < until) {
+    ckcv_.notify_one();  // again each slice: a round that was running may have missed the first
+    ckdone_.wait_for(l, std::chrono::milliseconds(50));
   }
 }
 
@@ -744,6 +762,7 @@ Result<KeyValue> SqliteStore::submit(WriteOp& op) {
     }
   }
   q.unlock();
+  wait_for_wal_room();
   std::vector<Result<KeyValue>> results;
   {
     std::lock_guard<std::mutex> l(mu_);
