@@ -1,5 +1,8 @@
 #include "cmd/ha_bootstrap.h"
 
+#include <cerrno>
+#include <csignal>
+
 #include <algorithm>
 #include <filesystem>
 #include <thread>
@@ -54,7 +57,31 @@ Result<std::string> cluster_ca_pem(const std::string& base, const std::string& t
   return r->body;
 }
 
-// Retries fn with backoff for up to `total` while it fails with a retryable error.
+// Sleeps d, or until a termination signal arrives (SIGTERM/SIGINT/SIGHUP are blocked in every
+// thread and taken with sigwait; see block_termination_signals): true when one did (`docker stop`
+// of a server still joining must not wait out the retries and then the engine's kill).
+bool termination_during(std::chrono::milliseconds d) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  auto until = std::chrono::steady_clock::now() + d;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    timespec ts{static_cast<time_t>(left.count() / 1000000000), static_cast<long>(left.count() % 1000000000)};
+    int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig > 0) {
+      logger()->info("signal {} while joining: stopping", sig);
+      return true;
+    }
+    if (errno == EAGAIN) return false;  // timed out; EINTR (another signal): wait the rest
+  }
+}
+
+// Retries fn with backoff for up to `total` while it fails with a retryable error; a termination
+// signal ends the retries at once ("Cancelled").
 template <typename F>
 auto with_retries(const std::string& what, std::chrono::seconds total, F fn) -> decltype(fn()) {
   auto deadline = std::chrono::steady_clock::now() + total;
@@ -65,7 +92,7 @@ auto with_retries(const std::string& what, std::chrono::seconds total, F fn) -> 
         std::chrono::steady_clock::now() > deadline)
       return r;
     logger()->warn("{}: {}; retrying in {} ms", what, r.error().message, backoff.count());
-    std::this_thread::sleep_for(backoff);
+    if (termination_during(backoff)) return fail(what + ": stopped by a termination signal", "Cancelled");
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
 }
