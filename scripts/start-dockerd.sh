@@ -11,7 +11,9 @@ if ping; then echo "start-dockerd: engine already answers on $sock" >&2; exit 0;
 command -v dockerd >/dev/null || { echo "start-dockerd: dockerd not installed (run scripts/install-deps.sh)" >&2; exit 1; }
 # containerd ships with docker.io; dockerd starts its own when none is running.
 log=/var/log/k3dpp-dockerd.log
-nohup dockerd --host "unix://$sock" >"$log" 2>&1 &
+# From /: a daemon keeps its working directory (and hands it to what it starts); a checkout that is
+# deleted later must not be it.
+(cd / && nohup dockerd --host "unix://$sock" >"$log" 2>&1 &)
 for _ in $(seq 1 150); do
   ping && { echo "start-dockerd: engine ready on $sock" >&2; exit 0; }
   sleep 0.2

@@ -11,6 +11,21 @@ esac
 
 ping() { curl -sf --max-time 2 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; }
 
+# A service whose working directory is gone (started from a checkout deleted since) answers pings
+# but cannot start containers: conmon inherits the directory ("Failed to get working directory",
+# "write child: broken pipe"). Such a service is replaced.
+stale_service() {
+  local pid
+  for pid in $(pgrep -f "podman system service .*$sock" || true); do
+    [[ $(readlink "/proc/$pid/cwd" 2>/dev/null) == *" (deleted)" ]] && echo "$pid"
+  done
+}
+stale=$(stale_service)
+if [ -n "$stale" ]; then
+  echo "start-podman: the podman service (pid $stale) runs in a deleted directory; restarting it" >&2
+  kill $stale 2>/dev/null || true
+  for _ in $(seq 1 50); do ping || break; sleep 0.2; done
+fi
 if ping; then echo "start-podman: podman already answers on $sock" >&2; exit 0; fi
 command -v podman >/dev/null || { echo "start-podman: podman not installed (run scripts/install-deps.sh)" >&2; exit 1; }
 mkdir -p "$(dirname "$sock")"
@@ -18,7 +33,8 @@ mkdir -p "$(dirname "$sock")"
 [ -S "$sock" ] && rm -f "$sock"
 log=/var/log/k3dpp-podman.log
 # --time=0: never exit for idleness. setsid: not in our process group, so it outlives this shell.
-setsid nohup podman system service --time=0 "unix://$sock" >"$log" 2>&1 < /dev/null &
+# From /: the service (and every conmon it starts) keeps its working directory.
+(cd / && setsid nohup podman system service --time=0 "unix://$sock" >"$log" 2>&1 < /dev/null &)
 for _ in $(seq 1 150); do
   ping && { echo "start-podman: podman ready on $sock" >&2; exit 0; }
   sleep 0.2
