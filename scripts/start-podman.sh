@@ -17,8 +17,9 @@ ping() { curl -sf --max-time 2 --unix-socket "$sock" http://d/_ping >/dev/null 2
 stale_service() {
   local pid
   for pid in $(pgrep -f "podman system service .*$sock" || true); do
-    [[ $(readlink "/proc/$pid/cwd" 2>/dev/null) == *" (deleted)" ]] && echo "$pid"
+    if [[ $(readlink "/proc/$pid/cwd" 2>/dev/null) == *" (deleted)" ]]; then echo "$pid"; fi
   done
+  return 0
 }
 stale=$(stale_service)
 if [ -n "$stale" ]; then
