@@ -17,8 +17,10 @@
 // connection's page cache is dropped by every commit, so each miss re-reads its B-tree pages).
 // Commits update or drop the cached entries of the keys they wrote before their writers return.
 //
-// Tables: kv (live keys), log (one row per revision: the write, for watch replay), meta
-// (current and compacted revision).
+// Tables: kv (live keys), log (one row per revision: the write, for watch replay and lists at
+// older revisions), meta (current and compacted revision). A log row's `prev` is the revision of
+// the key's write before it (0 for a creation): lists at an older revision and compaction follow
+// it by primary key, so the log needs no (key, rev) index — one random B-tree leaf less per write.
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -42,9 +44,8 @@ CREATE TABLE IF NOT EXISTS kv (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS log (
   rev INTEGER PRIMARY KEY, key TEXT NOT NULL, type INTEGER NOT NULL, created INTEGER NOT NULL,
-  value BLOB NOT NULL, create_rev INTEGER NOT NULL, ts INTEGER NOT NULL
+  value BLOB NOT NULL, create_rev INTEGER NOT NULL, ts INTEGER NOT NULL, prev INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS log_key_rev ON log(key, rev);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta(name, value) VALUES ('revision', 0), ('compacted', 0);
 )sql";
@@ -240,7 +241,10 @@ class SqliteStore final : public Store {
   std::optional<KeyValue> read_key(const std::string& key);  // mu_ held
   // Appends revision `rev` (log row) and applies it to kv, inside the open transaction. mu_ held.
   Status write(int64_t rev, const std::string& key, const std::string& value, EventType type,
-               bool created, int64_t create_rev);
+               bool created, int64_t create_rev, int64_t prev);
+  // Databases written before `prev` existed (or by such a binary since): fills it in through
+  // their log_key_rev index, then drops the index.
+  Status migrate_prev();
   void fan_out(const Event& e);  // mu_ held
   Status compact_locked(int64_t revision);
   Status save_revision();  // meta's 'revision' = revision_. mu_ held.
@@ -273,7 +277,7 @@ class SqliteStore final : public Store {
   static int wal_hook(void* self, sqlite3* db, const char* name, int pages);
   void checkpoint_loop();
   std::unique_ptr<Stmt> get_, list_, upsert_, del_, log_ins_, meta_set_, replay_;
-  std::unique_ptr<Stmt> list_at_, count_at_, changed_since_, key_at_, key_after_;
+  std::unique_ptr<Stmt> list_at_, count_at_, changed_since_, log_row_;
   std::unique_ptr<Stmt> begin_, commit_;  // the batch transaction (prepared once, not parsed per batch)
   Status step_done(Stmt& st, const char* what);
 };
@@ -325,8 +329,7 @@ SqliteStore::~SqliteStore() {
     list_at_.reset();
     count_at_.reset();
     changed_since_.reset();
-    key_at_.reset();
-    key_after_.reset();
+    log_row_.reset();
     begin_.reset();
     commit_.reset();
   }
@@ -376,6 +379,7 @@ Status SqliteStore::open() {
   // was written) and a page cache that holds the hot B-tree pages (grows only as pages are used).
   K3DPP_TRY(exec(kTuning));
   K3DPP_TRY(exec(kSchema));
+  K3DPP_TRY(migrate_prev());
   get_ = std::make_unique<Stmt>(db_, "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?");
   list_ = std::make_unique<Stmt>(
       db_, "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 AND (?2 = '' OR key < ?2) ORDER BY key");
@@ -384,7 +388,7 @@ Status SqliteStore::open() {
            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev");
   del_ = std::make_unique<Stmt>(db_, "DELETE FROM kv WHERE key = ?");
   log_ins_ = std::make_unique<Stmt>(
-      db_, "INSERT INTO log(rev, key, type, created, value, create_rev, ts) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      db_, "INSERT INTO log(rev, key, type, created, value, create_rev, ts, prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   meta_set_ = std::make_unique<Stmt>(db_, "UPDATE meta SET value = ? WHERE name = ?");
   // Pages: live keys in [start, end) last written at or before ?3 (-1 = LIMIT none).
   list_at_ = std::make_unique<Stmt>(
@@ -392,20 +396,20 @@ Status SqliteStore::open() {
            "AND mod_rev <= ?3 ORDER BY key LIMIT ?4");
   count_at_ = std::make_unique<Stmt>(
       db_, "SELECT COUNT(*) FROM kv WHERE key >= ?1 AND (?2 = '' OR key < ?2) AND mod_rev <= ?3");
-  // Keys written after revision ?3: their state at ?3 comes from the log.
+  // Keys written after revision ?3, each with its first write after ?3 (SQLite takes the bare
+  // columns from the MIN row): its `prev` is the key's last write at or before ?3.
   changed_since_ = std::make_unique<Stmt>(
-      db_, "SELECT DISTINCT key FROM log WHERE rev > ?3 AND key >= ?1 AND (?2 = '' OR key < ?2)");
-  key_at_ = std::make_unique<Stmt>(
-      db_, "SELECT type, value, create_rev, rev FROM log WHERE key = ?1 AND rev <= ?2 ORDER BY rev DESC LIMIT 1");
-  key_after_ = std::make_unique<Stmt>(
-      db_, "SELECT created FROM log WHERE key = ?1 AND rev > ?2 ORDER BY rev LIMIT 1");
+      db_, "SELECT key, MIN(rev), created, prev FROM log WHERE rev > ?3 AND key >= ?1 AND (?2 = '' OR key < ?2) "
+           "GROUP BY key");
+  log_row_ = std::make_unique<Stmt>(db_, "SELECT type, value, create_rev FROM log WHERE rev = ?1");
   replay_ = std::make_unique<Stmt>(
       db_, "SELECT rev, key, type, created, value, create_rev FROM log WHERE rev > ?1 "
            "AND key >= ?2 AND (?3 = '' OR key < ?3) ORDER BY rev");
   begin_ = std::make_unique<Stmt>(db_, "BEGIN IMMEDIATE");
   commit_ = std::make_unique<Stmt>(db_, "COMMIT");
-  for (auto* s : {get_.get(), list_.get(), upsert_.get(), del_.get(), log_ins_.get(),
-                  meta_set_.get(), replay_.get(), begin_.get(), commit_.get()}) {
+  for (auto* s : {get_.get(), list_.get(), upsert_.get(), del_.get(), log_ins_.get(), meta_set_.get(),
+                  replay_.get(), begin_.get(), commit_.get(), list_at_.get(), count_at_.get(),
+                  changed_since_.get(), log_row_.get()}) {
     if (!s->ok()) return db_error("prepare");
   }
   Stmt meta(db_, "SELECT name, value FROM meta");
@@ -446,6 +450,39 @@ Status SqliteStore::open() {
     checkpointer_ = std::thread([this] { checkpoint_loop(); });
   }
   log_->debug("opened {} at revision {} (compacted {})", opts_.path, revision_, compacted_);
+  return {};
+}
+
+Status SqliteStore::migrate_prev() {
+  bool has_prev = false, has_index = false;
+  {
+    Stmt cols(db_, "SELECT name FROM pragma_table_info('log')");
+    auto* s = cols.get();
+    while (sqlite3_step(s) == SQLITE_ROW) has_prev = has_prev || column_string(s, 0) == "prev";
+    sqlite3_reset(s);
+    Stmt idx(db_, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'log_key_rev'");
+    auto* i = idx.get();
+    has_index = sqlite3_step(i) == SQLITE_ROW;
+    sqlite3_reset(i);
+  }
+  if (has_prev && !has_index) return {};
+  K3DPP_TRY(exec("BEGIN IMMEDIATE"));
+  auto st = [&]() -> Status {
+    if (!has_prev) K3DPP_TRY(exec("ALTER TABLE log ADD COLUMN prev INTEGER NOT NULL DEFAULT 0"));
+    // An index left means rows written without `prev` (this one's, or an older binary's since).
+    if (has_index) {
+      K3DPP_TRY(exec("UPDATE log SET prev = COALESCE((SELECT MAX(l2.rev) FROM log AS l2 "
+                     "WHERE l2.key = log.key AND l2.rev < log.rev), 0) WHERE prev = 0"));
+      K3DPP_TRY(exec("DROP INDEX log_key_rev"));
+    }
+    return {};
+  }();
+  if (!st) {
+    (void)exec("ROLLBACK");
+    return st;
+  }
+  K3DPP_TRY(exec("COMMIT"));
+  log_->info("log rows linked to their key's previous write; index log_key_rev dropped");
   return {};
 }
 
@@ -585,39 +622,40 @@ Result<ListResult> SqliteStore::list(const std::string& prefix, const ListOption
   // Keys written after `at`: rebuilt from the log as they were at `at`.
   std::vector<KeyValue> past;
   if (at < revision_) {
-    std::vector<std::string> keys;
+    struct Changed {
+      std::string key;
+      bool created;  // its first write after `at` created it: absent at `at`
+      int64_t prev;  // else its last write at or before `at`
+    };
+    std::vector<Changed> keys;
     auto* s = changed_since_->get();
     ResetOnExit reset_changed_since(s);
     bind_range(s);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) keys.push_back(column_string(s, 0));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      keys.push_back({column_string(s, 0), sqlite3_column_int(s, 2) != 0, sqlite3_column_int64(s, 3)});
+    }
     if (rc != SQLITE_DONE) return db_error("list history");
     for (const auto& k : keys) {
-      auto* q = key_at_->get();
+      if (k.created) continue;
+      auto* q = log_row_->get();
       ResetOnExit reset_q(q);
-      bind_text(q, 1, k);
-      sqlite3_bind_int64(q, 2, at);
-      rc = sqlite3_step(q);
+      sqlite3_bind_int64(q, 1, k.prev);
+      rc = k.prev > 0 ? sqlite3_step(q) : SQLITE_DONE;
       if (rc == SQLITE_ROW) {
         if (sqlite3_column_int(q, 0) != 0) continue;  // deleted at `at`
         KeyValue kv;
-        kv.key = k;
+        kv.key = k.key;
         kv.value = column_string(q, 1);
         kv.create_revision = sqlite3_column_int64(q, 2);
-        kv.mod_revision = sqlite3_column_int64(q, 3);
+        kv.mod_revision = k.prev;
         past.push_back(std::move(kv));
         continue;
       }
       if (rc != SQLITE_DONE) return db_error("list history");
-      // No write at or before `at`: absent then, unless the first later write was not its
-      // creation (the history was compacted away by an older version of this store).
-      auto* a = key_after_->get();
-      ResetOnExit reset_a(a);
-      bind_text(a, 1, k);
-      sqlite3_bind_int64(a, 2, at);
-      if (sqlite3_step(a) == SQLITE_ROW && sqlite3_column_int(a, 0) == 0) {
-        return fail("history of " + k + " at revision " + std::to_string(at) + " is gone", "Expired");
-      }
+      // The key existed at `at` (its next write was not its creation) but its write then is gone:
+      // compaction keeps it, so this history was compacted away by an older version of this store.
+      return fail("history of " + k.key + " at revision " + std::to_string(at) + " is gone", "Expired");
     }
     std::sort(past.begin(), past.end(), [](const KeyValue& x, const KeyValue& y) { return x.key < y.key; });
   }
@@ -641,7 +679,7 @@ Result<ListResult> SqliteStore::list(const std::string& prefix, const ListOption
 }
 
 Status SqliteStore::write(int64_t rev, const std::string& key, const std::string& value, EventType type,
-                          bool created, int64_t create_rev) {
+                          bool created, int64_t create_rev, int64_t prev) {
   if (type == EventType::kPut) {
     auto* s = upsert_->get();
     bind_text(s, 1, key);
@@ -662,6 +700,7 @@ Status SqliteStore::write(int64_t rev, const std::string& key, const std::string
   bind_blob(s, 5, value);
   sqlite3_bind_int64(s, 6, create_rev ? create_rev : rev);
   sqlite3_bind_int64(s, 7, now_unix());
+  sqlite3_bind_int64(s, 8, prev);
   if (sqlite3_step(s) != SQLITE_DONE) return db_error("log " + key);
   return {};
 }
@@ -706,7 +745,7 @@ std::vector<Result<KeyValue>> SqliteStore::commit_batch(const std::vector<WriteO
     e.created = op->kind == WriteOp::Kind::kCreate;
     int64_t create_rev = cur ? cur->create_revision : 0;
     const std::string& value = op->kind == WriteOp::Kind::kRemove ? cur->value : op->value;
-    if (auto st = write(rev + 1, op->key, value, e.type, e.created, create_rev); !st) {
+    if (auto st = write(rev + 1, op->key, value, e.type, e.created, create_rev, cur ? cur->mod_revision : 0); !st) {
       (void)exec("ROLLBACK");
       return fail_all(st.error());
     }
@@ -847,10 +886,12 @@ Status SqliteStore::compact_locked(int64_t revision) {
   // The delete below may remove the log's last row, which is where open() finds the revision.
   K3DPP_TRY(save_revision());
   // Keep each key's last write at or below the new compacted revision unless it was a delete:
-  // lists at revisions after it (continue tokens) rebuild a key's past value from that row.
+  // lists at revisions after it (continue tokens) rebuild a key's past value from that row. A
+  // write is superseded at the revision when a later write of its key at or below it names it
+  // as `prev`.
   Stmt del(db_,
-           "DELETE FROM log WHERE rev <= ?1 AND (type = 1 OR rev < "
-           "(SELECT MAX(l2.rev) FROM log AS l2 WHERE l2.key = log.key AND l2.rev <= ?1))");
+           "DELETE FROM log WHERE rev <= ?1 AND (type = 1 OR rev IN "
+           "(SELECT prev FROM log WHERE rev <= ?1 AND prev > 0))");
   auto* s = del.get();
   sqlite3_bind_int64(s, 1, revision);
   if (sqlite3_step(s) != SQLITE_DONE) return db_error("compact");

@@ -8,6 +8,10 @@
 
 #include "store/store.h"
 
+#ifndef K3DPP_STORE_TEST_ETCD
+#include <sqlite3.h>
+#endif
+
 using namespace k3dpp;
 using namespace std::chrono_literals;
 
@@ -253,6 +257,75 @@ TEST_CASE("the revision survives a crash, also after a compaction removed the lo
   CHECK(d->mod_revision == 5);
   CHECK(!(*s)->get("/registry/namespaces/b"));
   CHECK((*s)->get("/registry/namespaces/a"));
+}
+
+// A database written before log rows carried `prev` (log_key_rev index instead): opening it links
+// each row to its key's previous write and drops the index; lists at older revisions and
+// compaction then work from the links.
+TEST_CASE("a database from before log.prev: migrated, its history still answers lists") {
+  TempDir dir;
+  std::string db = (dir.path / "state.db").string();
+  {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+    const char* old = R"sql(
+      PRAGMA journal_mode=WAL;
+      CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, create_rev INTEGER NOT NULL,
+                       mod_rev INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE log (rev INTEGER PRIMARY KEY, key TEXT NOT NULL, type INTEGER NOT NULL,
+                        created INTEGER NOT NULL, value BLOB NOT NULL, create_rev INTEGER NOT NULL,
+                        ts INTEGER NOT NULL);
+      CREATE INDEX log_key_rev ON log(key, rev);
+      CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO meta VALUES ('revision', 5), ('compacted', 0);
+      INSERT INTO log VALUES (1, '/r/a', 0, 1, 'A1', 1, 0), (2, '/r/b', 0, 1, 'B1', 2, 0),
+                             (3, '/r/a', 0, 0, 'A2', 1, 0), (4, '/r/b', 1, 0, 'B1', 2, 0),
+                             (5, '/r/b', 0, 1, 'B2', 5, 0);
+      INSERT INTO kv VALUES ('/r/a', 'A2', 1, 3), ('/r/b', 'B2', 5, 5);
+    )sql";
+    REQUIRE(sqlite3_exec(h, old, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(h);
+  }
+  auto s = store::open_sqlite({db});
+  REQUIRE(s);
+  auto& st = **s;
+  CHECK(st.current_revision() == 5);
+  auto at = [&](int64_t rev) {
+    store::ListOptions o;
+    o.revision = rev;
+    auto l = st.list("/r/", o);
+    REQUIRE(l);
+    std::string out;
+    for (auto& kv : l->items) out += kv.value + "@" + std::to_string(kv.mod_revision) + " ";
+    return out;
+  };
+  CHECK(at(1) == "A1@1 ");
+  CHECK(at(2) == "A1@1 B1@2 ");
+  CHECK(at(3) == "A2@3 B1@2 ");
+  CHECK(at(4) == "A2@3 ");
+  REQUIRE(st.update("/r/a", "A3", 3));  // revision 6, written with prev = 3
+  CHECK(at(5) == "A2@3 B2@5 ");
+  REQUIRE(st.compact(4));  // drops A1 (superseded by 3), B1 and its delete (4)
+  CHECK(at(4) == "A2@3 ");
+  CHECK(at(5) == "A2@3 B2@5 ");
+  auto w = st.watch("/r/", 4);
+  REQUIRE(w);
+  int n = 0;
+  while ((*w)->next(kQuiet)) ++n;
+  CHECK(n == 2);  // revisions 5 and 6
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+  auto count = [&](const char* sql) {
+    sqlite3_stmt* q = nullptr;
+    REQUIRE(sqlite3_prepare_v2(h, sql, -1, &q, nullptr) == SQLITE_OK);
+    int64_t v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+    sqlite3_finalize(q);
+    return v;
+  };
+  CHECK(count("SELECT COUNT(*) FROM sqlite_master WHERE name = 'log_key_rev'") == 0);
+  CHECK(count("SELECT COUNT(*) FROM log") == 3);  // 3 (A2: a's last write at 4), 5, 6
+  CHECK(count("SELECT prev FROM log WHERE rev = 6") == 3);
+  sqlite3_close(h);
 }
 #endif
 
