@@ -259,7 +259,7 @@ expect "FallbackToLogsOnError: the log's last line is the message" "^last words 
 expect "describe a command that does not exist: StartError, exit 128, started at the epoch" \
   "Last State: +Terminated
  +Reason: +StartError
- +Message: +.*exec: \"no-such-command\": executable file not found in \\\$PATH.*
+ +Message: +.*executable file .no-such-command. not found in \\\$PATH.*
  +Exit Code: +128
  +Started: +Thu, 01 Jan 1970 00:00:00 \+0000" -- kubectl describe pod no-cmd
 expect "describe init-fails: init container Terminated Error exit 2, app container PodInitializing" \
