@@ -1,8 +1,11 @@
 // Generic REST over the store: get, list, watch, create, update, patch, delete, deletecollection.
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <ctime>
+#include <stdexcept>
 #include <set>
 
 #include "apiserver/internal.h"
@@ -24,9 +27,31 @@ std::string now_rfc3339() {
   return buf;
 }
 
+namespace {
+// Random bytes for uids and generated names from a per-thread pool that RAND_bytes refills 1 KiB at
+// a time: one RAND_bytes call (its DRBG lock and setup) per ~40 creates instead of two per create
+// (~4 % of a create's CPU at C=50).
+void random_bytes(unsigned char* out, size_t n) {
+  thread_local unsigned char pool[1024];
+  thread_local size_t left = 0;
+  while (n > 0) {
+    if (left == 0) {
+      if (RAND_bytes(pool, sizeof pool) != 1) throw std::runtime_error("RAND_bytes failed");
+      left = sizeof pool;
+    }
+    size_t take = std::min(n, left);
+    std::memcpy(out, pool + (sizeof pool - left), take);
+    std::memset(pool + (sizeof pool - left), 0, take);  // handed out once
+    left -= take;
+    out += take;
+    n -= take;
+  }
+}
+}  // namespace
+
 std::string new_uid() {
   unsigned char b[16];
-  RAND_bytes(b, sizeof b);
+  random_bytes(b, sizeof b);
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
   static const char* hex = "0123456789abcdef";
@@ -155,7 +180,22 @@ std::string media_type(const std::string& content_type) {
   return strings::to_lower(strings::trim(content_type.substr(0, semi)));
 }
 
-std::string random_suffix(size_t n) { return strings::random_string(n, "bcdfghjklmnpqrstvwxz2456789"); }
+// Kubernetes' generateName alphabet (no vowels, no 0/1/3), uniform by rejection sampling.
+std::string random_suffix(size_t n) {
+  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+  constexpr unsigned kLimit = 256 - 256 % kAlphabet.size();
+  std::string out;
+  out.reserve(n);
+  while (out.size() < n) {
+    unsigned char b[8];
+    random_bytes(b, sizeof b);
+    for (unsigned char c : b) {
+      if (c >= kLimit || out.size() == n) continue;
+      out.push_back(kAlphabet[c % kAlphabet.size()]);
+    }
+  }
+  return out;
+}
 
 bool is_terminating(const json& ns) {
   return ns.contains("metadata") && ns["metadata"].contains("deletionTimestamp");
