@@ -22,6 +22,8 @@ Informer::~Informer() { stop(); }
 
 void Informer::add_handlers(InformerHandlers h) { handlers_.push_back(std::move(h)); }
 
+void Informer::add_change_handler(ChangeHandler h) { change_handlers_.push_back(std::move(h)); }
+
 void Informer::start() {
   if (thread_.joinable()) return;
   thread_ = std::jthread([this](std::stop_token st) { run(st); });
@@ -87,6 +89,7 @@ void Informer::upsert(json obj) {
       cache_.emplace(key, ptr);
     }
   }
+  for (auto& h : change_handlers_) h(old, ptr);
   for (auto& h : handlers_) {
     if (old) {
       if (h.on_update) h.on_update(*old, *ptr);
@@ -106,6 +109,10 @@ void Informer::erase(const json& obj) {
       old = it->second;
       cache_.erase(it);
     }
+  }
+  if (!change_handlers_.empty()) {
+    ObjectPtr gone = old ? old : std::make_shared<const json>(obj);  // not cached: the event's copy
+    for (auto& h : change_handlers_) h(gone, nullptr);
   }
   for (auto& h : handlers_) {
     if (h.on_delete) h.on_delete(old ? *old : obj);

@@ -38,6 +38,10 @@ class Informer {
 
   // Before start().
   void add_handlers(InformerHandlers h);
+  // The same changes as the cached pointers (old_obj null on add, cur null on delete), before the
+  // handlers above: for an index that keeps objects or facts derived from them without a copy.
+  using ChangeHandler = std::function<void(const ObjectPtr& old_obj, const ObjectPtr& cur)>;
+  void add_change_handler(ChangeHandler h);
   void start();
   // Asks the watch loop to end without waiting for it (a watch notices within ~1 s); stop() also joins.
   // Stopping many informers: request_stop() on all, then stop() on each, so they end together.
@@ -65,6 +69,7 @@ class Informer {
   Resource resource_;
   std::string ns_;
   ListOptions opts_;
+  std::vector<ChangeHandler> change_handlers_;
   std::vector<InformerHandlers> handlers_;
   mutable std::mutex mu_;
   mutable std::condition_variable synced_cv_;

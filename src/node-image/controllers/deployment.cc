@@ -108,6 +108,20 @@ std::pair<long long, long long> resolve_surge_unavailable(const json& d) {
 
 DeploymentPlan plan_deployment(const json& d, const std::vector<json>& replica_sets,
                                const std::vector<const json*>& pods, TimePoint now) {
+  long long min_ready = d["spec"].value("minReadySeconds", 0LL);
+  std::map<std::string, PodCounts> counts;
+  for (const json* p : pods) {
+    const json* ref = controller_ref(*p);
+    if (ref == nullptr || !pod_is_active(*p)) continue;
+    auto& c = counts[ref->value("uid", "")];
+    c.active++;
+    if (pod_is_available(*p, min_ready, now)) c.available++;
+  }
+  return plan_deployment(d, replica_sets, counts, now);
+}
+
+DeploymentPlan plan_deployment(const json& d, const std::vector<json>& replica_sets,
+                               const std::map<std::string, PodCounts>& pods, TimePoint now) {
   DeploymentPlan plan;
   const json& spec = d["spec"];
   const std::string name = meta_str(d, "name");
@@ -146,15 +160,11 @@ DeploymentPlan plan_deployment(const json& d, const std::vector<json>& replica_s
     if (ta != tb) return ta < tb;
     return meta_str(a.obj, "name") < meta_str(b.obj, "name");
   });
-  std::map<std::string, size_t> by_uid;
-  for (size_t i = 0; i < views.size(); ++i) by_uid[meta_str(views[i].obj, "uid")] = i;
-  for (const json* p : pods) {
-    const json* ref = controller_ref(*p);
-    if (ref == nullptr) continue;
-    auto it = by_uid.find(ref->value("uid", ""));
-    if (it == by_uid.end() || !pod_is_active(*p)) continue;
-    views[it->second].active++;
-    if (pod_is_available(*p, min_ready, now)) views[it->second].available++;
+  for (auto& v : views) {
+    auto it = pods.find(meta_str(v.obj, "uid"));
+    if (it == pods.end()) continue;
+    v.active = it->second.active;
+    v.available = it->second.available;
   }
 
   // The new ReplicaSet: the one whose template equals the deployment's (the oldest such).

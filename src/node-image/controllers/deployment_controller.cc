@@ -15,7 +15,8 @@ class DeploymentController : public Controller {
       : Controller(ctx, "deployment", ctx.options.deployment_workers),
         deps_(ctx.informers.get(client::res::kDeployments)),
         rs_(ctx.informers.get(client::res::kReplicaSets)),
-        pods_(ctx.informers.get(client::res::kPods)) {}
+        pods_(ctx.informers.get(client::res::kPods)),
+        index_(ctx.informers.pod_index()) {}
 
   void setup() override {
     deps_.add_handlers({[this](const json& o) { enqueue(client::object_key(o)); },
@@ -46,7 +47,11 @@ class DeploymentController : public Controller {
         enqueue_soon(client::object_key(meta_str(pod, "namespace"), dref->value("name", "")));
       }
     };
-    pods_.add_handlers({pod_changed, [pod_changed](const json&, const json& o) { pod_changed(o); }, pod_changed});
+    pods_.add_handlers({pod_changed,
+                        [pod_changed](const json& old, const json& o) {
+                          if (!same_for_owner(old, o)) pod_changed(o);  // a binding changes no count
+                        },
+                        pod_changed});
   }
 
  private:
@@ -57,22 +62,24 @@ class DeploymentController : public Controller {
     std::string uid = meta_str(*d, "uid");
     auto sel = apimachinery::LabelSelector::from_json((*d)["spec"].value("selector", json()));
     std::vector<json> rss;
-    std::set<std::string> rs_uids;
+    std::map<std::string, PodCounts> pods;
+    const auto now = Clock::now();
+    const long long min_ready = (*d)["spec"].value("minReadySeconds", 0LL);
     for (const auto& rs : rs_.list(ns)) {
       const json* ref = controller_ref(*rs);
       bool mine = ref != nullptr ? ref->value("uid", "") == uid : (sel && sel->matches(labels_of(*rs)));
       if (!mine) continue;
       rss.push_back(*rs);
-      rs_uids.insert(meta_str(*rs, "uid"));
+      std::string rs_uid = meta_str(*rs, "uid");
+      PodCounts& c = pods[rs_uid];
+      for (const auto& p : index_.owned_by(rs_uid)) {
+        if (!p->active) continue;
+        c.active++;
+        if (p->available(min_ready, now)) c.available++;
+      }
     }
-    auto pod_ptrs = pods_.list(ns, [&](const json& p) {
-      const json* ref = controller_ref(p);
-      return ref != nullptr && rs_uids.count(ref->value("uid", "")) > 0;
-    });
-    std::vector<const json*> pods;
-    for (const auto& p : pod_ptrs) pods.push_back(p.get());
 
-    auto plan = plan_deployment(*d, rss, pods, Clock::now());
+    auto plan = plan_deployment(*d, rss, pods, now);
     std::optional<std::chrono::milliseconds> again;
     if (plan.requeue_after.count() > 0) again = plan.requeue_after;
     auto soon = [&](int ms) {
@@ -136,6 +143,7 @@ class DeploymentController : public Controller {
   client::Informer& deps_;
   client::Informer& rs_;
   client::Informer& pods_;
+  PodIndex& index_;
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "controllers/events.h"
 #include "controllers/manager.h"
+#include "controllers/pod_index.h"
 #include "controllers/util.h"
 #include "controllers/work_queue.h"
 
@@ -29,6 +30,14 @@ class SharedInformers {
     auto& slot = informers_[r.group_version + "/" + r.plural];
     if (!slot) slot = std::make_unique<client::Informer>(client_, r);
     return *slot;
+  }
+  // The pods by controller uid, shared by the ReplicaSet and Deployment controllers (the first
+  // call registers its handler: before start_all()).
+  PodIndex& pod_index() {
+    client::Informer& pods = get(client::res::kPods);
+    std::lock_guard<std::mutex> l(mu_);
+    if (!pod_index_) pod_index_ = std::make_unique<PodIndex>(pods);
+    return *pod_index_;
   }
   void start_all() {
     std::lock_guard<std::mutex> l(mu_);
@@ -52,6 +61,7 @@ class SharedInformers {
  private:
   client::ApiClient& client_;
   std::mutex mu_;
+  std::unique_ptr<PodIndex> pod_index_;  // destroyed after the informers whose thread feeds it
   std::map<std::string, std::unique_ptr<client::Informer>> informers_;
 };
 

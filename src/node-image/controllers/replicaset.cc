@@ -6,27 +6,13 @@
 
 namespace k3dpp::controllers {
 
-namespace {
-
-int phase_rank(const json& pod) {
-  std::string p = pod.contains("status") ? pod["status"].value("phase", "") : "";
-  if (p == "Pending" || p.empty()) return 0;
-  if (p == "Unknown") return 1;
-  return 2;
-}
-
-}  // namespace
-
-std::vector<const json*> deletion_order(std::vector<const json*> pods) {
-  auto key = [](const json* p) {
-    bool scheduled = p->contains("spec") && !(*p)["spec"].value("nodeName", "").empty();
-    bool ready = pod_is_ready(*p);
-    auto since = pod_ready_since(*p).value_or(TimePoint{});
-    auto created = parse_rfc3339(meta_str(*p, "creationTimestamp")).value_or(TimePoint{});
-    return std::make_tuple(scheduled, phase_rank(*p), ready, -since.time_since_epoch().count(),
-                           -created.time_since_epoch().count(), meta_str(*p, "name"));
+std::vector<const PodFacts*> deletion_order(std::vector<const PodFacts*> pods) {
+  auto key = [](const PodFacts* p) {
+    auto since = p->ready_since.value_or(TimePoint{});
+    return std::make_tuple(p->scheduled, p->phase_rank, p->ready(), -since.time_since_epoch().count(),
+                           -p->created.time_since_epoch().count(), std::cref(p->name));
   };
-  std::stable_sort(pods.begin(), pods.end(), [&](const json* a, const json* b) { return key(a) < key(b); });
+  std::stable_sort(pods.begin(), pods.end(), [&](const PodFacts* a, const PodFacts* b) { return key(a) < key(b); });
   return pods;
 }
 
@@ -44,6 +30,15 @@ json pod_from_template(const json& rs, const std::string& suffix) {
 }
 
 ReplicaSetPlan plan_replica_set(const json& rs, const std::vector<const json*>& pods, TimePoint now) {
+  std::vector<PodFacts> facts;
+  facts.reserve(pods.size());
+  for (const json* p : pods) facts.push_back(pod_facts(*p));
+  std::vector<const PodFacts*> ptrs;
+  for (const auto& f : facts) ptrs.push_back(&f);
+  return plan_replica_set(rs, ptrs, now);
+}
+
+ReplicaSetPlan plan_replica_set(const json& rs, const std::vector<const PodFacts*>& pods, TimePoint now) {
   ReplicaSetPlan plan;
   const json& spec = rs.contains("spec") ? rs["spec"] : json::object();
   long long replicas = spec.value("replicas", 1LL);
@@ -58,60 +53,64 @@ ReplicaSetPlan plan_replica_set(const json& rs, const std::vector<const json*>& 
           : json::object();
   bool rs_deleting = is_deleting(rs);
 
-  std::vector<const json*> mine;
-  for (const json* p : pods) {
-    const json* ref = controller_ref(*p);
-    bool matches = selector.matches(labels_of(*p));
-    if (ref != nullptr) {
-      if (ref->value("uid", "") != uid) continue;
-      if (!matches) {
-        if (!rs_deleting) plan.release.push_back(meta_str(*p, "name"));
+  // Selector and template labels matched once per label set (a ReplicaSet's pods share theirs).
+  const std::string* memo_key = nullptr;
+  bool memo_matches = false, memo_full = false;
+  auto match = [&](const PodFacts* p, bool* full) {
+    if (memo_key == nullptr || *memo_key != p->labels_key) {
+      const json& pl = p->labels();
+      memo_key = &p->labels_key;
+      memo_matches = selector.matches(pl);
+      memo_full = true;
+      for (auto it = tmpl_labels.begin(); it != tmpl_labels.end() && memo_full; ++it) {
+        auto l = pl.find(it.key());
+        if (l == pl.end() || *l != it.value()) memo_full = false;
+      }
+    }
+    if (full != nullptr) *full = memo_full;
+    return memo_matches;
+  };
+  std::vector<const PodFacts*> mine;
+  for (const PodFacts* p : pods) {
+    if (!p->owner_uid.empty()) {
+      if (p->owner_uid != uid) continue;
+      if (!match(p, nullptr)) {
+        if (!rs_deleting) plan.release.push_back(p->name);
         continue;
       }
       mine.push_back(p);
-    } else if (matches && !rs_deleting && !is_deleting(*p) && pod_is_active(*p)) {
-      plan.adopt.push_back(meta_str(*p, "name"));
+    } else if (!rs_deleting && p->active && match(p, nullptr)) {
+      plan.adopt.push_back(p->name);
       mine.push_back(p);
     }
   }
-  std::vector<const json*> active;
-  for (const json* p : mine) {
-    if (pod_is_active(*p)) active.push_back(p);
+  std::vector<const PodFacts*> active;
+  for (const PodFacts* p : mine) {
+    if (p->active) active.push_back(p);
   }
   long long have = static_cast<long long>(active.size());
-  std::vector<const json*> remaining = active;
   if (!rs_deleting) {
     if (have < replicas) {
       plan.create = static_cast<int>(replicas - have);
     } else if (have > replicas) {
       auto order = deletion_order(active);
       size_t n = static_cast<size_t>(have - replicas);
-      remaining.clear();
-      for (size_t i = 0; i < order.size(); ++i) {
-        if (i < n) {
-          plan.delete_pods.push_back(meta_str(*order[i], "name"));
-        } else {
-          remaining.push_back(order[i]);
-        }
-      }
+      for (size_t i = 0; i < n && i < order.size(); ++i) plan.delete_pods.push_back(order[i]->name);
     }
   }
   // Status reflects the pods as observed now (Kubernetes does the same: the next sync after the
   // creations/deletions are observed updates the counts).
   long long fully = 0, ready = 0, available = 0;
-  for (const json* p : active) {
-    const json& pl = labels_of(*p);
-    bool full = true;
-    for (auto it = tmpl_labels.begin(); it != tmpl_labels.end(); ++it) {
-      if (!pl.contains(it.key()) || pl[it.key()] != it.value()) full = false;
-    }
+  for (const PodFacts* p : active) {
+    bool full = false;
+    match(p, &full);
     if (full) ++fully;
-    if (pod_is_ready(*p)) ++ready;
-    if (pod_is_available(*p, min_ready, now)) {
+    if (p->ready()) ++ready;
+    if (p->available(min_ready, now)) {
       ++available;
-    } else if (auto since = pod_ready_since(*p)) {
+    } else if (p->ready_since) {
       auto due = std::chrono::duration_cast<std::chrono::milliseconds>(
-          *since + std::chrono::seconds(min_ready) - now + std::chrono::milliseconds(100));
+          *p->ready_since + std::chrono::seconds(min_ready) - now + std::chrono::milliseconds(100));
       if (due < std::chrono::milliseconds(100)) due = std::chrono::milliseconds(100);
       if (plan.requeue_after.count() == 0 || due < plan.requeue_after) plan.requeue_after = due;
     }

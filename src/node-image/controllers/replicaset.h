@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "controllers/pod_index.h"
 #include "controllers/util.h"
 
 namespace k3dpp::controllers {
@@ -18,8 +19,10 @@ struct ReplicaSetPlan {
   std::chrono::milliseconds requeue_after{0};
 };
 
-// pods: every pod of the RS's namespace (the plan picks owned/orphan ones itself).
-// A null or unparsable selector matches nothing.
+// pods: the RS's pods and the namespace's orphans (others are skipped: every pod of the namespace
+// will do). A null or unparsable selector matches nothing.
+ReplicaSetPlan plan_replica_set(const json& rs, const std::vector<const PodFacts*>& pods, TimePoint now);
+// The same over plain JSON pods (tests).
 ReplicaSetPlan plan_replica_set(const json& rs, const std::vector<const json*>& pods, TimePoint now);
 
 // A new pod for the RS: name "<rs>-<5 chars>", template labels/annotations/spec, controller ref.
@@ -27,6 +30,6 @@ json pod_from_template(const json& rs, const std::string& suffix);
 
 // Deletion order for scaling down: unscheduled before scheduled, Pending before Running, not ready
 // before ready, ready for less time first, newer before older. Returns a sorted copy.
-std::vector<const json*> deletion_order(std::vector<const json*> pods);
+std::vector<const PodFacts*> deletion_order(std::vector<const PodFacts*> pods);
 
 }  // namespace k3dpp::controllers

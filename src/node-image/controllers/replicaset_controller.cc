@@ -15,11 +15,15 @@ class ReplicaSetController : public Controller {
   explicit ReplicaSetController(Context ctx)
       : Controller(ctx, "replicaset", ctx.options.replicaset_workers),
         rs_(ctx.informers.get(client::res::kReplicaSets)),
-        pods_(ctx.informers.get(client::res::kPods)) {}
+        pods_(ctx.informers.get(client::res::kPods)),
+        index_(ctx.informers.pod_index()) {}
 
   void setup() override {
     rs_.add_handlers({[this](const json& o) { enqueue(client::object_key(o)); },
-                      [this](const json&, const json& o) { enqueue(client::object_key(o)); },
+                      [this](const json& old, const json& o) {
+                        // Our own status write needs no sync (pod events bring the next one).
+                        if (!only_status_changed(old, o)) enqueue(client::object_key(o));
+                      },
                       [this](const json& o) { enqueue(client::object_key(o)); }});
     pods_.add_handlers({[this](const json& p) { pod_changed(p, nullptr); },
                         [this](const json& old, const json& p) { pod_changed(p, &old); },
@@ -28,11 +32,24 @@ class ReplicaSetController : public Controller {
 
  private:
   struct Expectations {
-    std::map<std::string, std::pair<json, std::chrono::steady_clock::time_point>> creates;  // name → pod
+    std::map<std::string, std::pair<PodFactsPtr, std::chrono::steady_clock::time_point>> creates;  // name → pod
     std::map<std::string, std::chrono::steady_clock::time_point> deletes;
   };
 
+  // Spec and metadata (but resourceVersion and managedFields) unchanged.
+  static bool only_status_changed(const json& old, const json& cur) {
+    if (!old.contains("metadata") || !cur.contains("metadata")) return false;
+    if (old.value("spec", json()) != cur.value("spec", json())) return false;
+    json a = old["metadata"], b = cur["metadata"];
+    for (json* m : {&a, &b}) {
+      m->erase("resourceVersion");
+      m->erase("managedFields");
+    }
+    return a == b;
+  }
+
   void pod_changed(const json& pod, const json* old) {
+    if (old != nullptr && same_for_owner(*old, pod)) return;  // e.g. its binding: nothing we count
     const std::string ns = meta_str(pod, "namespace");
     const json* ref = controller_ref(pod);
     if (ref != nullptr) {
@@ -67,40 +84,40 @@ class ReplicaSetController : public Controller {
       return std::nullopt;
     }
     auto now_steady = std::chrono::steady_clock::now();
-    auto all = pods_.list(ns);
-    std::vector<const json*> pods;
-    std::set<std::string> present;
-    std::vector<json> virtual_pods;
+    // Our pods and the namespace's orphans (adoption candidates), from the index: not every pod of
+    // the namespace, and no JSON lookups per pod.
+    std::vector<PodFactsPtr> owned = index_.owned_by(meta_str(*rs, "uid"));
+    std::vector<PodFactsPtr> orphans = index_.orphans(ns);
+    std::vector<PodFactsPtr> virtual_pods;  // created by us, not in the cache yet
+    std::set<std::string> hidden;           // deleted by us, the deletion not in the cache yet
     {
       std::lock_guard<std::mutex> l(exp_mu_);
       auto& e = expectations_[key];
-      for (const auto& p : all) present.insert(meta_str(*p, "name"));
       for (auto it = e.creates.begin(); it != e.creates.end();) {
-        if (present.count(it->first) || now_steady - it->second.second > std::chrono::seconds(30)) {
+        if (index_.get(ns, it->first) || now_steady - it->second.second > std::chrono::seconds(30)) {
           it = e.creates.erase(it);
         } else {
           virtual_pods.push_back(it->second.first);
           ++it;
         }
       }
-      for (const auto& p : all) {
-        std::string n = meta_str(*p, "name");
-        auto d = e.deletes.find(n);
-        if (d != e.deletes.end()) {
-          if (is_deleting(*p) || now_steady - d->second > std::chrono::seconds(30)) {
-            e.deletes.erase(d);
-          } else {
-            continue;  // our delete is not observed yet: treat as gone
-          }
-        }
-        pods.push_back(p.get());
-      }
-      // Forget deletes of pods that are gone from the cache.
       for (auto it = e.deletes.begin(); it != e.deletes.end();) {
-        it = present.count(it->first) ? std::next(it) : e.deletes.erase(it);
+        auto cur = index_.get(ns, it->first);
+        if (!cur || cur->deleting || now_steady - it->second > std::chrono::seconds(30)) {
+          it = e.deletes.erase(it);  // observed (terminating or gone), or given up on
+        } else {
+          hidden.insert(it->first);
+          ++it;
+        }
       }
     }
-    for (const auto& v : virtual_pods) pods.push_back(&v);
+    std::vector<const PodFacts*> pods;
+    pods.reserve(owned.size() + orphans.size() + virtual_pods.size());
+    for (const auto* list : {&owned, &orphans, &virtual_pods}) {
+      for (const auto& p : *list) {
+        if (hidden.empty() || !hidden.count(p->name)) pods.push_back(p.get());
+      }
+    }
 
     auto plan = plan_replica_set(*rs, pods, Clock::now());
     std::optional<std::chrono::milliseconds> again;
@@ -137,7 +154,8 @@ class ReplicaSetController : public Controller {
         if (r) {
           {
             std::lock_guard<std::mutex> l(exp_mu_);
-            expectations_[key].creates[pname] = {std::move(*r), std::chrono::steady_clock::now()};
+            auto facts = std::make_shared<const PodFacts>(pod_facts(std::make_shared<const json>(std::move(*r))));
+            expectations_[key].creates[pname] = {std::move(facts), std::chrono::steady_clock::now()};
           }
           events_.record(*rs, "Normal", "SuccessfulCreate", "Created pod: " + pname);
           return;
@@ -198,6 +216,7 @@ class ReplicaSetController : public Controller {
   static constexpr int kCreateParallelism = 8;
   client::Informer& rs_;
   client::Informer& pods_;
+  PodIndex& index_;
   AsyncEventRecorder events_{ctx_.client, "controller-manager", 1};
   std::mutex exp_mu_;
   std::map<std::string, Expectations> expectations_;

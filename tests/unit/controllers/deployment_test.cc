@@ -202,7 +202,7 @@ TEST_CASE("maxSurge/maxUnavailable resolution") {
 
 TEST_CASE("a new deployment gets one ReplicaSet <name>-<hash>, revision 1, owned, with the hash label") {
   json d = make_deployment("nginx:1.24", "Initial release", 2);
-  auto plan = plan_deployment(d, {}, {}, *parse_rfc3339("2025-01-01T00:00:00Z"));
+  auto plan = plan_deployment(d, {}, std::vector<const json*>{}, *parse_rfc3339("2025-01-01T00:00:00Z"));
   REQUIRE(plan.create.size() == 1);
   const json& rs = plan.create[0];
   std::string hash = pod_template_hash(d["spec"]["template"]);
