@@ -201,6 +201,9 @@ struct NodeStack::Impl {
         ko.node_name = o.node_name;
         ko.pod_cidr = cidr;
         ko.host_ip = node_ip;
+        // Service env vars from the proxy's informer (stopped after the kubelet) instead of a
+        // LIST per container start.
+        if (proxy) ko.cached_services = [p = proxy.get()](const std::string& ns) { return p->services_in(ns); };
         auto k = std::make_unique<kubelet::Kubelet>(*api, ko);
         if (auto s = k->start(); !s) {
           lg->error("node {}: {}", o.node_name, s.error().message);

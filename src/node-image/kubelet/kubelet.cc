@@ -426,6 +426,9 @@ struct Kubelet::PodWorker {
       return k.api_.get(client::Resource{"v1", plural}, ons, oname);
     };
     ectx.services = [this](const std::string& ons) -> Result<std::vector<json>> {
+      if (k.opts_.cached_services) {
+        if (auto cached = k.opts_.cached_services(ons)) return std::move(*cached);
+      }
       auto l = k.api_.list(client::Resource{"v1", "services"}, ons);
       if (!l) return l.error();
       return l->items;

@@ -52,6 +52,10 @@ struct KubeletOptions {
   // at least this often (volume refresh, status drift).
   std::chrono::milliseconds full_sync{10000};
   cri::CriOptions cri;
+  // The services of a namespace from a cache someone else keeps (the node's service proxy watches
+  // them all), for the containers' service environment variables; nullopt (or no function) until
+  // that cache has synced, and then each container start LISTs them from the API server.
+  std::function<std::optional<std::vector<json>>(const std::string& ns)> cached_services;
 };
 
 class Kubelet {

@@ -112,6 +112,13 @@ size_t Proxy::applies() const {
   return applies_;
 }
 
+std::optional<std::vector<json>> Proxy::services_in(const std::string& ns) const {
+  if (!services_ || !services_->synced()) return std::nullopt;
+  std::vector<json> out;
+  for (const auto& s : services_->list(ns)) out.push_back(*s);
+  return out;
+}
+
 void Proxy::run(std::stop_token stop) {
   auto logger = log::get("proxy");
   const auto sync_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

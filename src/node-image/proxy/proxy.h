@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -70,6 +71,8 @@ class Proxy {
   ProxyState current_state() const;
   // Number of successful applies so far (for tests and metrics).
   size_t applies() const;
+  // The services of namespace `ns` as the informer has them; nullopt until it has synced.
+  std::optional<std::vector<json>> services_in(const std::string& ns) const;
 
  private:
   void run(std::stop_token stop);

@@ -261,7 +261,7 @@ struct Rig {
   std::shared_ptr<FakeCri> cri = std::make_shared<FakeCri>();
   std::unique_ptr<Kubelet> k;
   std::string tmp = "/tmp/k3dpp-kubelet-sync-" + std::to_string(::getpid());
-  Rig() {
+  explicit Rig(std::function<void(KubeletOptions&)> tweak = {}) {
     KubeletOptions o;
     o.node_name = "node-a";
     o.host_ip = "172.18.0.2";
@@ -269,6 +269,7 @@ struct Rig {
     o.log_root = tmp + "/pods";
     o.defaults.pods_root = tmp + "/kubelet";
     o.resync = 50ms;
+    if (tweak) tweak(o);
     k = std::make_unique<Kubelet>(api, cri, o);
   }
   ~Rig() {
@@ -323,6 +324,59 @@ TEST_CASE("a pod runs: sandbox, container, Running status with IP, events") {
   auto url = r.k->exec_url("default", "web", "", {"ls"}, false, false, true, true);
   REQUIRE(url);
   CHECK(*url == "http://127.0.0.1:1/exec/x");
+}
+
+namespace {
+std::vector<std::string> env_of(FakeCri& cri, const std::string& container) {
+  std::lock_guard lk(cri.mu);
+  std::vector<std::string> out;
+  for (const auto& [_, c] : cri.containers) {
+    if (c.config.metadata().name() != container) continue;
+    for (const auto& kv : c.config.envs()) out.push_back(kv.key() + "=" + kv.value());
+  }
+  return out;
+}
+json service(const std::string& name, const std::string& ip) {
+  return {{"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec", {{"clusterIP", ip}, {"ports", json::array({{{"port", 80}, {"protocol", "TCP"}}})}}}};
+}
+}  // namespace
+
+TEST_CASE("service env vars: from the cached services once that cache has synced, else a LIST") {
+  std::atomic<bool> synced{false};
+  std::atomic<int> asked{0};
+  Rig r([&](KubeletOptions& o) {
+    o.cached_services = [&](const std::string& ns) -> std::optional<std::vector<json>> {
+      ++asked;
+      if (!synced) return std::nullopt;
+      CHECK(ns == "default");
+      return std::vector<json>{service("cached", "10.43.0.20")};
+    };
+  });
+  r.api.services.push_back(service("listed", "10.43.0.10"));
+  r.api.pods.push_back(make_pod("web", "busybox:1.36"));
+  REQUIRE(r.k->start());
+  REQUIRE(eventually([&] { return r.api.status("web").value("phase", "") == "Running"; }));
+  auto env = env_of(*r.cri, "app");
+  CHECK(asked.load() >= 1);
+  CHECK(has(env, "LISTED_SERVICE_HOST=10.43.0.10"));  // not synced yet: the LIST's
+  CHECK_FALSE(has(env, "CACHED_SERVICE_HOST=10.43.0.20"));
+
+  synced = true;
+  r.api.push("ADDED", make_pod("web2", "busybox:1.36"));
+  REQUIRE(eventually([&] { return r.api.status("web2").value("phase", "") == "Running"; }));
+  std::vector<std::string> env2;
+  {
+    std::lock_guard lk(r.cri->mu);
+    for (const auto& [_, c] : r.cri->containers) {
+      if (c.sandbox.empty()) continue;
+      auto sb = r.cri->sandboxes.find(c.sandbox);
+      if (sb == r.cri->sandboxes.end() || sb->second.config.metadata().name() != "web2") continue;
+      for (const auto& kv : c.config.envs()) env2.push_back(kv.key() + "=" + kv.value());
+    }
+  }
+  CHECK(has(env2, "CACHED_SERVICE_HOST=10.43.0.20"));
+  CHECK_FALSE(has(env2, "LISTED_SERVICE_HOST=10.43.0.10"));
 }
 
 TEST_CASE("restarts: immediate first restart, then CrashLoopBackOff") {
