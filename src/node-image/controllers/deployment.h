@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "controllers/pod_index.h"
 #include "controllers/util.h"
 
 namespace k3dpp::controllers {
@@ -32,15 +33,9 @@ std::string pod_template_hash(const json& pod_template, long long collision_coun
 // Templates equal ignoring the pod-template-hash label.
 bool templates_equal(const json& a, const json& b);
 
-// The pods of one ReplicaSet as the deployment counts them: active (pod_is_active) and available
-// (Ready for the deployment's minReadySeconds).
-struct PodCounts {
-  long long active = 0;
-  long long available = 0;
-};
-
 // replica_sets: the ReplicaSets owned by the deployment (and orphans matching its selector,
-// which are adopted). pods: the counts of the pods owned by those ReplicaSets, by ReplicaSet uid.
+// which are adopted). pods: the counts of the pods owned by those ReplicaSets, by ReplicaSet uid
+// (available: Ready for the deployment's minReadySeconds).
 DeploymentPlan plan_deployment(const json& deployment, const std::vector<json>& replica_sets,
                                const std::map<std::string, PodCounts>& pods, TimePoint now);
 // The same over the pods themselves (tests).

@@ -72,6 +72,10 @@ class DeploymentController : public Controller {
       rss.push_back(*rs);
       std::string rs_uid = meta_str(*rs, "uid");
       PodCounts& c = pods[rs_uid];
+      if (min_ready <= 0) {
+        c = index_.counts_owned_by(rs_uid);  // kept by the index: no walk over the pods
+        continue;
+      }
       for (const auto& p : index_.owned_by(rs_uid)) {
         if (!p->active) continue;
         c.active++;

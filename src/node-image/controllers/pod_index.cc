@@ -75,16 +75,19 @@ void PodIndex::apply(const client::ObjectPtr& old_obj, const client::ObjectPtr& 
   // Facts are built outside the lock: the informer thread is the only writer.
   PodFactsPtr facts = cur ? std::make_shared<const PodFacts>(pod_facts(cur)) : nullptr;
   std::string key = client::object_key(cur ? *cur : *old_obj);
+  auto count = [](Bucket& b, const PodFacts& f, long long d) {
+    if (!f.active) return;
+    b.counts.active += d;
+    if (f.ready()) b.counts.available += d;
+  };
   std::lock_guard<std::mutex> l(mu_);
   auto it = by_key_.find(key);
   if (it != by_key_.end()) {
-    std::string old_bucket = bucket_of(*it->second);
-    if (!facts || bucket_of(*facts) != old_bucket) {
-      auto b = by_owner_.find(old_bucket);
-      if (b != by_owner_.end()) {
-        b->second.erase(key);
-        if (b->second.empty()) by_owner_.erase(b);
-      }
+    auto b = by_owner_.find(bucket_of(*it->second));
+    if (b != by_owner_.end()) {
+      count(b->second, *it->second, -1);
+      b->second.pods.erase(key);
+      if (b->second.pods.empty()) by_owner_.erase(b);
     }
     if (!facts) {
       by_key_.erase(it);
@@ -96,7 +99,9 @@ void PodIndex::apply(const client::ObjectPtr& old_obj, const client::ObjectPtr& 
   } else {
     return;
   }
-  by_owner_[bucket_of(*facts)][key] = facts;
+  Bucket& b = by_owner_[bucket_of(*facts)];
+  b.pods[key] = facts;
+  count(b, *facts, 1);
 }
 
 std::vector<PodFactsPtr> PodIndex::owned_by(const std::string& owner_uid) const {
@@ -105,9 +110,15 @@ std::vector<PodFactsPtr> PodIndex::owned_by(const std::string& owner_uid) const 
   std::lock_guard<std::mutex> l(mu_);
   auto b = by_owner_.find(owner_uid);
   if (b == by_owner_.end()) return out;
-  out.reserve(b->second.size());
-  for (const auto& [k, f] : b->second) out.push_back(f);
+  out.reserve(b->second.pods.size());
+  for (const auto& [k, f] : b->second.pods) out.push_back(f);
   return out;
+}
+
+PodCounts PodIndex::counts_owned_by(const std::string& owner_uid) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto b = owner_uid.empty() ? by_owner_.end() : by_owner_.find(owner_uid);
+  return b == by_owner_.end() ? PodCounts{} : b->second.counts;
 }
 
 std::vector<PodFactsPtr> PodIndex::orphans(const std::string& ns) const {
@@ -115,8 +126,8 @@ std::vector<PodFactsPtr> PodIndex::orphans(const std::string& ns) const {
   std::lock_guard<std::mutex> l(mu_);
   auto b = by_owner_.find("\x1f" + ns);
   if (b == by_owner_.end()) return out;
-  out.reserve(b->second.size());
-  for (const auto& [k, f] : b->second) out.push_back(f);
+  out.reserve(b->second.pods.size());
+  for (const auto& [k, f] : b->second.pods) out.push_back(f);
   return out;
 }
 

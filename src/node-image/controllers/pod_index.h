@@ -16,6 +16,11 @@
 
 namespace k3dpp::controllers {
 
+struct PodCounts {
+  long long active = 0;
+  long long available = 0;  // active and Ready for minReadySeconds (counts_owned_by: Ready)
+};
+
 struct PodFacts {
   client::ObjectPtr obj;  // the pod itself (labels, adoption patches)
   std::string ns, name, uid;
@@ -61,6 +66,9 @@ class PodIndex {
 
   // Pods whose controller ownerReference has this uid.
   std::vector<PodFactsPtr> owned_by(const std::string& owner_uid) const;
+  // How many of them are active, and active and Ready, kept as pods change (no walk): what a
+  // Deployment without minReadySeconds counts.
+  PodCounts counts_owned_by(const std::string& owner_uid) const;
   // Pods of the namespace without a controller ownerReference.
   std::vector<PodFactsPtr> orphans(const std::string& ns) const;
   PodFactsPtr get(const std::string& ns, const std::string& name) const;
@@ -72,8 +80,12 @@ class PodIndex {
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, PodFactsPtr> by_key_;  // "ns/name"
-  // Owner uid (or "\x1f" + namespace for orphans) → "ns/name" → facts.
-  std::unordered_map<std::string, std::unordered_map<std::string, PodFactsPtr>> by_owner_;
+  struct Bucket {
+    std::unordered_map<std::string, PodFactsPtr> pods;  // "ns/name" → facts
+    PodCounts counts;                                    // available = active and Ready
+  };
+  // Owner uid (or "\x1f" + namespace for orphans) → its pods.
+  std::unordered_map<std::string, Bucket> by_owner_;
 };
 
 }  // namespace k3dpp::controllers

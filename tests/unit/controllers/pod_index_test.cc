@@ -109,11 +109,22 @@ TEST_CASE("pod index: pods by controller uid, orphans by namespace, moves and de
   REQUIRE(idx.get("default", "b"));
   CHECK(idx.get("default", "b")->ready());
   CHECK(idx.owned_by("rs-1").size() == 1);
+  CHECK(idx.counts_owned_by("rs-1").active == 1);
+  CHECK(idx.counts_owned_by("rs-1").available == 1);
+  CHECK(idx.counts_owned_by("rs-2").active == 2);
+  CHECK(idx.counts_owned_by("rs-2").available == 0);
+  json gone = running_ready(pod("c", "rs-2"), "2025-01-01T00:00:10Z");
+  gone["metadata"]["deletionTimestamp"] = "2025-01-01T00:00:20Z";
+  auto c2 = ptr(gone);
+  idx.apply(c, c2);  // terminating: no longer counted
+  CHECK(idx.counts_owned_by("rs-2").active == 1);
+  CHECK(idx.counts_owned_by("rs-2").available == 0);
 
   idx.apply(b2, nullptr);
   idx.apply(a2, nullptr);
   CHECK(idx.owned_by("rs-1").empty());
   CHECK(idx.orphans("default").empty());
+  CHECK(idx.counts_owned_by("rs-1").active == 0);
   CHECK_FALSE(idx.get("default", "b"));
   CHECK(idx.get("default", "c"));
 }
