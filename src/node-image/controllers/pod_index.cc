@@ -131,6 +131,26 @@ std::vector<PodFactsPtr> PodIndex::orphans(const std::string& ns) const {
   return out;
 }
 
+PodIndex::OwnerView PodIndex::view(const std::string& owner_uid, const std::string& ns,
+                                   const std::vector<std::string>& names) const {
+  OwnerView v;
+  std::lock_guard<std::mutex> l(mu_);
+  auto copy = [&](const std::string& bucket, std::vector<PodFactsPtr>& out) {
+    auto b = by_owner_.find(bucket);
+    if (b == by_owner_.end()) return;
+    out.reserve(b->second.pods.size());
+    for (const auto& [k, f] : b->second.pods) out.push_back(f);
+  };
+  if (!owner_uid.empty()) copy(owner_uid, v.owned);
+  copy("\x1f" + ns, v.orphans);
+  v.named.reserve(names.size());
+  for (const auto& n : names) {
+    auto it = by_key_.find(client::object_key(ns, n));
+    v.named.push_back(it == by_key_.end() ? nullptr : it->second);
+  }
+  return v;
+}
+
 PodFactsPtr PodIndex::get(const std::string& ns, const std::string& name) const {
   std::lock_guard<std::mutex> l(mu_);
   auto it = by_key_.find(client::object_key(ns, name));

@@ -72,6 +72,13 @@ class PodIndex {
   // Pods of the namespace without a controller ownerReference.
   std::vector<PodFactsPtr> orphans(const std::string& ns) const;
   PodFactsPtr get(const std::string& ns, const std::string& name) const;
+  // One consistent snapshot: the owner's pods, the namespace's orphans, and the namespace's pods of
+  // the given names (null where absent). A ReplicaSet checks its create/delete expectations
+  // against the same snapshot it counts (separate calls could miss a pod added in between).
+  struct OwnerView {
+    std::vector<PodFactsPtr> owned, orphans, named;
+  };
+  OwnerView view(const std::string& owner_uid, const std::string& ns, const std::vector<std::string>& names) const;
   // One informer change (old_obj null: added; cur null: deleted).
   void apply(const client::ObjectPtr& old_obj, const client::ObjectPtr& cur);
 

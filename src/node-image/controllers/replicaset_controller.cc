@@ -85,24 +85,30 @@ class ReplicaSetController : public Controller {
     }
     auto now_steady = std::chrono::steady_clock::now();
     // Our pods and the namespace's orphans (adoption candidates), from the index: not every pod of
-    // the namespace, and no JSON lookups per pod.
-    std::vector<PodFactsPtr> owned = index_.owned_by(meta_str(*rs, "uid"));
-    std::vector<PodFactsPtr> orphans = index_.orphans(ns);
+    // the namespace, and no JSON lookups per pod. Expectations are checked against the same snapshot.
+    std::vector<PodFactsPtr> owned, orphans;
     std::vector<PodFactsPtr> virtual_pods;  // created by us, not in the cache yet
     std::set<std::string> hidden;           // deleted by us, the deletion not in the cache yet
     {
       std::lock_guard<std::mutex> l(exp_mu_);
       auto& e = expectations_[key];
-      for (auto it = e.creates.begin(); it != e.creates.end();) {
-        if (index_.get(ns, it->first) || now_steady - it->second.second > std::chrono::seconds(30)) {
+      std::vector<std::string> names;
+      for (const auto& [n, c] : e.creates) names.push_back(n);
+      for (const auto& [n, t] : e.deletes) names.push_back(n);
+      auto v = index_.view(meta_str(*rs, "uid"), ns, names);
+      owned = std::move(v.owned);
+      orphans = std::move(v.orphans);
+      size_t i = 0;
+      for (auto it = e.creates.begin(); it != e.creates.end(); ++i) {
+        if (v.named[i] || now_steady - it->second.second > std::chrono::seconds(30)) {
           it = e.creates.erase(it);
         } else {
           virtual_pods.push_back(it->second.first);
           ++it;
         }
       }
-      for (auto it = e.deletes.begin(); it != e.deletes.end();) {
-        auto cur = index_.get(ns, it->first);
+      for (auto it = e.deletes.begin(); it != e.deletes.end(); ++i) {
+        const auto& cur = v.named[i];
         if (!cur || cur->deleting || now_steady - it->second > std::chrono::seconds(30)) {
           it = e.deletes.erase(it);  // observed (terminating or gone), or given up on
         } else {

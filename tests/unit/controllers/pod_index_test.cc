@@ -120,6 +120,14 @@ TEST_CASE("pod index: pods by controller uid, orphans by namespace, moves and de
   CHECK(idx.counts_owned_by("rs-2").active == 1);
   CHECK(idx.counts_owned_by("rs-2").available == 0);
 
+  auto v = idx.view("rs-1", "default", {"b", "nope", "o"});
+  CHECK(names(v.owned) == std::vector<std::string>{"b"});
+  CHECK(names(v.orphans) == std::vector<std::string>{"a"});
+  REQUIRE(v.named.size() == 3);
+  CHECK(v.named[0] == idx.get("default", "b"));
+  CHECK(v.named[1] == nullptr);
+  CHECK(v.named[2]->owner_uid == "rs-2");
+
   idx.apply(b2, nullptr);
   idx.apply(a2, nullptr);
   CHECK(idx.owned_by("rs-1").empty());
