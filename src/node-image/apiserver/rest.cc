@@ -524,6 +524,7 @@ Outcome ApiServer::Impl::list(const RequestInfo& ri, const http::Request& req) {
     exact = true;
   }
   bool filtered = !s.labels.empty() || !s.fields.empty();
+  lo.count_remaining = !filtered;  // a filtered list reports no remainingItemCount
   // Fast path (plain JSON list, no selectors): the stored texts are spliced into the response
   // instead of being parsed and serialized again.
   if (!filtered && !wants_table(req)) {

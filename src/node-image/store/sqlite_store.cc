@@ -282,7 +282,20 @@ class SqliteStore final : public Store {
   static int wal_hook(void* self, sqlite3* db, const char* name, int pages);
   void checkpoint_loop();
   std::unique_ptr<Stmt> get_, list_, upsert_, del_, log_ins_, meta_set_, replay_;
-  std::unique_ptr<Stmt> list_at_, count_at_, changed_since_, log_row_;
+  // Lists on file databases run on their own read-only connection in one read transaction (a
+  // snapshot), so a long list (kubectl's 500-object pages of 10,000 pods, rebuilt at the first
+  // page's revision while they change) never holds mu_ and the writers wait for nothing.
+  struct ListStmts {
+    std::unique_ptr<Stmt> list_at, count_at, changed_since, log_row;
+  };
+  Status prepare_list_stmts(sqlite3* db, ListStmts& out);
+  Result<ListResult> list_in(ListStmts& st, const std::string& prefix, const ListOptions& o, int64_t current,
+                             int64_t compacted);
+  std::mutex lmu_;
+  sqlite3* ldb_ = nullptr;
+  ListStmts lst_;
+  std::unique_ptr<Stmt> lbegin_, lend_, lrev_;
+  ListStmts main_list_;  // on db_ under mu_ (":memory:" databases)
   std::unique_ptr<Stmt> begin_, commit_;  // the batch transaction (prepared once, not parsed per batch)
   Status step_done(Stmt& st, const char* what);
 };
@@ -331,16 +344,20 @@ SqliteStore::~SqliteStore() {
     log_ins_.reset();
     meta_set_.reset();
     replay_.reset();
-    list_at_.reset();
-    count_at_.reset();
-    changed_since_.reset();
-    log_row_.reset();
+    main_list_ = ListStmts{};
     begin_.reset();
     commit_.reset();
   }
   {
     std::lock_guard<std::mutex> l(rmu_);
     rget_.reset();
+  }
+  {
+    std::lock_guard<std::mutex> l(lmu_);
+    lst_ = ListStmts{};
+    lbegin_.reset();
+    lend_.reset();
+    lrev_.reset();
   }
   if (checkpointer_.joinable()) {
     {
@@ -352,6 +369,7 @@ SqliteStore::~SqliteStore() {
   }
   if (ckdb_) sqlite3_close(ckdb_);
   if (rdb_) sqlite3_close(rdb_);
+  if (ldb_) sqlite3_close(ldb_);
   if (db_) sqlite3_close(db_);
   if (wal_fd_ >= 0) ::close(wal_fd_);
 }
@@ -396,26 +414,14 @@ Status SqliteStore::open() {
   log_ins_ = std::make_unique<Stmt>(
       db_, "INSERT INTO log(rev, key, type, created, value, create_rev, ts, prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   meta_set_ = std::make_unique<Stmt>(db_, "UPDATE meta SET value = ? WHERE name = ?");
-  // Pages: live keys in [start, end) last written at or before ?3 (-1 = LIMIT none).
-  list_at_ = std::make_unique<Stmt>(
-      db_, "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 AND (?2 = '' OR key < ?2) "
-           "AND mod_rev <= ?3 ORDER BY key LIMIT ?4");
-  count_at_ = std::make_unique<Stmt>(
-      db_, "SELECT COUNT(*) FROM kv WHERE key >= ?1 AND (?2 = '' OR key < ?2) AND mod_rev <= ?3");
-  // Keys written after revision ?3, each with its first write after ?3 (SQLite takes the bare
-  // columns from the MIN row): its `prev` is the key's last write at or before ?3.
-  changed_since_ = std::make_unique<Stmt>(
-      db_, "SELECT key, MIN(rev), created, prev FROM log WHERE rev > ?3 AND key >= ?1 AND (?2 = '' OR key < ?2) "
-           "GROUP BY key");
-  log_row_ = std::make_unique<Stmt>(db_, "SELECT type, value, create_rev FROM log WHERE rev = ?1");
+  K3DPP_TRY(prepare_list_stmts(db_, main_list_));
   replay_ = std::make_unique<Stmt>(
       db_, "SELECT rev, key, type, created, value, create_rev FROM log WHERE rev > ?1 "
            "AND key >= ?2 AND (?3 = '' OR key < ?3) ORDER BY rev");
   begin_ = std::make_unique<Stmt>(db_, "BEGIN IMMEDIATE");
   commit_ = std::make_unique<Stmt>(db_, "COMMIT");
   for (auto* s : {get_.get(), list_.get(), upsert_.get(), del_.get(), log_ins_.get(), meta_set_.get(),
-                  replay_.get(), begin_.get(), commit_.get(), list_at_.get(), count_at_.get(),
-                  changed_since_.get(), log_row_.get()}) {
+                  replay_.get(), begin_.get(), commit_.get()}) {
     if (!s->ok()) return db_error("prepare");
   }
   Stmt meta(db_, "SELECT name, value FROM meta");
@@ -442,6 +448,24 @@ Status SqliteStore::open() {
     sqlite3_busy_timeout(rdb_, 5000);
     rget_ = std::make_unique<Stmt>(rdb_, "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?");
     if (!rget_->ok()) return fail(std::string("prepare read: ") + sqlite3_errmsg(rdb_), "Internal");
+    if (sqlite3_open_v2(opts_.path.c_str(), &ldb_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
+        SQLITE_OK) {
+      std::string msg = ldb_ ? sqlite3_errmsg(ldb_) : "out of memory";
+      return fail("open " + opts_.path + " for lists: " + msg, "Internal");
+    }
+    sqlite3_busy_timeout(ldb_, 5000);
+    (void)sqlite3_exec(ldb_, kTuning, nullptr, nullptr, nullptr);
+    K3DPP_TRY(prepare_list_stmts(ldb_, lst_));
+    lbegin_ = std::make_unique<Stmt>(ldb_, "BEGIN");
+    lend_ = std::make_unique<Stmt>(ldb_, "COMMIT");
+    // The snapshot's revision: its last log row, or meta's (kept across a compaction that deleted
+    // that row); and its compacted revision.
+    lrev_ = std::make_unique<Stmt>(
+        ldb_, "SELECT MAX(COALESCE((SELECT MAX(rev) FROM log), 0), (SELECT value FROM meta WHERE name = 'revision')), "
+              "(SELECT value FROM meta WHERE name = 'compacted')");
+    for (auto* st : {lbegin_.get(), lend_.get(), lrev_.get()}) {
+      if (!st->ok()) return fail(std::string("prepare list: ") + sqlite3_errmsg(ldb_), "Internal");
+    }
     if (sqlite3_open_v2(opts_.path.c_str(), &ckdb_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
         SQLITE_OK) {
       std::string msg = ckdb_ ? sqlite3_errmsg(ckdb_) : "out of memory";
@@ -596,12 +620,60 @@ Result<KeyValue> SqliteStore::get(const std::string& key) {
   return *kv;
 }
 
+Status SqliteStore::prepare_list_stmts(sqlite3* db, ListStmts& out) {
+  // Pages: live keys in [start, end) last written at or before ?3 (-1 = LIMIT none).
+  out.list_at = std::make_unique<Stmt>(
+      db, "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 AND (?2 = '' OR key < ?2) "
+          "AND mod_rev <= ?3 ORDER BY key LIMIT ?4");
+  out.count_at = std::make_unique<Stmt>(
+      db, "SELECT COUNT(*) FROM kv WHERE key >= ?1 AND (?2 = '' OR key < ?2) AND mod_rev <= ?3");
+  // Keys written after revision ?3, each with its first write after ?3 (SQLite takes the bare
+  // columns from the MIN row): its `prev` is the key's last write at or before ?3.
+  out.changed_since = std::make_unique<Stmt>(
+      db, "SELECT key, MIN(rev), created, prev FROM log WHERE rev > ?3 AND key >= ?1 AND (?2 = '' OR key < ?2) "
+          "GROUP BY key ORDER BY key");
+  out.log_row = std::make_unique<Stmt>(db, "SELECT type, value, create_rev FROM log WHERE rev = ?1");
+  for (auto* st : {out.list_at.get(), out.count_at.get(), out.changed_since.get(), out.log_row.get()}) {
+    if (!st->ok()) return fail(std::string("prepare list: ") + sqlite3_errmsg(db), "Internal");
+  }
+  return {};
+}
+
 Result<ListResult> SqliteStore::list(const std::string& prefix, const ListOptions& o) {
+  if (ldb_) {
+    std::lock_guard<std::mutex> l(lmu_);
+    auto* b = lbegin_->get();
+    ResetOnExit reset_b(b);
+    if (sqlite3_step(b) != SQLITE_DONE) return fail(std::string("list: begin: ") + sqlite3_errmsg(ldb_), "Internal");
+    auto end = [&] {
+      auto* e = lend_->get();
+      (void)sqlite3_step(e);
+      sqlite3_reset(e);
+    };
+    auto* q = lrev_->get();
+    ResetOnExit reset_q(q);
+    if (sqlite3_step(q) != SQLITE_ROW) {
+      std::string msg = sqlite3_errmsg(ldb_);
+      sqlite3_reset(q);
+      end();
+      return fail("list: revision: " + msg, "Internal");
+    }
+    int64_t current = sqlite3_column_int64(q, 0), compacted = sqlite3_column_int64(q, 1);
+    sqlite3_reset(q);
+    auto r = list_in(lst_, prefix, o, current, compacted);
+    end();  // ends the snapshot (it would hold back checkpoints)
+    return r;
+  }
   std::lock_guard<std::mutex> l(mu_);
+  return list_in(main_list_, prefix, o, revision_, compacted_);
+}
+
+Result<ListResult> SqliteStore::list_in(ListStmts& st, const std::string& prefix, const ListOptions& o,
+                                        int64_t current, int64_t compacted) {
   ListResult out;
-  int64_t at = o.revision > 0 && o.revision < revision_ ? o.revision : revision_;
-  if (at < compacted_) {
-    return fail("revision " + std::to_string(at) + " has been compacted (" + std::to_string(compacted_) + ")",
+  int64_t at = o.revision > 0 && o.revision < current ? o.revision : current;
+  if (at < compacted) {
+    return fail("revision " + std::to_string(at) + " has been compacted (" + std::to_string(compacted) + ")",
                 "Expired");
   }
   out.revision = at;
@@ -623,7 +695,7 @@ Result<ListResult> SqliteStore::list(const std::string& prefix, const ListOption
   // Keys unchanged since `at` (one more than the page, to know whether more follow).
   std::vector<KeyValue> live;
   {
-    auto* s = list_at_->get();
+    auto* s = st.list_at->get();
     ResetOnExit reset_list_at(s);
     bind_range(s);
     sqlite3_bind_int64(s, 4, o.limit > 0 ? o.limit + 1 : -1);
@@ -631,26 +703,48 @@ Result<ListResult> SqliteStore::list(const std::string& prefix, const ListOption
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) live.push_back(row(s));
     if (rc != SQLITE_DONE) return db_error("list");
   }
-  // Keys written after `at`: rebuilt from the log as they were at `at`.
+  // Keys written after `at`: rebuilt from the log as they were at `at`. A key whose first write
+  // after `at` was not its creation existed then (after a delete the next write is a create). With
+  // a page limit only the first limit + 1 keys of live + those matter, so the log lookups are for
+  // the page's own keys, not for every key changed since `at` (kubectl's later pages of a list that
+  // started before a burst of writes).
   std::vector<KeyValue> past;
-  if (at < revision_) {
+  int64_t past_beyond = 0;  // keys that existed at `at` past the page (for the count)
+  if (at < current) {
     struct Changed {
       std::string key;
       bool created;  // its first write after `at` created it: absent at `at`
       int64_t prev;  // else its last write at or before `at`
     };
     std::vector<Changed> keys;
-    auto* s = changed_since_->get();
+    auto* s = st.changed_since->get();
     ResetOnExit reset_changed_since(s);
     bind_range(s);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      keys.push_back({column_string(s, 0), sqlite3_column_int(s, 2) != 0, sqlite3_column_int64(s, 3)});
+      if (sqlite3_column_int(s, 2) != 0) continue;  // absent at `at`
+      keys.push_back({column_string(s, 0), false, sqlite3_column_int64(s, 3)});
     }
     if (rc != SQLITE_DONE) return db_error("list history");
+    if (o.limit > 0) {
+      // Where the page ends in key order (both lists are sorted by key).
+      size_t i = 0, j = 0, n = 0, page = static_cast<size_t>(o.limit);
+      while (n <= page && j < keys.size()) {
+        if (i < live.size() && live[i].key < keys[j].key) {
+          ++i;
+        } else {
+          ++j;
+        }
+        ++n;
+      }
+      if (n > page) {
+        past_beyond = static_cast<int64_t>(keys.size() - j);
+        keys.resize(j);
+      }
+    }
     for (const auto& k : keys) {
       if (k.created) continue;
-      auto* q = log_row_->get();
+      auto* q = st.log_row->get();
       ResetOnExit reset_q(q);
       sqlite3_bind_int64(q, 1, k.prev);
       rc = k.prev > 0 ? sqlite3_step(q) : SQLITE_DONE;
@@ -679,11 +773,15 @@ Result<ListResult> SqliteStore::list(const std::string& prefix, const ListOption
   if (o.limit > 0 && merged.size() > static_cast<size_t>(o.limit)) {
     merged.resize(static_cast<size_t>(o.limit));
     out.more = true;
-    auto* c = count_at_->get();
+    if (!o.count_remaining) {
+      out.items = std::move(merged);
+      return out;
+    }
+    auto* c = st.count_at->get();
     ResetOnExit reset_c(c);
     bind_range(c);
     if (sqlite3_step(c) != SQLITE_ROW) return db_error("list count");
-    int64_t total = sqlite3_column_int64(c, 0) + static_cast<int64_t>(past.size());
+    int64_t total = sqlite3_column_int64(c, 0) + static_cast<int64_t>(past.size()) + past_beyond;
     out.remaining = total - o.limit;
   }
   out.items = std::move(merged);

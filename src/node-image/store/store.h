@@ -41,6 +41,9 @@ struct ListOptions {
   std::string start;     // full key to start at (inclusive); "" = the prefix itself
   int64_t limit = 0;     // 0 = no limit
   int64_t revision = 0;  // 0 = now; older than the compacted revision → "Expired"
+  // Fill ListResult::remaining (a count over the rest of the range; a selector-filtered list does
+  // not report it, as Kubernetes does not).
+  bool count_remaining = true;
 };
 
 enum class EventType { kPut, kDelete };

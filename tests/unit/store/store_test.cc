@@ -46,6 +46,24 @@ struct TempDir {
   ~TempDir() { std::filesystem::remove_all(path); }
 };
 
+// The list tests run on the in-memory store and, for SQLite, on a file database too: there lists
+// run on their own read-only connection, in one snapshot, without the writers' lock.
+template <typename F>
+void on_list_stores(F check) {
+  SUBCASE("in memory") {
+    auto s = open_mem();
+    check(*s);
+  }
+#ifndef K3DPP_STORE_TEST_ETCD
+  SUBCASE("file database") {
+    TempDir dir;
+    auto s = store::open_sqlite({(dir.path / "state.db").string()});
+    REQUIRE(s.has_value());
+    check(**s);
+  }
+#endif
+}
+
 }  // namespace
 
 TEST_CASE("create, get, update, remove with revisions") {
@@ -389,88 +407,145 @@ TEST_CASE("100 concurrent watches through 1,000 writes each see every event in o
 }
 
 TEST_CASE("list pages: limit, start, remaining, and a consistent snapshot at an older revision") {
-  auto s = open_mem();
-  for (const char* n : {"a", "b", "c", "d", "e"}) REQUIRE(s->create(std::string("/registry/pods/default/") + n, n));
-  REQUIRE(s->create("/registry/pods/other/x", "x"));
-  REQUIRE(s->create("/registry/services/default/a", "svc"));
-  const std::string prefix = "/registry/pods/default/";
+  on_list_stores([](store::Store& st) {
+    auto* s = &st;
+    for (const char* n : {"a", "b", "c", "d", "e"}) REQUIRE(s->create(std::string("/registry/pods/default/") + n, n));
+    REQUIRE(s->create("/registry/pods/other/x", "x"));
+    REQUIRE(s->create("/registry/services/default/a", "svc"));
+    const std::string prefix = "/registry/pods/default/";
 
-  store::ListOptions o;
-  o.limit = 2;
-  auto p1 = s->list(prefix, o);
-  REQUIRE(p1);
-  REQUIRE(p1->items.size() == 2);
-  CHECK(p1->items[1].key == prefix + "b");
-  CHECK(p1->more);
-  CHECK(p1->remaining == 3);
-  int64_t at = p1->revision;
+    store::ListOptions o;
+    o.limit = 2;
+    auto p1 = s->list(prefix, o);
+    REQUIRE(p1);
+    REQUIRE(p1->items.size() == 2);
+    CHECK(p1->items[1].key == prefix + "b");
+    CHECK(p1->more);
+    CHECK(p1->remaining == 3);
+    int64_t at = p1->revision;
 
-  // Writes after the first page do not show in the later pages of the same snapshot.
-  REQUIRE(s->remove(prefix + "c", 0));
-  REQUIRE(s->update(prefix + "d", "D2", 0));
-  REQUIRE(s->create(prefix + "bb", "new"));
-  o.start = prefix + "b" + std::string(1, '\0');
-  o.revision = at;
-  auto p2 = s->list(prefix, o);
-  REQUIRE(p2);
-  REQUIRE(p2->items.size() == 2);
-  CHECK(p2->items[0].key == prefix + "c");
-  CHECK(p2->items[0].value == "c");
-  CHECK(p2->items[1].key == prefix + "d");
-  CHECK(p2->items[1].value == "d");
-  CHECK(p2->items[1].mod_revision <= at);
-  CHECK(p2->revision == at);
-  CHECK(p2->more);
-  CHECK(p2->remaining == 1);
-  o.start = prefix + "d" + std::string(1, '\0');
-  auto p3 = s->list(prefix, o);
-  REQUIRE(p3);
-  REQUIRE(p3->items.size() == 1);
-  CHECK(p3->items[0].key == prefix + "e");
-  CHECK_FALSE(p3->more);
+    // Writes after the first page do not show in the later pages of the same snapshot.
+    REQUIRE(s->remove(prefix + "c", 0));
+    REQUIRE(s->update(prefix + "d", "D2", 0));
+    REQUIRE(s->create(prefix + "bb", "new"));
+    o.start = prefix + "b" + std::string(1, '\0');
+    o.revision = at;
+    auto p2 = s->list(prefix, o);
+    REQUIRE(p2);
+    REQUIRE(p2->items.size() == 2);
+    CHECK(p2->items[0].key == prefix + "c");
+    CHECK(p2->items[0].value == "c");
+    CHECK(p2->items[1].key == prefix + "d");
+    CHECK(p2->items[1].value == "d");
+    CHECK(p2->items[1].mod_revision <= at);
+    CHECK(p2->revision == at);
+    CHECK(p2->more);
+    CHECK(p2->remaining == 1);
+    o.start = prefix + "d" + std::string(1, '\0');
+    auto p3 = s->list(prefix, o);
+    REQUIRE(p3);
+    REQUIRE(p3->items.size() == 1);
+    CHECK(p3->items[0].key == prefix + "e");
+    CHECK_FALSE(p3->more);
 
-  // Now (revision 0): the current state.
-  auto now = s->list(prefix, store::ListOptions{});
-  REQUIRE(now);
-  std::vector<std::string> keys;
-  for (auto& kv : now->items) keys.push_back(kv.key.substr(prefix.size()));
-  CHECK(keys == std::vector<std::string>{"a", "b", "bb", "d", "e"});
-  CHECK_FALSE(now->more);
+    // Now (revision 0): the current state.
+    auto now = s->list(prefix, store::ListOptions{});
+    REQUIRE(now);
+    std::vector<std::string> keys;
+    for (auto& kv : now->items) keys.push_back(kv.key.substr(prefix.size()));
+    CHECK(keys == std::vector<std::string>{"a", "b", "bb", "d", "e"});
+    CHECK_FALSE(now->more);
+  });
+}
+
+TEST_CASE("pages at an older revision while most keys change: the same items and counts as one full list") {
+  on_list_stores([](store::Store& st) {
+    auto* s = &st;
+    const std::string prefix = "/registry/pods/ns/";
+    auto key = [&](int i) {
+      char b[16];
+      std::snprintf(b, sizeof b, "p%03d", i);
+      return prefix + b;
+    };
+    for (int i = 0; i < 120; ++i) REQUIRE(s->create(key(i), "v1-" + std::to_string(i)));
+    store::ListOptions o;
+    o.limit = 7;
+    auto first = s->list(prefix, o);
+    REQUIRE(first);
+    int64_t at = first->revision;
+    // After the snapshot: most keys updated, some deleted, some deleted and created again, new ones.
+    for (int i = 0; i < 120; ++i) {
+      if (i % 5 == 0) {
+        REQUIRE(s->remove(key(i), 0));
+        if (i % 10 == 0) REQUIRE(s->create(key(i), "again"));
+      } else if (i % 7 != 0) {
+        REQUIRE(s->update(key(i), "v2-" + std::to_string(i), 0));
+      }
+    }
+    for (int i = 120; i < 130; ++i) REQUIRE(s->create(key(i), "late"));
+
+    store::ListOptions all;
+    all.revision = at;
+    auto full = s->list(prefix, all);
+    REQUIRE(full);
+    REQUIRE(full->items.size() == 120);
+    std::vector<std::string> paged;
+    for (const auto& kv : first->items) paged.push_back(kv.key + "=" + kv.value);
+    o.revision = at;
+    o.start = first->items.back().key + std::string(1, '\0');
+    int64_t expect_remaining = first->remaining;
+    for (int guard = 0; guard < 100; ++guard) {
+      auto p = s->list(prefix, o);
+      REQUIRE(p);
+      CHECK(p->revision == at);
+      CHECK(static_cast<int64_t>(p->items.size()) + (p->more ? p->remaining : 0) == expect_remaining);
+      for (const auto& kv : p->items) paged.push_back(kv.key + "=" + kv.value);
+      if (!p->more) break;
+      expect_remaining = p->remaining;
+      o.start = p->items.back().key + std::string(1, '\0');
+    }
+    std::vector<std::string> want;
+    for (const auto& kv : full->items) want.push_back(kv.key + "=" + kv.value);
+    CHECK(paged == want);
+    for (const auto& v : paged) CHECK(v.find("=v1-") != std::string::npos);
+  });
 }
 
 TEST_CASE("compaction keeps each live key's last write: lists after it stay answerable, before it Expired") {
-  auto s = open_mem();
-  const std::string prefix = "/registry/configmaps/default/";
-  REQUIRE(s->create(prefix + "a", "A1"));
-  REQUIRE(s->create(prefix + "b", "B1"));
-  REQUIRE(s->update(prefix + "a", "A2", 0));
-  REQUIRE(s->create(prefix + "gone", "G"));
-  REQUIRE(s->remove(prefix + "gone", 0));
-  int64_t snapshot = s->current_revision();  // a=A2, b=B1
-  REQUIRE(s->update(prefix + "b", "B2", 0));
-  REQUIRE(s->remove(prefix + "a", 0));
-  REQUIRE(s->create(prefix + "gone", "G2"));
-  REQUIRE(s->compact(snapshot));
+  on_list_stores([](store::Store& st) {
+    auto* s = &st;
+    const std::string prefix = "/registry/configmaps/default/";
+    REQUIRE(s->create(prefix + "a", "A1"));
+    REQUIRE(s->create(prefix + "b", "B1"));
+    REQUIRE(s->update(prefix + "a", "A2", 0));
+    REQUIRE(s->create(prefix + "gone", "G"));
+    REQUIRE(s->remove(prefix + "gone", 0));
+    int64_t snapshot = s->current_revision();  // a=A2, b=B1
+    REQUIRE(s->update(prefix + "b", "B2", 0));
+    REQUIRE(s->remove(prefix + "a", 0));
+    REQUIRE(s->create(prefix + "gone", "G2"));
+    REQUIRE(s->compact(snapshot));
 
-  store::ListOptions o;
-  o.revision = snapshot;
-  auto l = s->list(prefix, o);
-  REQUIRE(l);
-  REQUIRE(l->items.size() == 2);
-  CHECK(l->items[0].value == "A2");
-  CHECK(l->items[1].value == "B1");
+    store::ListOptions o;
+    o.revision = snapshot;
+    auto l = s->list(prefix, o);
+    REQUIRE(l);
+    REQUIRE(l->items.size() == 2);
+    CHECK(l->items[0].value == "A2");
+    CHECK(l->items[1].value == "B1");
 
-  o.revision = snapshot - 1;
-  auto old = s->list(prefix, o);
-  REQUIRE_FALSE(old);
-  CHECK(old.error().kind == "Expired");
+    o.revision = snapshot - 1;
+    auto old = s->list(prefix, o);
+    REQUIRE_FALSE(old);
+    CHECK(old.error().kind == "Expired");
 
-  // Watches from the compacted revision still replay only what came after it.
-  auto w = s->watch(prefix, snapshot);
-  REQUIRE(w);
-  int n = 0;
-  while ((*w)->next(kQuiet)) ++n;
-  CHECK(n == 3);
+    // Watches from the compacted revision still replay only what came after it.
+    auto w = s->watch(prefix, snapshot);
+    REQUIRE(w);
+    int n = 0;
+    while ((*w)->next(kQuiet)) ++n;
+    CHECK(n == 3);
+  });
 }
 
 #ifndef K3DPP_STORE_TEST_ETCD  // the SQLite store's group commit and its read connection
