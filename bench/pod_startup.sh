@@ -113,22 +113,28 @@ read -r floor_p50 floor_p99 floor_count < <(pct "$work/floor")
 printf 'FIGURE pods.startup.floor.ctr_run.p50 %s ms ctr -n k8s.io run -d busybox in the agent node, %d sequential runs, %s\n' "$floor_p50" "$floor_count" "${oci_bin:-runc}"
 printf 'FIGURE pods.startup.floor.ctr_run.p99 %s ms\n' "$floor_p99"
 
+# ctr_burst NODE NAME: starts $par bare `ctr run -d` at once in NODE, prints the ms until the last
+# one runs (timed in the node), then removes them.
+ctr_burst() {
+  docker exec "$1" bash -c '
+    t0=$(date +%s%N)
+    for i in $(seq 1 '"$par"'); do ctr -n k8s.io run '"$ctr_rt"' -d '"$image_ref"' '"$2"'-$i sleep 3600 >/dev/null 2>&1 & done
+    wait
+    echo $(( ($(date +%s%N) - t0) / 1000000 ))
+    for i in $(seq 1 '"$par"'); do ctr -n k8s.io task kill -s KILL '"$2"'-$i >/dev/null 2>&1 & done; wait
+    for i in $(seq 1 '"$par"'); do
+      for _ in $(seq 1 50); do ctr -n k8s.io task rm '"$2"'-$i >/dev/null 2>&1 && break; sleep 0.1; done
+      ctr -n k8s.io containers rm '"$2"'-$i >/dev/null 2>&1 || true
+    done' 2>/dev/null | head -1
+}
+
 # The burst floor: as many bare `ctr run -d` at once in the agent node as the agent gets pods
 # (n/2), until the last one runs. Each pod costs the runtime more than that (a pause container, a
 # shim and the CNI plugins as well), so the kubelet's p99 cannot be below this on the same machine.
 par=$(( (n + 1) / 2 ))
 burst_ms=NA
 if [ -n "$image_ref" ]; then
-  burst_ms=$(docker exec "$agent" bash -c '
-    t0=$(date +%s%N)
-    for i in $(seq 1 '"$par"'); do ctr -n k8s.io run '"$ctr_rt"' -d '"$image_ref"' bench-burst-$i sleep 3600 >/dev/null 2>&1 & done
-    wait
-    echo $(( ($(date +%s%N) - t0) / 1000000 ))
-    for i in $(seq 1 '"$par"'); do ctr -n k8s.io task kill -s KILL bench-burst-$i >/dev/null 2>&1 & done; wait
-    for i in $(seq 1 '"$par"'); do
-      for _ in $(seq 1 50); do ctr -n k8s.io task rm bench-burst-$i >/dev/null 2>&1 && break; sleep 0.1; done
-      ctr -n k8s.io containers rm bench-burst-$i >/dev/null 2>&1 || true
-    done' 2>/dev/null | head -1) || burst_ms=NA
+  burst_ms=$(ctr_burst "$agent" bench-burst) || burst_ms=NA
 fi
 printf 'FIGURE pods.startup.floor.ctr_run_burst%d %s ms %d x ctr run -d at once in the agent node, until the last runs\n' \
   "$par" "${burst_ms:-NA}" "$par"
@@ -137,20 +143,10 @@ printf 'FIGURE pods.startup.floor.ctr_run_burst%d %s ms %d x ctr run -d at once 
 # are): each node times its own n/2 in-node; the figure is the slower node's.
 burst_both_ms=NA
 if [ -n "$image_ref" ]; then
-  for node in "$server" "$agent"; do
-    docker exec "$node" bash -c '
-      t0=$(date +%s%N)
-      for i in $(seq 1 '"$par"'); do ctr -n k8s.io run '"$ctr_rt"' -d '"$image_ref"' bench-both-$i sleep 3600 >/dev/null 2>&1 & done
-      wait
-      echo $(( ($(date +%s%N) - t0) / 1000000 ))
-      for i in $(seq 1 '"$par"'); do ctr -n k8s.io task kill -s KILL bench-both-$i >/dev/null 2>&1 & done; wait
-      for i in $(seq 1 '"$par"'); do
-        for _ in $(seq 1 50); do ctr -n k8s.io task rm bench-both-$i >/dev/null 2>&1 && break; sleep 0.1; done
-        ctr -n k8s.io containers rm bench-both-$i >/dev/null 2>&1 || true
-      done' 2>/dev/null | head -1 >"$work/both-$node" &
-  done
-  wait
-  burst_both_ms=$(cat "$work/both-$server" "$work/both-$agent" | awk '$1 ~ /^[0-9]+$/ { n++; if ($1 > m) m = $1 } END { print (n == 2 ? m : "NA") }')
+  ctr_burst "$server" bench-both >"$work/both-server" & p_server=$!
+  ctr_burst "$agent" bench-both >"$work/both-agent" & p_agent=$!
+  wait "$p_server" "$p_agent" || true
+  burst_both_ms=$(cat "$work/both-server" "$work/both-agent" | awk '$1 ~ /^[0-9]+$/ { n++; if ($1 > m) m = $1 } END { print (n == 2 ? m : "NA") }')
 fi
 printf 'FIGURE pods.startup.floor.ctr_run_burst_both_nodes %s ms %d x ctr run -d at once in each of the 2 nodes (%d in all), until the last runs\n' \
   "${burst_both_ms:-NA}" "$par" "$((2 * par))"
