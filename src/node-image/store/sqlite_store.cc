@@ -60,13 +60,16 @@ constexpr const char* kTuning = "PRAGMA cache_size=-8192;";
 // rounds mean fewer stalls, and a hot page is copied back once per round), then copies the few
 // pages written meanwhile with writers held off, so the checkpoint completes and the next write
 // restarts the WAL (its size stays bounded).
-// Should the passes fall behind and the WAL reach kWalHardPages (64 MiB), the tail comes at once
-// and the writers wait for it (wait_for_wal_room).
+// Should the passes fall behind and the WAL reach kWalHardPages (96 MiB), the tail comes at once
+// and the writers wait for it (wait_for_wal_room). That wait stops every writer for the rest of a
+// round (27-224 ms measured), so the bound sits well above where rounds end: at C=50 creates a
+// round takes 120-580 ms while the WAL grows ~80 MiB/s, so it peaks at 50-80 MiB (at 64 MiB the
+// writers waited 9 times in 18 s at load 4-6, 319 ms in all; at 128 MiB never, peak 73 MB).
 // (The committing writer used to checkpoint itself there, but its attempts made the background
 // checkpointer's concurrent pass fail BUSY, so under sustained writes neither completed and the
 // WAL grew past 180 MB in 9 s of C=50 creates.)
 constexpr int kCheckpointPages = 8000;
-constexpr int kWalHardPages = 16000;
+constexpr int kWalHardPages = 24000;
 constexpr int kTailPages = 64;
 
 int64_t now_unix() {

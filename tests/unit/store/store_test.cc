@@ -653,7 +653,7 @@ TEST_CASE("the WAL stays bounded under a stream of writes and reads (checkpoints
     if (i % 500 == 0) REQUIRE(s->list("/registry/configmaps/ns/", store::ListOptions{"", 10, 0}));
   }
   // ~10 MB of values, ~45k page writes: a WAL that never restarts passes 180 MB; the background
-  // checkpointer keeps it near 16 MiB, the writer's own fallback at 64 MiB.
+  // checkpointer keeps it near 32 MiB, writers wait for it at 96 MiB.
   auto wal = std::filesystem::file_size(db + "-wal");
   CHECK(wal < 100u * 1024 * 1024);
 }
