@@ -16,6 +16,7 @@
 
 #include "apiserver/api_server.h"
 #include "apiserver/status.h"
+#include "apiserver/watch_cache.h"
 #include "common/log.h"
 #include "node-image/schema/schema.h"
 #include "store/store.h"
@@ -72,6 +73,7 @@ struct ApiServer::Impl {
   std::condition_variable bg_cv;
   std::thread bg;
   std::map<std::string, http::Handler> connect_handlers;  // "pods/exec" → handler
+  DecodedObjects decoded_objects;  // watch events' objects, decoded once for all watchers
 
   // objects
   Result<json> read(const schema::ResourceType& t, const std::string& ns, const std::string& name,

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "apiserver/internal.h"
+#include "apiserver/watch_sink.h"
 #include "common/files.h"
 #include "common/strings.h"
 #include "node-image/apimachinery/apimachinery.h"
@@ -652,13 +653,32 @@ void ApiServer::Impl::watch(const RequestInfo& ri, const http::Request& req, htt
 
   http::Stream& out = resp.stream(200, {{"Content-Type", table ? "application/json;as=Table;v=v1;g=meta.k8s.io"
                                                                : "application/json"}});
-  auto emit = [&](const std::string& type, const json& obj) {
-    json o = obj;
+  // The in-process client's stream takes the decoded object itself (no dump here, no parse there).
+  auto* sink = dynamic_cast<WatchObjectSink*>(&out);
+  auto emit_object = [&](const std::string& type, std::shared_ptr<const json> obj) {
     if (table && type != "ERROR" && type != "BOOKMARK") {
-      o = printers::to_table(t.group, t.kind, {obj}, std::chrono::system_clock::now(),
-                             obj["metadata"].value("resourceVersion", ""));
+      obj = std::make_shared<const json>(printers::to_table(t.group, t.kind, {*obj}, std::chrono::system_clock::now(),
+                                                            (*obj)["metadata"].value("resourceVersion", "")));
     }
-    return out.write(json{{"type", type}, {"object", o}}.dump() + "\n");
+    if (sink) return sink->write_event(type, std::move(obj));
+    return out.write(json{{"type", type}, {"object", *obj}}.dump() + "\n");
+  };
+  auto emit = [&](const std::string& type, json obj) {
+    return emit_object(type, std::make_shared<const json>(std::move(obj)));
+  };
+  // An event of a stored object: decoded once for every watcher (DecodedObjects); a text client
+  // without a Table gets the stored text with resourceVersion spliced in, as a GET does.
+  auto decoded = [&](const store::KeyValue& kv) { return decoded_objects.get(kv, decode_stored); };
+  auto emit_stored = [&](const std::string& type, const store::KeyValue& kv, std::shared_ptr<const json> obj) {
+    if (!sink && !table) {
+      if (auto text = stored_text_with_rv(kv); text && text->find('\n') == std::string::npos) {
+        std::string line;
+        line.reserve(text->size() + type.size() + 24);
+        line.append("{\"type\":\"").append(type).append("\",\"object\":").append(*text).append("}\n");
+        return out.write(line);
+      }
+    }
+    return emit_object(type, obj ? std::move(obj) : decoded(kv));
   };
   if (!w) {
     if (w.error().kind == "Expired") {
@@ -687,24 +707,24 @@ void ApiServer::Impl::watch(const RequestInfo& ri, const http::Request& req, htt
     }
   }
   auto deliver = [&](const store::Event& e) {
-    json obj = decode_stored(e.kv);
-    bool match = s.matches(obj);
     if (!filtered) {
       std::string type = e.type == store::EventType::kDelete ? "DELETED" : (e.created ? "ADDED" : "MODIFIED");
-      return emit(type, obj);
+      return emit_stored(type, e.kv, nullptr);
     }
+    auto obj = decoded(e.kv);
+    bool match = s.matches(*obj);
     bool had = visible.count(e.kv.key) > 0;
     if (e.type == store::EventType::kDelete) {
       visible.erase(e.kv.key);
-      return (had || match) ? emit("DELETED", obj) : true;
+      return (had || match) ? emit_stored("DELETED", e.kv, std::move(obj)) : true;
     }
     if (match) {
       visible.insert(e.kv.key);
-      return emit(had ? "MODIFIED" : "ADDED", obj);
+      return emit_stored(had ? "MODIFIED" : "ADDED", e.kv, std::move(obj));
     }
     if (had) {
       visible.erase(e.kv.key);
-      return emit("DELETED", obj);
+      return emit_stored("DELETED", e.kv, std::move(obj));
     }
     return true;
   };
@@ -727,7 +747,7 @@ void ApiServer::Impl::watch(const RequestInfo& ri, const http::Request& req, htt
       last_rev = std::max<int64_t>(last_rev, store->current_revision());
       json bm = {{"kind", t.kind}, {"apiVersion", t.api_version()},
                  {"metadata", {{"resourceVersion", std::to_string(last_rev)}}}};
-      if (!out.write(json{{"type", "BOOKMARK"}, {"object", bm}}.dump() + "\n")) return;
+      if (!emit("BOOKMARK", std::move(bm))) return;
       last_send = std::chrono::steady_clock::now();
     }
   }

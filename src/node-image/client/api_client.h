@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -62,10 +63,16 @@ struct WatchEvent {
   std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK
   // A callback may move the object out (the Informer does: one parsed copy per event, not three).
   mutable json object;
+  // Set instead of `object` (which is then null) when the transport hands the API server's decoded
+  // object itself (the in-process client): shared with other watchers, never to be changed.
+  std::shared_ptr<const json> shared{};
+  const json& obj() const { return shared ? *shared : object; }
 };
 
 // Return false to end the watch.
 using WatchCallback = std::function<bool(const WatchEvent&)>;
+// A decoded watch event (type, object) handed by a transport without text; false ends the stream.
+using EventSink = std::function<bool(std::string_view type, std::shared_ptr<const json> object)>;
 
 enum class PatchType { kMerge, kStrategicMerge, kJsonPatch };
 
@@ -133,6 +140,14 @@ class RestClient : public ApiClient {
   // for non-2xx, the body. Must return soon after stop is requested.
   virtual Result<RawResponse> stream(const std::string& target, const std::function<bool(std::string_view)>& on_chunk,
                                      std::stop_token stop) = 0;
+  // A watch stream: as stream(), except that a transport that can hand decoded events (type,
+  // object) without text calls on_event for those instead (the in-process client).
+  virtual Result<RawResponse> stream_watch(const std::string& target,
+                                           const std::function<bool(std::string_view)>& on_chunk,
+                                           const EventSink& on_event, std::stop_token stop) {
+    (void)on_event;
+    return stream(target, on_chunk, stop);
+  }
 };
 
 // --- Helpers (pure) ---

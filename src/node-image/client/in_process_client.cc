@@ -2,6 +2,8 @@
 
 #include <atomic>
 
+#include "apiserver/watch_sink.h"
+
 namespace k3dpp::client {
 
 namespace {
@@ -22,28 +24,41 @@ std::string percent_decode(std::string_view s) {
   return out;
 }
 
-// Captures one plain response; a stream is fed to a callback (watch).
+// Captures one plain response; a stream is fed to a callback (watch): text chunks, or decoded
+// events when the API server hands them (apiserver::WatchObjectSink) and an event sink is set.
 class CaptureResponder : public http::Responder {
  public:
-  class ChunkStream : public http::Stream {
+  class ChunkStream : public http::Stream, public apiserver::WatchObjectSink {
    public:
-    ChunkStream(const std::function<bool(std::string_view)>* sink, std::stop_token stop)
-        : sink_(sink), stop_(std::move(stop)) {}
+    ChunkStream(const std::function<bool(std::string_view)>* sink, const EventSink* events,
+                std::stop_token stop)
+        : sink_(sink), events_(events), stop_(std::move(stop)) {}
     bool write(std::string_view chunk) override {
       if (closed_) return false;
       if (sink_ == nullptr || !(*sink_)(chunk)) closed_ = true;
+      return !closed_;
+    }
+    bool write_event(std::string_view type, std::shared_ptr<const json> object) override {
+      if (closed_) return false;
+      if (events_ == nullptr || !*events_) {  // no event sink: the text form
+        json o = object ? *object : json::object();
+        return write(json{{"type", type}, {"object", std::move(o)}}.dump() + "\n");
+      }
+      if (!(*events_)(type, std::move(object))) closed_ = true;
       return !closed_;
     }
     bool closed() override { return closed_ || stop_.stop_requested(); }
 
    private:
     const std::function<bool(std::string_view)>* sink_;
+    const EventSink* events_;
     std::stop_token stop_;
     bool closed_ = false;
   };
 
-  CaptureResponder(const std::function<bool(std::string_view)>* sink, std::stop_token stop)
-      : stream_(sink, std::move(stop)) {}
+  CaptureResponder(const std::function<bool(std::string_view)>* sink, std::stop_token stop,
+                   const EventSink* events = nullptr)
+      : stream_(sink, events, std::move(stop)) {}
 
   void send(http::Response r) override { response = std::move(r); }
   http::Stream& stream(int status, const std::vector<std::pair<std::string, std::string>>&) override {
@@ -133,6 +148,17 @@ Result<RawResponse> InProcessClient::stream(const std::string& target,
   handler_(q, r);
   if (r.streamed) return RawResponse{r.response.status, ""};
   // A non-streamed answer (an error Status, or a plain body): deliver a 2xx body as one chunk.
+  if (r.response.status >= 200 && r.response.status < 300 && !r.response.body.empty()) on_chunk(r.response.body + "\n");
+  return RawResponse{r.response.status, std::move(r.response.body)};
+}
+
+Result<RawResponse> InProcessClient::stream_watch(const std::string& target,
+                                                  const std::function<bool(std::string_view)>& on_chunk,
+                                                  const EventSink& on_event, std::stop_token stop) {
+  http::Request q = make_request("GET", target, "", "");
+  CaptureResponder r(&on_chunk, stop, &on_event);
+  handler_(q, r);
+  if (r.streamed) return RawResponse{r.response.status, ""};
   if (r.response.status >= 200 && r.response.status < 300 && !r.response.body.empty()) on_chunk(r.response.body + "\n");
   return RawResponse{r.response.status, std::move(r.response.body)};
 }

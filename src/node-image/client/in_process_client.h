@@ -19,6 +19,9 @@ class InProcessClient : public RestClient {
                               const std::string& content_type, const std::string& body) override;
   Result<RawResponse> stream(const std::string& target, const std::function<bool(std::string_view)>& on_chunk,
                              std::stop_token stop) override;
+  // Watch events arrive as the API server's decoded objects (apiserver/watch_sink.h), not text.
+  Result<RawResponse> stream_watch(const std::string& target, const std::function<bool(std::string_view)>& on_chunk,
+                                   const EventSink& on_event, std::stop_token stop) override;
 
  private:
   http::Request make_request(const std::string& method, const std::string& target,

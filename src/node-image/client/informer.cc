@@ -75,9 +75,10 @@ size_t Informer::size() const {
   return cache_.size();
 }
 
-void Informer::upsert(json obj) {
-  std::string key = object_key(obj);
-  auto ptr = std::make_shared<const json>(std::move(obj));
+void Informer::upsert(json obj) { upsert(std::make_shared<const json>(std::move(obj))); }
+
+void Informer::upsert(ObjectPtr ptr) {
+  std::string key = object_key(*ptr);
   ObjectPtr old;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -99,7 +100,7 @@ void Informer::upsert(json obj) {
   }
 }
 
-void Informer::erase(const json& obj) {
+void Informer::erase(const json& obj, const ObjectPtr& shared) {
   std::string key = object_key(obj);
   ObjectPtr old;
   {
@@ -111,7 +112,7 @@ void Informer::erase(const json& obj) {
     }
   }
   if (!change_handlers_.empty()) {
-    ObjectPtr gone = old ? old : std::make_shared<const json>(obj);  // not cached: the event's copy
+    ObjectPtr gone = old ? old : shared ? shared : std::make_shared<const json>(obj);  // not cached: the event's
     for (auto& h : change_handlers_) h(gone, nullptr);
   }
   for (auto& h : handlers_) {
@@ -142,7 +143,7 @@ bool Informer::relist(std::string& rv) {
       if (!seen.count(k)) gone.push_back(v);
     }
   }
-  for (auto& g : gone) erase(*g);
+  for (auto& g : gone) erase(*g, g);
   rv = l->resource_version;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -172,14 +173,19 @@ void Informer::run(std::stop_token stop) {
     auto st = client_.watch(
         resource_, ns_, opts_, rv,
         [&](const WatchEvent& e) {
-          if (e.object.contains("metadata")) {
-            std::string erv = e.object["metadata"].value("resourceVersion", "");
+          const json& o = e.obj();
+          if (o.contains("metadata")) {
+            std::string erv = o["metadata"].value("resourceVersion", "");
             if (!erv.empty()) rv = erv;
           }
           if (e.type == "ADDED" || e.type == "MODIFIED") {
-            upsert(std::move(e.object));  // the event is ours alone: no copy
+            if (e.shared) {
+              upsert(e.shared);  // the API server's decoded object, shared: no copy
+            } else {
+              upsert(std::move(e.object));  // the event is ours alone: no copy
+            }
           } else if (e.type == "DELETED") {
-            erase(e.object);
+            erase(o, e.shared);
           }
           return !stop.stop_requested();
         },

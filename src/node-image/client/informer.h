@@ -63,7 +63,9 @@ class Informer {
   void run(std::stop_token stop);
   bool relist(std::string& rv);
   void upsert(json obj);
-  void erase(const json& obj);
+  void upsert(ObjectPtr obj);
+  // shared: the event's object when it came as a shared pointer (handed on instead of a copy).
+  void erase(const json& obj, const ObjectPtr& shared = nullptr);
 
   ApiClient& client_;
   Resource resource_;

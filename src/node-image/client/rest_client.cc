@@ -130,6 +130,20 @@ Status RestClient::watch(const Resource& r, const std::string& ns, const ListOpt
   std::string buffer;
   std::optional<Error> stream_error;
   bool ended_by_callback = false;
+  // One event, from a text line or handed decoded: false ends the stream.
+  auto handle = [&](WatchEvent& e) {
+    if (e.type == "ERROR") {
+      const json& o = e.obj();
+      int code = o.is_object() ? o.value("code", 500) : 500;
+      stream_error = error_from_response(code, o.dump());
+      return false;
+    }
+    if (!on_event(e)) {
+      ended_by_callback = true;
+      return false;
+    }
+    return true;
+  };
   auto on_chunk = [&](std::string_view chunk) {
     buffer.append(chunk);
     size_t pos;
@@ -146,19 +160,22 @@ Status RestClient::watch(const Resource& r, const std::string& ns, const ListOpt
       } else {
         e.object = json::object();
       }
-      if (e.type == "ERROR") {
-        int code = e.object.value("code", 500);
-        stream_error = error_from_response(code, e.object.dump());
-        return false;
-      }
-      if (!on_event(e)) {
-        ended_by_callback = true;
-        return false;
-      }
+      if (!handle(e)) return false;
     }
     return !stop.stop_requested();
   };
-  auto res = stream(target, on_chunk, stop);
+  auto on_decoded = [&](std::string_view type, std::shared_ptr<const json> object) {
+    WatchEvent e;
+    e.type = std::string(type);
+    if (object) {
+      e.shared = std::move(object);
+    } else {
+      e.object = json::object();
+    }
+    if (!handle(e)) return false;
+    return !stop.stop_requested();
+  };
+  auto res = stream_watch(target, on_chunk, on_decoded, stop);
   if (stream_error) return unexpected(*stream_error);
   if (ended_by_callback || stop.stop_requested()) return {};
   if (!res) return unexpected(res.error());

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "apiserver/api_server.h"
+#include "apiserver/watch_sink.h"
 #include "store/store.h"
 
 using namespace k3dpp;
@@ -49,6 +50,40 @@ class FakeResponder : public http::Responder {
   http::Response response;
   bool streamed = false;
   FakeStream stream_;
+};
+
+// A stream that takes decoded objects, as the in-process client's does.
+class FakeObjectStream : public http::Stream, public apiserver::WatchObjectSink {
+ public:
+  explicit FakeObjectStream(size_t max_events) : max_(max_events) {}
+  bool write(std::string_view chunk) override {
+    chunks.emplace_back(chunk);
+    return true;
+  }
+  bool write_event(std::string_view type, std::shared_ptr<const json> object) override {
+    if (events.size() >= max_) return false;
+    events.emplace_back(std::string(type), std::move(object));
+    return events.size() < max_;
+  }
+  bool closed() override { return events.size() >= max_; }
+  std::vector<std::string> chunks;
+  std::vector<std::pair<std::string, std::shared_ptr<const json>>> events;
+  size_t max_;
+};
+
+class FakeObjectResponder : public http::Responder {
+ public:
+  explicit FakeObjectResponder(size_t max_events) : stream_(max_events) {}
+  void send(http::Response r) override { response = std::move(r); }
+  http::Stream& stream(int status, const std::vector<std::pair<std::string, std::string>>&) override {
+    response.status = status;
+    return stream_;
+  }
+  http::Conn& upgrade(const std::vector<std::pair<std::string, std::string>>&) override {
+    throw std::runtime_error("no upgrade");
+  }
+  http::Response response;
+  FakeObjectStream stream_;
 };
 
 http::User admin() { return {"admin", {"system:masters"}, true}; }
@@ -487,6 +522,52 @@ TEST_CASE("dryRun=All persists nothing") {
   CHECK(s.call("DELETE", "/api/v1/namespaces/default/pods/web?dryRun=All").response.status == 200);
   CHECK(s.call("GET", "/api/v1/namespaces/default/pods/web").response.status == 200);
   CHECK(s.call("DELETE", "/api/v1/namespaces/default/pods/web?dryRun=Some").response.status == 400);
+}
+
+TEST_CASE("watch: a stream taking objects gets each event's one decoded object, the text stream the same content") {
+  Server s;
+  auto c = s.call("POST", "/api/v1/namespaces/default/configmaps",
+                  R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"w","labels":{"app":"web"}},"data":{"a":"1"}})");
+  std::string rv0 = std::to_string(std::stoll(c.body()["metadata"]["resourceVersion"].get<std::string>()) - 1);
+  REQUIRE(s.call("PATCH", "/api/v1/namespaces/default/configmaps/w", R"({"data":{"a":"2"}})",
+                 "application/merge-patch+json").response.status == 200);
+  REQUIRE(s.call("DELETE", "/api/v1/namespaces/default/configmaps/w").response.status == 200);
+  http::Request r;
+  r.method = "GET";
+  r.path = "/api/v1/namespaces/default/configmaps";
+  r.query = {{"watch", "true"}, {"resourceVersion", rv0}, {"timeoutSeconds", "5"}};
+  r.user = admin();
+  FakeObjectResponder a(3), b(3);
+  s.api->handle(r, a);
+  http::Request filtered = r;
+  filtered.query.emplace("labelSelector", "app=web");
+  s.api->handle(filtered, b);
+  FakeResponder text(3);
+  s.api->handle(r, text);
+  REQUIRE(a.stream_.events.size() == 3);
+  REQUIRE(b.stream_.events.size() == 3);
+  REQUIRE(text.stream_.chunks.size() == 3);
+  CHECK(a.stream_.chunks.empty());
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& [type, obj] = a.stream_.events[i];
+    CHECK(type == std::vector<std::string>{"ADDED", "MODIFIED", "DELETED"}[i]);
+    REQUIRE(obj);
+    CHECK(b.stream_.events[i].first == type);
+    CHECK(b.stream_.events[i].second == obj);  // one decoded copy for both watchers
+    json ev = json::parse(text.stream_.chunks[i]);
+    CHECK(ev["type"] == type);
+    CHECK(ev["object"] == *obj);  // the spliced stored text says the same as the decoded object
+    CHECK(!(*obj)["metadata"].value("resourceVersion", "").empty());
+  }
+  CHECK((*a.stream_.events[1].second)["data"]["a"] == "2");
+
+  REQUIRE(s.api->store()->compact(s.api->store()->current_revision()));
+  r.query = {{"watch", "true"}, {"resourceVersion", "1"}};
+  FakeObjectResponder old(1);
+  s.api->handle(r, old);
+  REQUIRE(old.stream_.events.size() == 1);
+  CHECK(old.stream_.events[0].first == "ERROR");
+  CHECK((*old.stream_.events[0].second)["code"] == 410);
 }
 
 TEST_CASE("watch with a label selector: leaving the selector is DELETED, entering is ADDED") {
