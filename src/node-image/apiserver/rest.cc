@@ -668,7 +668,7 @@ void ApiServer::Impl::watch(const RequestInfo& ri, const http::Request& req, htt
   };
   // An event of a stored object: decoded once for every watcher (DecodedObjects); a text client
   // without a Table gets the stored text with resourceVersion spliced in, as a GET does.
-  auto decoded = [&](const store::KeyValue& kv) { return decoded_objects.get(kv, decode_stored); };
+  auto decoded = [&](const store::KeyValue& kv, bool live) { return decoded_objects.get(kv, decode_stored, live); };
   auto emit_stored = [&](const std::string& type, const store::KeyValue& kv, std::shared_ptr<const json> obj) {
     if (!sink && !table) {
       if (auto text = stored_text_with_rv(kv); text && text->find('\n') == std::string::npos) {
@@ -678,7 +678,7 @@ void ApiServer::Impl::watch(const RequestInfo& ri, const http::Request& req, htt
         return out.write(line);
       }
     }
-    return emit_object(type, obj ? std::move(obj) : decoded(kv));
+    return emit_object(type, obj ? std::move(obj) : decoded(kv, type != "DELETED"));
   };
   if (!w) {
     if (w.error().kind == "Expired") {
@@ -711,7 +711,7 @@ void ApiServer::Impl::watch(const RequestInfo& ri, const http::Request& req, htt
       std::string type = e.type == store::EventType::kDelete ? "DELETED" : (e.created ? "ADDED" : "MODIFIED");
       return emit_stored(type, e.kv, nullptr);
     }
-    auto obj = decoded(e.kv);
+    auto obj = decoded(e.kv, e.type != store::EventType::kDelete);
     bool match = s.matches(*obj);
     bool had = visible.count(e.kv.key) > 0;
     if (e.type == store::EventType::kDelete) {
@@ -795,9 +795,23 @@ Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req)
       if (body.is_discarded() || !body.is_object()) return bad_request("invalid Binding body");
       std::string node = body.contains("target") ? body["target"].value("name", "") : "";
       if (node.empty()) return bad_request("Binding target name is required");
+      const std::string key = storage_key(t, ri.namespace_, ri.name);
       for (int attempt = 0; attempt < 5; ++attempt) {
         int64_t rev = 0;
-        auto cur = read(t, ri.namespace_, ri.name, &rev);
+        Result<json> cur = json();
+        // First from the pod as the watchers last saw it (no store read, no parse), when that one
+        // can be bound: its revision is the write's precondition, so a newer pod is a Conflict and
+        // the next attempt reads the store. Anything else (no such pod, assigned, deleting) is
+        // decided on the store's object.
+        auto known = attempt == 0 && !t_dry_run ? decoded_objects.latest(key) : DecodedObjects::Latest{};
+        if (known.object && known.object->is_object() && known.object->contains("spec") &&
+            (*known.object)["spec"].value("nodeName", "").empty() &&
+            !(known.object->contains("metadata") && (*known.object)["metadata"].contains("deletionTimestamp"))) {
+          cur = *known.object;
+          rev = known.revision;
+        } else {
+          cur = read(t, ri.namespace_, ri.name, &rev);
+        }
         if (!cur) return from_store_error(cur.error(), group_resource(t), ri.name);
         if (cur->contains("metadata") && (*cur)["metadata"].contains("deletionTimestamp")) {
           return conflict(group_resource(t), ri.name, "pod is being deleted, cannot be assigned to a host");
@@ -806,7 +820,7 @@ Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req)
         if (!have.empty()) {
           return conflict(group_resource(t), ri.name, "pod " + ri.name + " is already assigned to node \"" + have + "\"");
         }
-        json next = *cur;
+        json next = std::move(*cur);
         next["spec"]["nodeName"] = node;
         json cond = {{"type", "PodScheduled"}, {"status", "True"}, {"lastProbeTime", nullptr},
                      {"lastTransitionTime", now_rfc3339()}};
@@ -816,7 +830,7 @@ Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req)
         }
         conds.push_back(cond);
         next["status"]["conditions"] = conds;
-        auto u = put(storage_key(t, ri.namespace_, ri.name), encode_stored(next), rev);
+        auto u = put(key, encode_stored(next), rev);
         if (!u && u.error().kind == "Conflict") continue;
         if (!u) return from_store_error(u.error(), group_resource(t), ri.name);
         return ok({{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},

@@ -6,7 +6,27 @@ namespace k3dpp::apiserver {
 
 DecodedObjects::DecodedObjects(size_t slots) : slots_(slots == 0 ? 1 : slots) {}
 
-DecodedObjects::Ptr DecodedObjects::get(const store::KeyValue& kv, const Decoder& decode) {
+DecodedObjects::Latest DecodedObjects::latest(const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = latest_.find(key);
+  return it == latest_.end() ? Latest{} : it->second;
+}
+
+void DecodedObjects::note_latest(const store::KeyValue& kv, const Ptr& obj, bool live) {
+  auto it = latest_.find(kv.key);
+  if (it != latest_.end() && it->second.revision >= kv.mod_revision) return;  // a lagging watcher
+  if (!live) {
+    if (it != latest_.end()) latest_.erase(it);
+    return;
+  }
+  if (it != latest_.end()) {
+    it->second = Latest{kv.mod_revision, obj};
+  } else {
+    latest_.emplace(kv.key, Latest{kv.mod_revision, obj});
+  }
+}
+
+DecodedObjects::Ptr DecodedObjects::get(const store::KeyValue& kv, const Decoder& decode, bool live) {
   size_t i = static_cast<uint64_t>(kv.mod_revision) % slots_.size();
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -20,6 +40,7 @@ DecodedObjects::Ptr DecodedObjects::get(const store::KeyValue& kv, const Decoder
   std::lock_guard<std::mutex> l(mu_);
   Slot& s = slots_[i];
   if (s.object && s.revision == kv.mod_revision && s.key == kv.key) return s.object;
+  note_latest(kv, obj, live);
   if (kv.mod_revision >= s.revision) {  // never evict a newer write for an older one
     s.revision = kv.mod_revision;
     s.key = kv.key;

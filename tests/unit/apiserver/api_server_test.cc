@@ -570,6 +570,47 @@ TEST_CASE("watch: a stream taking objects gets each event's one decoded object, 
   CHECK((*old.stream_.events[0].second)["code"] == 410);
 }
 
+TEST_CASE("binding starts from the pod the watchers saw; a newer stored pod is read and kept") {
+  Server s;
+  REQUIRE(s.call("POST", "/api/v1/namespaces/default/pods", kPod).response.status == 201);
+  http::Request w;
+  w.method = "GET";
+  w.path = "/api/v1/namespaces/default/pods";
+  w.query = {{"watch", "true"}, {"resourceVersion", "0"}, {"timeoutSeconds", "1"}};
+  w.user = admin();
+  FakeObjectResponder seen(1);  // sees the ADDED pod, then goes
+  s.api->handle(w, seen);
+  REQUIRE(seen.stream_.events.size() == 1);
+  // Changed while no watcher looks: the watchers' copy is stale now.
+  REQUIRE(s.call("PATCH", "/api/v1/namespaces/default/pods/web", R"({"metadata":{"labels":{"tier":"front"}}})",
+                 "application/merge-patch+json").response.status == 200);
+  const char* binding = R"({"apiVersion":"v1","kind":"Binding","metadata":{"name":"web"},"target":{"name":"n1"}})";
+  CHECK(s.call("POST", "/api/v1/namespaces/default/pods/web/binding", binding).response.status == 201);
+  json pod = s.call("GET", "/api/v1/namespaces/default/pods/web").body();
+  CHECK(pod["spec"]["nodeName"] == "n1");
+  CHECK(pod["metadata"]["labels"]["tier"] == "front");  // the patch is not lost
+  // Bound: a second binding is refused, whatever the watchers' copy says.
+  auto again = s.call("POST", "/api/v1/namespaces/default/pods/web/binding", binding);
+  CHECK(again.response.status == 409);
+
+  // A pod a watcher saw unchanged since: bound from that copy.
+  std::string pod2 = R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"api"},
+    "spec":{"containers":[{"name":"c","image":"nginx"}]}})";
+  auto c = s.call("POST", "/api/v1/namespaces/default/pods", pod2);
+  REQUIRE(c.response.status == 201);
+  w.query = {{"watch", "true"}, {"resourceVersion", std::to_string(std::stoll(c.body()["metadata"]["resourceVersion"].get<std::string>()) - 1)},
+             {"timeoutSeconds", "1"}};
+  FakeObjectResponder seen2(1);
+  s.api->handle(w, seen2);
+  REQUIRE(seen2.stream_.events.size() == 1);
+  CHECK(s.call("POST", "/api/v1/namespaces/default/pods/api/binding",
+               R"({"apiVersion":"v1","kind":"Binding","metadata":{"name":"api"},"target":{"name":"n2"}})")
+            .response.status == 201);
+  json p2 = s.call("GET", "/api/v1/namespaces/default/pods/api").body();
+  CHECK(p2["spec"]["nodeName"] == "n2");
+  CHECK(p2["status"]["conditions"][0]["type"] == "PodScheduled");
+}
+
 TEST_CASE("watch with a label selector: leaving the selector is DELETED, entering is ADDED") {
   Server s;
   REQUIRE(s.call("POST", "/api/v1/namespaces/default/pods", kPod).response.status == 201);
