@@ -108,6 +108,9 @@ struct Scheduler::Impl {
   std::map<std::string, Counted> counted;
   std::map<std::string, Assumed> assumed;
   std::map<std::string, int> failures;  // unschedulable attempts in a row, by pod key
+  // Pods that want this scheduler (wants_us), key → uid, kept by the pod handlers so a retry walks
+  // these instead of filtering every cached pod.
+  std::map<std::string, std::string> pending;
   std::chrono::steady_clock::time_point last_retry;
   std::shared_ptr<spdlog::logger> log = log::get("scheduler");
 
@@ -148,13 +151,22 @@ struct Scheduler::Impl {
     return false;
   }
 
+  // A pod added or updated: counted on its node, queued when it wants this scheduler.
   void pod_event(const json& p) {
     bool retry = false;
+    bool want = wants_us(p);
+    std::string key = client::object_key(p);
     {
       std::lock_guard<std::mutex> l(usage_mu);
-      retry = recount(client::object_key(p)) && retry_due();
+      if (want) {
+        pending.insert_or_assign(key, controllers::meta_str(p, "uid"));
+      } else {
+        pending.erase(key);
+      }
+      retry = recount(key) && retry_due();
     }
     if (retry) retry_pending();
+    if (want) queue.add(key);
   }
 
   void pod_deleted(const json& p) {
@@ -164,6 +176,7 @@ struct Scheduler::Impl {
       std::string key = client::object_key(p);
       bool freed = recount(key);
       failures.erase(key);
+      pending.erase(key);
       retry = freed && retry_due();
     }
     if (retry) retry_pending();
@@ -181,16 +194,14 @@ struct Scheduler::Impl {
   // Requeues every pending pod except those being bound (assumed: schedule() would skip them), so
   // a node or claim change during a burst does not put thousands of in-flight pods back in the queue.
   void retry_pending() {
-    auto pending = pods.list({}, wants_us);
     std::vector<std::string> keys;
-    keys.reserve(pending.size());
     {
       std::lock_guard<std::mutex> l(usage_mu);
-      for (const auto& p : pending) {
-        std::string key = client::object_key(*p);
+      keys.reserve(pending.size());
+      for (const auto& [key, uid] : pending) {
         auto a = assumed.find(key);
-        if (a != assumed.end() && a->second.uid == controllers::meta_str(*p, "uid")) continue;
-        keys.push_back(std::move(key));
+        if (a != assumed.end() && a->second.uid == uid) continue;
+        keys.push_back(key);
       }
     }
     for (const auto& k : keys) queue.add(k);
@@ -457,17 +468,8 @@ size_t Scheduler::ready_nodes() const {
 Scheduler::~Scheduler() { stop(); }
 
 Status Scheduler::start() {
-  auto enqueue = [this](const json& p) {
-    if (wants_us(p)) impl_->queue.add(client::object_key(p));
-  };
-  impl_->pods.add_handlers({[this, enqueue](const json& p) {
-                              impl_->pod_event(p);
-                              enqueue(p);
-                            },
-                            [this, enqueue](const json&, const json& p) {
-                              impl_->pod_event(p);
-                              enqueue(p);
-                            },
+  impl_->pods.add_handlers({[this](const json& p) { impl_->pod_event(p); },
+                            [this](const json&, const json& p) { impl_->pod_event(p); },
                             [this](const json& p) { impl_->pod_deleted(p); }});
   // A node change may make pending pods fit: requeue every pending pod.
   auto retry_all = [this](const json&) { impl_->retry_pending(); };
