@@ -234,8 +234,10 @@ TEST_CASE("service rules in network namespaces") {
       REQUIRE(r.has_value());
       INFO(from << " -> " << ip << ":" << port << ": " << r->output);
       CHECK(r->exit_code != 0);
-      // A TCP reset: refused at once (an ICMP error would cost the client a 1 s SYN retry).
-      CHECK(ms < 500);
+      // Refused (a TCP reset), not dropped or unreachable (which would leave the client retrying
+      // its SYN until nc's 5 s limit). The time is printed, not asserted.
+      CHECK(r->output.find("refused") != std::string::npos);
+      MESSAGE(from << " -> " << ip << ":" << port << " refused after " << ms << " ms");
     }
   }
   SUBCASE("LoadBalancer: the port on every node address, only once admitted; refused without endpoints") {
@@ -260,7 +262,8 @@ TEST_CASE("service rules in network namespaces") {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
     REQUIRE(r.has_value());
     CHECK(r->exit_code != 0);
-    CHECK(ms < 500);
+    CHECK(r->output.find("refused") != std::string::npos);
+    MESSAGE("load balancer without endpoints: refused after " << ms << " ms");
     CHECK(syncer.last_rules().find("default/lb-empty loadbalancer has no endpoints") != std::string::npos);
   }
   SUBCASE("re-apply is idempotent; removing an endpoint removes its chain") {
