@@ -143,13 +143,7 @@ Result<RawResponse> InProcessClient::request(const std::string& method, const st
 Result<RawResponse> InProcessClient::stream(const std::string& target,
                                             const std::function<bool(std::string_view)>& on_chunk,
                                             std::stop_token stop) {
-  http::Request q = make_request("GET", target, "", "");
-  CaptureResponder r(&on_chunk, stop);
-  handler_(q, r);
-  if (r.streamed) return RawResponse{r.response.status, ""};
-  // A non-streamed answer (an error Status, or a plain body): deliver a 2xx body as one chunk.
-  if (r.response.status >= 200 && r.response.status < 300 && !r.response.body.empty()) on_chunk(r.response.body + "\n");
-  return RawResponse{r.response.status, std::move(r.response.body)};
+  return stream_watch(target, on_chunk, EventSink{}, stop);  // no event sink: events as text
 }
 
 Result<RawResponse> InProcessClient::stream_watch(const std::string& target,
@@ -159,6 +153,7 @@ Result<RawResponse> InProcessClient::stream_watch(const std::string& target,
   CaptureResponder r(&on_chunk, stop, &on_event);
   handler_(q, r);
   if (r.streamed) return RawResponse{r.response.status, ""};
+  // A non-streamed answer (an error Status, or a plain body): deliver a 2xx body as one chunk.
   if (r.response.status >= 200 && r.response.status < 300 && !r.response.body.empty()) on_chunk(r.response.body + "\n");
   return RawResponse{r.response.status, std::move(r.response.body)};
 }

@@ -215,6 +215,8 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;
 
   Status open();
+  // Another connection of this process to the file (kVfs, busy timeout); query_only for readers.
+  Status open_side(sqlite3** db, const char* purpose, bool query_only);
 
   Result<KeyValue> get(const std::string& key) override;
   using Store::list;
@@ -408,6 +410,18 @@ Status SqliteStore::step_done(Stmt& st, const char* what) {
   return {};
 }
 
+Status SqliteStore::open_side(sqlite3** db, const char* purpose, bool query_only) {
+  // Read-write even for readers (query_only): a read-only handle would fall back to real fcntl
+  // locks (see kVfs).
+  if (sqlite3_open_v2(opts_.path.c_str(), db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, kVfs) != SQLITE_OK ||
+      (query_only && sqlite3_exec(*db, "PRAGMA query_only=1;", nullptr, nullptr, nullptr) != SQLITE_OK)) {
+    std::string msg = *db ? sqlite3_errmsg(*db) : "out of memory";
+    return fail("open " + opts_.path + " for " + purpose + ": " + msg, "Internal");
+  }
+  sqlite3_busy_timeout(*db, 5000);
+  return {};
+}
+
 Status SqliteStore::open() {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(opts_.path.c_str(), &db_, flags, kVfs) != SQLITE_OK) {
@@ -456,22 +470,10 @@ Status SqliteStore::open() {
     sqlite3_reset(q);
   }
   if (!opts_.path.empty() && opts_.path != ":memory:" && opts_.path.rfind("file:", 0) != 0) {
-    if (sqlite3_open_v2(opts_.path.c_str(), &rdb_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, kVfs) !=
-            SQLITE_OK ||
-        sqlite3_exec(rdb_, "PRAGMA query_only=1;", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      std::string msg = rdb_ ? sqlite3_errmsg(rdb_) : "out of memory";
-      return fail("open " + opts_.path + " for reading: " + msg, "Internal");
-    }
-    sqlite3_busy_timeout(rdb_, 5000);
+    K3DPP_TRY(open_side(&rdb_, "reading", true));
     rget_ = std::make_unique<Stmt>(rdb_, "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?");
     if (!rget_->ok()) return fail(std::string("prepare read: ") + sqlite3_errmsg(rdb_), "Internal");
-    if (sqlite3_open_v2(opts_.path.c_str(), &ldb_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, kVfs) !=
-            SQLITE_OK ||
-        sqlite3_exec(ldb_, "PRAGMA query_only=1;", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      std::string msg = ldb_ ? sqlite3_errmsg(ldb_) : "out of memory";
-      return fail("open " + opts_.path + " for lists: " + msg, "Internal");
-    }
-    sqlite3_busy_timeout(ldb_, 5000);
+    K3DPP_TRY(open_side(&ldb_, "lists", true));
     (void)sqlite3_exec(ldb_, kTuning, nullptr, nullptr, nullptr);
     K3DPP_TRY(prepare_list_stmts(ldb_, lst_));
     lbegin_ = std::make_unique<Stmt>(ldb_, "BEGIN");
@@ -484,12 +486,7 @@ Status SqliteStore::open() {
     for (auto* st : {lbegin_.get(), lend_.get(), lrev_.get()}) {
       if (!st->ok()) return fail(std::string("prepare list: ") + sqlite3_errmsg(ldb_), "Internal");
     }
-    if (sqlite3_open_v2(opts_.path.c_str(), &ckdb_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, kVfs) !=
-        SQLITE_OK) {
-      std::string msg = ckdb_ ? sqlite3_errmsg(ckdb_) : "out of memory";
-      return fail("open " + opts_.path + " for checkpoints: " + msg, "Internal");
-    }
-    sqlite3_busy_timeout(ckdb_, 5000);
+    K3DPP_TRY(open_side(&ckdb_, "checkpoints", false));
     // A connection learns the WAL mode on its first read (until then a checkpoint is a no-op).
     if (sqlite3_exec(ckdb_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", nullptr, nullptr, nullptr) !=
         SQLITE_OK)

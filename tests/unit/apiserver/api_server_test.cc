@@ -368,10 +368,13 @@ TEST_CASE("services: ClusterIP and NodePort allocation") {
   CHECK(mk("e", "30050").response.status == 201);
 }
 
-TEST_CASE("watch: replay from a resourceVersion, ADDED/MODIFIED/DELETED, Expired") {
-  Server s;
+// ConfigMap "w" (with `labels`, a JSON object) created, patched to a=2 and deleted; the request
+// returned watches configmaps from just before the create, so it replays ADDED, MODIFIED, DELETED.
+http::Request replay_of_one_configmap(Server& s, const std::string& labels) {
   auto c = s.call("POST", "/api/v1/namespaces/default/configmaps",
-                  R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"w"},"data":{"a":"1"}})");
+                  R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"w","labels":)" + labels +
+                      R"(},"data":{"a":"1"}})");
+  REQUIRE(c.response.status == 201);
   std::string rv0 = std::to_string(std::stoll(c.body()["metadata"]["resourceVersion"].get<std::string>()) - 1);
   REQUIRE(s.call("PATCH", "/api/v1/namespaces/default/configmaps/w", R"({"data":{"a":"2"}})",
                  "application/merge-patch+json").response.status == 200);
@@ -381,6 +384,12 @@ TEST_CASE("watch: replay from a resourceVersion, ADDED/MODIFIED/DELETED, Expired
   r.path = "/api/v1/namespaces/default/configmaps";
   r.query = {{"watch", "true"}, {"resourceVersion", rv0}, {"timeoutSeconds", "5"}};
   r.user = admin();
+  return r;
+}
+
+TEST_CASE("watch: replay from a resourceVersion, ADDED/MODIFIED/DELETED, Expired") {
+  Server s;
+  http::Request r = replay_of_one_configmap(s, "{}");
   FakeResponder resp(3);
   s.api->handle(r, resp);
   REQUIRE(resp.streamed);
@@ -526,17 +535,7 @@ TEST_CASE("dryRun=All persists nothing") {
 
 TEST_CASE("watch: a stream taking objects gets each event's one decoded object, the text stream the same content") {
   Server s;
-  auto c = s.call("POST", "/api/v1/namespaces/default/configmaps",
-                  R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"w","labels":{"app":"web"}},"data":{"a":"1"}})");
-  std::string rv0 = std::to_string(std::stoll(c.body()["metadata"]["resourceVersion"].get<std::string>()) - 1);
-  REQUIRE(s.call("PATCH", "/api/v1/namespaces/default/configmaps/w", R"({"data":{"a":"2"}})",
-                 "application/merge-patch+json").response.status == 200);
-  REQUIRE(s.call("DELETE", "/api/v1/namespaces/default/configmaps/w").response.status == 200);
-  http::Request r;
-  r.method = "GET";
-  r.path = "/api/v1/namespaces/default/configmaps";
-  r.query = {{"watch", "true"}, {"resourceVersion", rv0}, {"timeoutSeconds", "5"}};
-  r.user = admin();
+  http::Request r = replay_of_one_configmap(s, R"({"app":"web"})");
   FakeObjectResponder a(3), b(3);
   s.api->handle(r, a);
   http::Request filtered = r;
