@@ -10,6 +10,7 @@ packages=(
   libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   doctest-dev libssl-dev libboost-dev libboost-system-dev libsqlite3-dev zlib1g-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libre2-dev  # CRD schema `pattern`s: linear-time regular expressions
   # container engine and image building
   docker.io debootstrap iptables iproute2 curl ca-certificates procps busybox-static
   podman catatonit golang-github-containernetworking-plugin-dnsname

@@ -37,6 +37,20 @@ nlohmann::json to_table(const std::string& group, const std::string& kind,
                         const std::string& resource_version, IncludeObject include,
                         const std::string& continue_token = {});
 
+// Tables of custom resources: Name, then the CRD's additionalPrinterColumns (Kubernetes'
+// tableconvertor: cells from simple JSONPaths; "date" cells as ages, integer/number/boolean cells
+// typed, strings as printed; a missing value is a null cell, which kubectl shows as <none>).
+struct CustomColumn {
+  std::string name, type, format, description, json_path;
+  int priority = 0;
+};
+nlohmann::json to_custom_table(const std::vector<CustomColumn>& columns, const std::vector<nlohmann::json>& objects,
+                               std::chrono::system_clock::time_point now, const std::string& resource_version,
+                               IncludeObject include, const std::string& continue_token = {});
+// The value at a simple JSONPath (`.spec.replicas`, `{.status.conditions[0].type}`,
+// `.metadata.labels['app']`); nullptr when absent or the path is not a simple one.
+const nlohmann::json* json_path_value(const nlohmann::json& obj, const std::string& path);
+
 // The column definitions a Table for this kind carries (Kubernetes' names, types, formats,
 // descriptions and priorities).
 nlohmann::json column_definitions(const std::string& group, const std::string& kind);

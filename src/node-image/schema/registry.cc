@@ -1,6 +1,8 @@
 // The served resource types, with the names, verbs and subresources a Kubernetes 1.32 server reports.
 #include "node-image/schema/schema.h"
 
+#include "node-image/schema/custom_types.h"
+
 #include <algorithm>
 
 namespace k3dpp::schema {
@@ -128,13 +130,15 @@ const ResourceType* find_by_plural(std::string_view group, std::string_view vers
   for (const auto& t : all_types()) {
     if (t.group == group && t.version == version && t.plural == plural) return &t;
   }
-  return nullptr;
+  return find_custom(group, version, plural).get();
 }
 
 const ResourceType* find_by_kind(std::string_view api_version, std::string_view kind) {
   for (const auto& t : all_types()) {
     if (t.kind == kind && t.api_version() == api_version) return &t;
   }
+  for (const auto& t : custom_types())
+    if (t->kind == kind && t->api_version() == api_version) return t.get();
   return nullptr;
 }
 
@@ -142,6 +146,10 @@ std::vector<std::string> group_versions() {
   std::vector<std::string> out;
   for (const auto& t : all_types()) {
     std::string gv = t.api_version();
+    if (std::find(out.begin(), out.end(), gv) == out.end()) out.push_back(gv);
+  }
+  for (const auto& t : custom_types()) {
+    std::string gv = t->api_version();
     if (std::find(out.begin(), out.end(), gv) == out.end()) out.push_back(gv);
   }
   return out;

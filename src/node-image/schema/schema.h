@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,8 @@ struct Subresource {
   std::vector<std::string> verbs;
 };
 
+struct CustomResourceInfo;  // custom_types.h
+
 struct ResourceType {
   std::string group;    // "" for core
   std::string version;  // "v1"
@@ -41,6 +44,8 @@ struct ResourceType {
   std::vector<std::string> categories;   // {"all"}
   std::vector<std::string> verbs;        // sorted, as Kubernetes lists them
   std::vector<Subresource> subresources;
+  // Set for kinds served from a CustomResourceDefinition (schema, printer columns, scale paths).
+  std::shared_ptr<const CustomResourceInfo> custom;
 
   // "v1" for core, "apps/v1" otherwise.
   std::string api_version() const;
@@ -51,14 +56,15 @@ struct ResourceType {
   const Subresource* find_subresource(std::string_view name) const;
 };
 
-// Every served type, core first, then groups in discovery order.
+// Every built-in type, core first, then groups in discovery order (custom types: custom_types.h).
 const std::vector<ResourceType>& all_types();
-// By URL parts: ("apps","v1","deployments"); group "" is core.
+// By URL parts: ("apps","v1","deployments"); group "" is core. Custom types too (the pointer
+// stays valid for minutes after the CRD changes; keep find_custom's shared_ptr for longer).
 const ResourceType* find_by_plural(std::string_view group, std::string_view version,
                                    std::string_view plural);
 // By a body's apiVersion and kind: ("apps/v1","Deployment"), ("v1","Pod").
 const ResourceType* find_by_kind(std::string_view api_version, std::string_view kind);
-// Group-versions in discovery order: "v1" (core), "apps/v1", "batch/v1", ...
+// Group-versions in discovery order: "v1" (core), "apps/v1", "batch/v1", ..., then custom ones.
 std::vector<std::string> group_versions();
 
 // ---------------------------------------------------------------------------------------------

@@ -243,3 +243,28 @@ TEST_CASE("RFC3339 parsing and formatting") {
     CHECK_FALSE(parse_time(bad, t));
   }
 }
+
+TEST_CASE("custom resource tables: Name, then the CRD's columns typed as Kubernetes types them") {
+  using k3dpp::printers::CustomColumn;
+  std::vector<CustomColumn> cols = {{"Spec", "string", "", "", ".spec.cronSpec", 0},
+                                    {"Replicas", "integer", "", "the replicas", ".spec.replicas", 0},
+                                    {"Ready", "string", "", "", ".status.conditions[0].status", 1},
+                                    {"Age", "date", "", "", ".metadata.creationTimestamp", 0}};
+  auto now = std::chrono::system_clock::time_point{} + std::chrono::hours(24 * 365 * 56);
+  std::chrono::system_clock::time_point created;
+  REQUIRE(k3dpp::printers::parse_time("2025-12-20T00:00:00Z", created));
+  nlohmann::json obj = {{"metadata", {{"name", "c1"}, {"creationTimestamp", k3dpp::printers::format_time(created)},
+                                      {"managedFields", nlohmann::json::array()}}},
+                        {"spec", {{"cronSpec", "* * * * */5"}, {"replicas", 3}}}};
+  auto t = k3dpp::printers::to_custom_table(cols, {obj}, created + std::chrono::minutes(5), "42",
+                                            k3dpp::printers::IncludeObject::kMetadata);
+  (void)now;
+  CHECK(t["columnDefinitions"][0]["name"] == "Name");
+  CHECK(t["columnDefinitions"][1]["description"] ==
+        "Custom resource definition column (in JSONPath format): .spec.cronSpec");
+  CHECK(t["columnDefinitions"][2]["description"] == "the replicas");
+  CHECK(t["columnDefinitions"][3]["priority"] == 1);
+  CHECK(t["rows"][0]["cells"] == nlohmann::json::array({"c1", "* * * * */5", 3, nullptr, "5m"}));
+  CHECK_FALSE(t["rows"][0]["object"]["metadata"].contains("managedFields"));
+  CHECK(t["metadata"]["resourceVersion"] == "42");
+}
