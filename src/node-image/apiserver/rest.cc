@@ -929,6 +929,7 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
   }
   admit_storage(t, obj);
   schema::apply_defaults(t, obj);
+  schema::prepare_create(t, obj);
   if (t.plural == "pods" && t.group.empty()) {
     obj["status"] = {{"phase", "Pending"}, {"qosClass", pod_qos(obj)}};
   }
@@ -1021,6 +1022,12 @@ Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std:
     if (tracks_generation(t) && next.value("spec", json()) != old.value("spec", json())) {
       next["metadata"]["generation"] = old["metadata"].value("generation", 0) + 1;
     }
+  }
+  // An emptied finalizers list is no list (Go's omitempty), e.g. after a strategic merge patch
+  // removed the last one.
+  if (next["metadata"].contains("finalizers") && next["metadata"]["finalizers"].is_array() &&
+      next["metadata"]["finalizers"].empty()) {
+    next["metadata"].erase("finalizers");
   }
   auto causes = schema::validate_update(t, next, old);
   if (!causes.empty()) return invalid(gr, t.kind, name, causes_json(causes));

@@ -20,6 +20,8 @@ const std::vector<Tracked>& tracked() {
       {client::res::kReplicaSets, "ReplicaSet"},
       {client::res::kDeployments, "Deployment"},
       {client::res::kEndpointSlices, "EndpointSlice"},
+      {client::Resource{"batch/v1", "jobs"}, "Job"},
+      {client::Resource{"batch/v1", "cronjobs"}, "CronJob"},
   };
   return kTracked;
 }

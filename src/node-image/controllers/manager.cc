@@ -5,6 +5,8 @@
 namespace k3dpp::controllers {
 
 std::unique_ptr<Controller> make_service_lb_controller(Context ctx);  // service_lb_controller.cc
+std::unique_ptr<Controller> make_job_controller(Context ctx);         // job_controller.cc
+std::unique_ptr<Controller> make_cronjob_controller(Context ctx);     // cronjob_controller.cc
 
 struct ControllerManager::Impl {
   Impl(client::ApiClient& c, ManagerOptions o)
@@ -37,6 +39,8 @@ Status ControllerManager::start() {
   if (o.node_lifecycle) add(make_node_lifecycle_controller(ctx));
   if (o.storage) add(make_storage_controller(ctx));
   add(make_service_lb_controller(ctx));
+  add(make_job_controller(ctx));
+  add(make_cronjob_controller(ctx));
   for (auto& c : impl_->controllers) c->setup();
   impl_->informers.start_all();
   impl_->started = true;

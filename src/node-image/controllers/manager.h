@@ -18,6 +18,7 @@ namespace k3dpp::controllers {
 struct ManagerOptions {
   int replicaset_workers = 2;
   int deployment_workers = 2;
+  int job_workers = 2;                // Jobs (and their TTL after finished)
   bool garbage_collector = true;
   bool namespace_controller = false;  // true once the API server's built-in finalizer is off
   bool endpoints = true;

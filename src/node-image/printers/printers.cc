@@ -580,6 +580,8 @@ Cells job_cells(const json& job, const Ctx& ctx) {
     state = "Suspended";
   } else if (job_condition(conds, "FailureTarget")) {
     state = "FailureTarget";
+  } else if (job_condition(conds, "SuccessCriteriaMet")) {
+    state = "SuccessCriteriaMet";
   }
   auto [names, images] = containers_cells(path(spec, "template", "spec", "containers"));
   return {name_of(job), state,  completions, duration, age(ctx, job),

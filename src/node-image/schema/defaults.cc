@@ -259,7 +259,9 @@ void default_job_spec(json& spec) {
   def(spec, "backoffLimit", 6);
   def(spec, "completionMode", "NonIndexed");
   def(spec, "suspend", false);
-  def(spec, "podReplacementPolicy", "TerminatingOrFailed");
+  // Failed when a podFailurePolicy is set (only Failed pods are matched against it).
+  bool pfp = spec.contains("podFailurePolicy") && spec["podFailurePolicy"].is_object();
+  def(spec, "podReplacementPolicy", pfp ? "Failed" : "TerminatingOrFailed");
   if (spec.contains("completionMode") && spec["completionMode"] == "Indexed") {
     // backoffLimitPerIndex stays unset unless given.
   }
@@ -337,6 +339,13 @@ void apply_defaults(const ResourceType& type, json& obj) {
     default_template(spec);
   } else if (k == "Job") {
     default_job_spec(object_at(obj, "spec"));
+    // SetDefaults_Job: a Job without labels takes its template's.
+    const json& tl = obj["spec"].value("template", json::object()).value("metadata", json::object()).value(
+        "labels", json::object());
+    json& meta = object_at(obj, "metadata");
+    if (tl.is_object() && !tl.empty() && (!meta.contains("labels") || !meta["labels"].is_object() || meta["labels"].empty())) {
+      meta["labels"] = tl;
+    }
   } else if (k == "CronJob") {
     json& spec = object_at(obj, "spec");
     def(spec, "concurrencyPolicy", "Allow");
@@ -394,6 +403,36 @@ void apply_defaults(const ResourceType& type, json& obj) {
       status["allocatable"] = status["capacity"];
     }
   }
+}
+
+// ---- create-time preparation (PrepareForCreate) ------------------------------------------------
+
+namespace {
+
+void prepare_job(json& obj) {
+  json& spec = object_at(obj, "spec");
+  if (spec.contains("manualSelector") && spec["manualSelector"] == true) return;
+  const json& meta = obj["metadata"];
+  std::string name = meta.value("name", ""), uid = meta.value("uid", "");
+  json& tmeta = object_at(object_at(spec, "template"), "metadata");
+  json& labels = object_at(tmeta, "labels");
+  // Labels the user set already stay (a conflicting value fails validation).
+  for (const char* k : {"batch.kubernetes.io/job-name", "job-name"}) def(labels, k, name);
+  for (const char* k : {"batch.kubernetes.io/controller-uid", "controller-uid"}) def(labels, k, uid);
+  json& sel = object_at(spec, "selector");
+  json& ml = object_at(sel, "matchLabels");
+  def(ml, "batch.kubernetes.io/controller-uid", uid);
+  json& job_meta = obj["metadata"];
+  if (!job_meta.contains("labels") || !job_meta["labels"].is_object() || job_meta["labels"].empty()) {
+    job_meta["labels"] = labels;
+  }
+}
+
+}  // namespace
+
+void prepare_create(const ResourceType& type, json& obj) {
+  if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return;
+  if (type.group == "batch" && type.kind == "Job") prepare_job(obj);
 }
 
 }  // namespace k3dpp::schema

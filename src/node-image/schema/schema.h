@@ -129,6 +129,13 @@ void drop_unknown_fields(const ResourceType& type, json& obj);
 // Pod template specs inside workloads get the pod defaults too (not the tolerations).
 void apply_defaults(const ResourceType& type, json& obj);
 
+// Create-time preparation that needs the new object's uid (Kubernetes' PrepareForCreate), after
+// apply_defaults: a Job without manualSelector: true gets the generated selector
+// (batch.kubernetes.io/controller-uid) and the batch.kubernetes.io/job-name, job-name,
+// batch.kubernetes.io/controller-uid, controller-uid template labels (and, when it has no labels
+// of its own, those as its labels, as Kubernetes' read-time defaulting shows them).
+void prepare_create(const ResourceType& type, json& obj);
+
 // ---------------------------------------------------------------------------------------------
 // Validation
 

@@ -1,11 +1,13 @@
 // Validation with Kubernetes' field paths, cause types and messages (pkg/apis/*/validation and
 // apimachinery's name/label helpers), for the kinds the course uses.
 #include <algorithm>
+#include <climits>
 #include <map>
 #include <mutex>
 #include <regex>
 #include <set>
 
+#include "cron/cron.h"
 #include "node-image/schema/schema.h"
 
 namespace k3dpp::schema {
@@ -813,6 +815,255 @@ void validate_meta_update(const json& obj, const json& old, Causes& out) {
   }
 }
 
+// ---- batch/v1: Jobs and CronJobs (pkg/apis/batch/validation) ----------------------------------
+
+void positive_or_zero(const json& spec, const char* field, const std::string& path, Causes& out) {
+  non_negative(spec, field, path, out);
+}
+
+void validate_pod_failure_policy(const json& pfp, const std::string& path, const json& pod_spec, Causes& out) {
+  if (!pfp.is_object()) return;
+  std::string rp = str(pod_spec, "restartPolicy");
+  if (rp != "Never") {
+    out.push_back(invalid(path.substr(0, path.rfind('.')) + ".template.spec.restartPolicy", rp,
+                          "only \"Never\" is supported when podFailurePolicy is specified"));
+  }
+  const json& rules = at(pfp, "rules");
+  if (rules.is_array() && rules.size() > 20) {
+    out.push_back({"FieldValueTooMany", "Too many: " + std::to_string(rules.size()) + ": must have at most 20 items",
+                   path + ".rules"});
+  }
+  if (!rules.is_array()) return;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    std::string rp_i = idx(path + ".rules", i);
+    const json& r = rules[i];
+    std::string action = str(r, "action");
+    if (!has(r, "action")) {
+      out.push_back(required(rp_i + ".action"));
+    } else if (action != "FailJob" && action != "FailIndex" && action != "Ignore" && action != "Count") {
+      out.push_back(not_supported(rp_i + ".action", r["action"], {"Count", "FailIndex", "FailJob", "Ignore"}));
+    }
+    bool codes = has(r, "onExitCodes"), conds = has(r, "onPodConditions");
+    if (codes && conds) {
+      out.push_back(invalid_raw(rp_i, "specifying both OnExitCodes and OnPodConditions is not supported", ""));
+      out.back().message = "Invalid value: specifying both OnExitCodes and OnPodConditions is not supported";
+    } else if (!codes && !conds) {
+      out.push_back(invalid_raw(rp_i, "specifying one of OnExitCodes and OnPodConditions is required", ""));
+      out.back().message = "Invalid value: specifying one of OnExitCodes and OnPodConditions is required";
+    }
+    if (codes) {
+      const json& oc = r["onExitCodes"];
+      std::string op = str(oc, "operator");
+      if (op != "In" && op != "NotIn") {
+        out.push_back(not_supported(rp_i + ".onExitCodes.operator", at(oc, "operator"), {"In", "NotIn"}));
+      }
+      const json& values = at(oc, "values");
+      if (!values.is_array() || values.empty()) {
+        out.push_back(required(rp_i + ".onExitCodes.values"));
+      } else {
+        if (values.size() > 255) {
+          out.push_back({"FieldValueTooMany", "Too many: " + std::to_string(values.size()) +
+                                                   ": must have at most 255 items",
+                         rp_i + ".onExitCodes.values"});
+        }
+        long long prev = LLONG_MIN;
+        for (size_t j = 0; j < values.size(); ++j) {
+          long long v = values[j].is_number_integer() ? values[j].get<long long>() : 0;
+          std::string vp = idx(rp_i + ".onExitCodes.values", j);
+          if (v == 0 && op == "In") {
+            out.push_back(invalid(vp, v, "must not be 0 for the In operator"));
+          }
+          if (j > 0 && v == prev) {
+            out.push_back(duplicate(vp, v));
+          } else if (j > 0 && v < prev) {
+            out.push_back(invalid(vp, v, "must be ordered"));
+          }
+          prev = v;
+        }
+      }
+    }
+    if (conds) {
+      const json& pc = r["onPodConditions"];
+      for (size_t j = 0; pc.is_array() && j < pc.size(); ++j) {
+        std::string cp = idx(rp_i + ".onPodConditions", j);
+        if (str(pc[j], "type").empty()) out.push_back(required(cp + ".type"));
+        std::string st = str(pc[j], "status");
+        if (has(pc[j], "status") && st != "True" && st != "False" && st != "Unknown") {
+          out.push_back(not_supported(cp + ".status", pc[j]["status"], {"True", "False", "Unknown"}));
+        }
+      }
+    }
+  }
+}
+
+// validateJobSpec: what a Job's spec and a CronJob's jobTemplate.spec share.
+void validate_job_spec_common(const json& spec, const std::string& path, Causes& out) {
+  for (const char* f : {"parallelism", "completions", "activeDeadlineSeconds", "backoffLimit",
+                        "ttlSecondsAfterFinished"}) {
+    positive_or_zero(spec, f, path, out);
+  }
+  if (has(spec, "activeDeadlineSeconds") && spec["activeDeadlineSeconds"].is_number_integer() &&
+      spec["activeDeadlineSeconds"].get<long long>() == 0) {
+    out.push_back(invalid(path + ".activeDeadlineSeconds", spec["activeDeadlineSeconds"], "must be greater than 0"));
+  }
+  if (has(spec, "completionMode")) {
+    std::string mode = str(spec, "completionMode");
+    if (mode != "NonIndexed" && mode != "Indexed") {
+      out.push_back(not_supported(path + ".completionMode", spec["completionMode"], {"NonIndexed", "Indexed"}));
+    }
+    if (mode == "Indexed") {
+      if (!has(spec, "completions")) out.push_back(required(path + ".completions", "when completion mode is Indexed"));
+      if (has(spec, "parallelism") && spec["parallelism"].is_number_integer() &&
+          spec["parallelism"].get<long long>() > 100000) {
+        out.push_back(invalid(path + ".parallelism", spec["parallelism"],
+                              "must be less than or equal to 100000 when completion mode is Indexed"));
+      }
+    }
+  }
+  if (has(spec, "podReplacementPolicy")) {
+    std::string p = str(spec, "podReplacementPolicy");
+    if (p != "TerminatingOrFailed" && p != "Failed") {
+      out.push_back(not_supported(path + ".podReplacementPolicy", spec["podReplacementPolicy"],
+                                  {"Failed", "TerminatingOrFailed"}));
+    } else if (p == "TerminatingOrFailed" && has(spec, "podFailurePolicy")) {
+      out.push_back(not_supported(path + ".podReplacementPolicy", spec["podReplacementPolicy"], {"Failed"}));
+    }
+  }
+  const json& tmpl = at(spec, "template");
+  const json& tmeta = at(tmpl, "metadata");
+  validate_labels(at(tmeta, "labels"), path + ".template.metadata.labels", out);
+  validate_annotations(at(tmeta, "annotations"), path + ".template.metadata.annotations", out);
+  validate_pod_spec(at(tmpl, "spec"), path + ".template.spec", out, {"OnFailure", "Never"});
+  validate_pod_failure_policy(at(spec, "podFailurePolicy"), path + ".podFailurePolicy", at(tmpl, "spec"), out);
+}
+
+void validate_job(const json& obj, Causes& out) {
+  const json& spec = at(obj, "spec");
+  const json& sel = at(spec, "selector");
+  if (!sel.is_object()) {
+    out.push_back(required("spec.selector"));
+  } else {
+    validate_label_selector(sel, "spec.selector", out);
+    const json& labels = at(at(at(spec, "template"), "metadata"), "labels");
+    if (selector_empty(sel) || !selector_matches(sel, labels)) {
+      out.push_back(invalid_raw("spec.template.metadata.labels", go_string_map(labels),
+                                "`selector` does not match template `labels`"));
+    }
+    // ValidateGeneratedSelector: without manualSelector the selector must be the generated one.
+    std::string uid = str(at(obj, "metadata"), "uid");
+    if (at(spec, "manualSelector") != true && !uid.empty()) {
+      json expected = {{"batch.kubernetes.io/controller-uid", uid}};
+      const json& tl = at(at(at(spec, "template"), "metadata"), "labels");
+      if (!tl.is_object() || at(tl, "batch.kubernetes.io/controller-uid") != uid) {
+        out.push_back(invalid("spec.template.metadata.labels[batch.kubernetes.io/controller-uid]",
+                              str(tl, "batch.kubernetes.io/controller-uid"), "must be '" + uid + "'"));
+      }
+      if (!selector_matches(sel, expected)) {
+        out.push_back(invalid_raw("spec.selector", go_label_selector(sel), "`selector` not auto-generated"));
+      }
+    }
+  }
+  validate_job_spec_common(spec, "spec", out);
+}
+
+void validate_job_update(const json& obj, const json& old, Causes& out) {
+  const json& ns = at(obj, "spec");
+  const json& os = at(old, "spec");
+  if (has(os, "selector") && at(ns, "selector") != at(os, "selector")) {
+    out.push_back(invalid_raw("spec.selector", go_label_selector(at(ns, "selector")), "field is immutable"));
+  }
+  // Indexed Jobs may change completions together with parallelism (elastic Indexed Jobs).
+  bool elastic = str(ns, "completionMode") == "Indexed" && at(ns, "completions") == at(ns, "parallelism");
+  if (at(ns, "completions") != at(os, "completions") && !elastic) {
+    out.push_back(invalid("spec.completions", at(ns, "completions"), "field is immutable"));
+  }
+  for (const char* f : {"completionMode", "podFailurePolicy", "backoffLimitPerIndex", "managedBy"}) {
+    if (at(ns, f) != at(os, f)) out.push_back(invalid(std::string("spec.") + f, at(ns, f), "field is immutable"));
+  }
+  // The pod template may change only while the Job is suspended and never started (the scheduling
+  // directives of a queued Job), as Kubernetes allows.
+  if (at(ns, "template") != at(os, "template")) {
+    bool never_started = !has(at(old, "status"), "startTime");
+    if (!(at(ns, "suspend") == true && never_started)) {
+      out.push_back(invalid_raw("spec.template", "core.PodTemplateSpec{...}", "field is immutable"));
+    }
+  }
+}
+
+void validate_cron_schedule(const json& spec, Causes& out, bool allow_tz_in_schedule) {
+  std::string schedule = str(spec, "schedule");
+  if (schedule.empty()) {
+    out.push_back(required("spec.schedule"));
+    return;
+  }
+  if (auto s = cron::parse_standard(schedule); !s) {
+    out.push_back(invalid("spec.schedule", schedule, s.error().message));
+  }
+  bool tz_in = schedule.find("TZ") != std::string::npos;
+  if (allow_tz_in_schedule && tz_in && has(spec, "timeZone")) {
+    out.push_back(invalid("spec.schedule", schedule, "cannot use both timeZone field and TZ or CRON_TZ in schedule"));
+  } else if (!allow_tz_in_schedule && tz_in) {
+    out.push_back(invalid("spec.schedule", schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"));
+  }
+}
+
+void validate_time_zone(const json& spec, Causes& out) {
+  if (!has(spec, "timeZone")) return;
+  std::string tz = str(spec, "timeZone");
+  const std::string f = "spec.timeZone";
+  if (tz.empty()) {
+    out.push_back(invalid(f, tz, "timeZone must be nil or non-empty string"));
+    return;
+  }
+  static const std::regex kPart("^[A-Za-z\\.\\-_0-9+]{1,14}$");
+  size_t start = 0;
+  for (;;) {
+    size_t p = tz.find('/', start);
+    std::string part = tz.substr(start, p == std::string::npos ? std::string::npos : p - start);
+    if (part == "." || part == ".." || (!part.empty() && part[0] == '-') || !std::regex_match(part, kPart)) {
+      out.push_back(invalid(f, tz, "unknown time zone " + tz));
+      return;
+    }
+    if (p == std::string::npos) break;
+    start = p + 1;
+  }
+  if (lower(tz) == "local") {
+    out.push_back(invalid(f, tz, "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"));
+  }
+  if (auto z = cron::load_zone(tz); !z) out.push_back(invalid(f, tz, z.error().message));
+}
+
+void validate_cronjob(const json& obj, Causes& out, bool allow_tz_in_schedule) {
+  std::string name = str(at(obj, "metadata"), "name");
+  if (name.size() > 52) out.push_back(invalid("metadata.name", name, "must be no more than 52 characters"));
+  const json& spec = at(obj, "spec");
+  validate_cron_schedule(spec, out, allow_tz_in_schedule);
+  validate_time_zone(spec, out);
+  if (has(spec, "concurrencyPolicy")) {
+    std::string p = str(spec, "concurrencyPolicy");
+    if (p != "Allow" && p != "Forbid" && p != "Replace") {
+      out.push_back(not_supported("spec.concurrencyPolicy", spec["concurrencyPolicy"], {"Allow", "Forbid", "Replace"}));
+    }
+  } else {
+    out.push_back(required("spec.concurrencyPolicy"));
+  }
+  for (const char* f : {"startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"}) {
+    non_negative(spec, f, "spec", out);
+  }
+  const json& jt = at(spec, "jobTemplate");
+  const json& jspec = at(jt, "spec");
+  validate_labels(at(at(jt, "metadata"), "labels"), "spec.jobTemplate.metadata.labels", out);
+  validate_annotations(at(at(jt, "metadata"), "annotations"), "spec.jobTemplate.metadata.annotations", out);
+  validate_job_spec_common(jspec, "spec.jobTemplate.spec", out);
+  if (has(jspec, "selector")) {
+    out.push_back(invalid_raw("spec.jobTemplate.spec.selector", go_label_selector(jspec["selector"]),
+                              "`selector` will be auto-generated"));
+  }
+  if (at(jspec, "manualSelector") == true) {
+    out.push_back(not_supported("spec.jobTemplate.spec.manualSelector", true, {"nil", "false"}));
+  }
+}
+
 NameRule name_rule(const ResourceType& t) {
   if (t.kind == "Namespace") return NameRule::kLabel;
   if (t.kind == "Service") return NameRule::kDns1035;
@@ -841,16 +1092,9 @@ std::vector<FieldCause> validate_create(const ResourceType& type, const json& ob
   } else if (k == "DaemonSet") {
     validate_selector_template(at(obj, "spec"), "daemonset", out);
   } else if (k == "Job") {
-    const json& spec = at(obj, "spec");
-    for (const char* f : {"parallelism", "completions", "backoffLimit"}) non_negative(spec, f, "spec", out);
-    const json& tmpl = at(spec, "template");
-    validate_labels(at(at(tmpl, "metadata"), "labels"), "spec.template.metadata.labels", out);
-    validate_pod_spec(at(tmpl, "spec"), "spec.template.spec", out, {"OnFailure", "Never"});
+    validate_job(obj, out);
   } else if (k == "CronJob") {
-    const json& spec = at(obj, "spec");
-    if (str(spec, "schedule").empty()) out.push_back(required("spec.schedule"));
-    const json& tmpl = at(at(at(spec, "jobTemplate"), "spec"), "template");
-    validate_pod_spec(at(tmpl, "spec"), "spec.jobTemplate.spec.template.spec", out, {"OnFailure", "Never"});
+    validate_cronjob(obj, out, false);
   } else if (k == "Service") {
     validate_service(obj, out);
   } else if (k == "PersistentVolumeClaim") {
@@ -883,7 +1127,14 @@ std::vector<FieldCause> validate_create(const ResourceType& type, const json& ob
 }
 
 std::vector<FieldCause> validate_update(const ResourceType& type, const json& obj, const json& old) {
-  Causes out = validate_create(type, obj);
+  Causes out;
+  if (type.kind == "CronJob") {
+    // A schedule that had TZ= before may keep it (AllowTZInSchedule on update).
+    validate_meta(obj, name_rule(type), "metadata", out);
+    validate_cronjob(obj, out, str(at(old, "spec"), "schedule").find("TZ") != std::string::npos);
+  } else {
+    out = validate_create(type, obj);
+  }
   validate_meta_update(obj, old, out);
   const std::string& k = type.kind;
   if (k == "Pod") {
@@ -903,11 +1154,7 @@ std::vector<FieldCause> validate_update(const ResourceType& type, const json& ob
                                       "'minReadySeconds' are forbidden"));
     }
   } else if (k == "Job") {
-    const json& ns = at(at(obj, "spec"), "selector");
-    const json& os = at(at(old, "spec"), "selector");
-    if (has(at(old, "spec"), "selector") && ns != os) {
-      out.push_back(invalid_raw("spec.selector", go_label_selector(ns), "field is immutable"));
-    }
+    validate_job_update(obj, old, out);
   } else if (k == "Service") {
     std::string nip = str(at(obj, "spec"), "clusterIP"), oip = str(at(old, "spec"), "clusterIP");
     if (!oip.empty() && !nip.empty() && nip != oip && str(at(obj, "spec"), "type") != "ExternalName") {
