@@ -30,7 +30,7 @@ expect "generated selector and labels" "^[0-9a-f-]{36} once once\$" -- \
   jp job/once '{.spec.selector.matchLabels.batch\.kubernetes\.io/controller-uid} {.spec.template.metadata.labels.job-name} {.spec.template.metadata.labels.batch\.kubernetes\.io/job-name}'
 expect "conditions SuccessCriteriaMet then Complete" "^SuccessCriteriaMet Complete CompletionsReached\$" -- \
   jp job/once '{.status.conditions[0].type} {.status.conditions[1].type} {.status.conditions[1].reason}'
-expect "describe job: pods statuses and events" "Completions: +1/1[\s\S]*Pods Statuses: +0 Active \(0 Ready\) / 1 Succeeded / 0 Failed[\s\S]*Normal +SuccessfulCreate +.* job-controller +Created pod: once-[a-z0-9]{5}[\s\S]*Normal +Completed +.* job-controller +Job completed" -- \
+expect "describe job: pods statuses and events" "Completions: +1\nCompletion Mode: +NonIndexed[\s\S]*Pods Statuses: +0 Active \(0 Ready\) / 1 Succeeded / 0 Failed[\s\S]*Normal +SuccessfulCreate +.* job-controller +Created pod: once-[a-z0-9]{5}[\s\S]*Normal +Completed +.* job-controller +Job completed" -- \
   kubectl describe job once
 expect "the pod is Completed, its finalizer released" "^once-[a-z0-9]{5} +0/1 +Completed +0 " -- \
   kubectl get pods -l job-name=once --no-headers
