@@ -11,6 +11,7 @@ packages=(
   doctest-dev libssl-dev libboost-dev libboost-system-dev libsqlite3-dev zlib1g-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libre2-dev  # CRD schema `pattern`s: linear-time regular expressions
+  libabsl-dev tzdata  # CronJob time zones (Abseil's time zone library over the system's tzdata)
   # container engine and image building
   docker.io debootstrap iptables iproute2 curl ca-certificates procps busybox-static
   podman catatonit golang-github-containernetworking-plugin-dnsname
