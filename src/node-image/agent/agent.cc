@@ -51,6 +51,8 @@ class Session {
     facts_.name = options_.node_name;
     facts_.control_plane = options_.control_plane;
     facts_.etcd = options_.etcd;
+    facts_.extra_labels = options_.node_labels;
+    facts_.taints = options_.node_taints;
     // InternalIP: our address on the connection to the server, unless that is loopback.
     auto probe = api_.request("GET", "/version");
     if (!probe) return unexpected(probe.error());

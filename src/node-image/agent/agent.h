@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -21,6 +23,8 @@ struct Options {
   std::string token;       // the node token (contents of --token-file, trimmed)
   bool control_plane = false;  // role labels control-plane/master
   bool etcd = false;           // role label etcd (HA servers run an etcd member)
+  std::map<std::string, std::string> node_labels;  // --node-label, added to the Node's labels
+  nlohmann::json node_taints = nlohmann::json::array();  // --node-taint, the Node's spec.taints at registration
   std::chrono::milliseconds lease_renew_interval{10'000};
   int lease_duration_seconds = 40;
   std::chrono::milliseconds status_interval{60'000};

@@ -1,5 +1,6 @@
 #include "agent/node_info.h"
 
+#include <cctype>
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -190,6 +191,9 @@ nlohmann::json node_labels(const NodeFacts& f) {
     l["node-role.kubernetes.io/master"] = "true";
   }
   if (f.etcd) l["node-role.kubernetes.io/etcd"] = "true";
+  for (const auto& [k, v] : f.extra_labels) {
+    if (!l.contains(k)) l[k] = v;
+  }
   return l;
 }
 
@@ -258,7 +262,7 @@ nlohmann::json node_object(const NodeFacts& f) {
            {{"name", f.name},
             {"labels", node_labels(f)},
             {"annotations", {{"node.alpha.kubernetes.io/ttl", "0"}}}}},
-          {"spec", nlohmann::json::object()},
+          {"spec", f.taints.empty() ? nlohmann::json::object() : nlohmann::json{{"taints", f.taints}}},
           {"status", node_status(f)}};
 }
 
@@ -276,6 +280,45 @@ nlohmann::json lease_object(const std::string& node_name, const std::string& nod
            {{"holderIdentity", node_name},
             {"leaseDurationSeconds", duration_seconds},
             {"renewTime", micro_time_now()}}}};
+}
+
+namespace {
+bool label_part_ok(const std::string& s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  if (!std::isalnum(static_cast<unsigned char>(s.front())) || !std::isalnum(static_cast<unsigned char>(s.back())))
+    return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+bool label_key_ok(const std::string& key) {
+  auto slash = key.find('/');
+  if (slash == std::string::npos) return label_part_ok(key, 63);
+  return label_part_ok(key.substr(0, slash), 253) && label_part_ok(key.substr(slash + 1), 63);
+}
+}  // namespace
+
+Result<std::pair<std::string, std::string>> parse_node_label(const std::string& text) {
+  auto eq = text.find('=');
+  std::string key = text.substr(0, eq);
+  std::string value = eq == std::string::npos ? "" : text.substr(eq + 1);
+  if (!label_key_ok(key)) return fail("invalid node label '" + text + "': bad key '" + key + "'", "Invalid");
+  if (!value.empty() && !label_part_ok(value, 63)) return fail("invalid node label '" + text + "': bad value", "Invalid");
+  return std::make_pair(key, value);
+}
+
+Result<nlohmann::json> parse_node_taint(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return fail("invalid node taint '" + text + "': expected KEY[=VALUE]:EFFECT", "Invalid");
+  std::string effect = text.substr(colon + 1);
+  if (effect != "NoSchedule" && effect != "PreferNoSchedule" && effect != "NoExecute")
+    return fail("invalid node taint '" + text + "': effect must be NoSchedule, PreferNoSchedule or NoExecute", "Invalid");
+  auto kv = parse_node_label(text.substr(0, colon));
+  if (!kv) return fail("invalid node taint '" + text + "': " + kv.error().message, "Invalid");
+  nlohmann::json t = {{"key", kv->first}, {"effect", effect}};
+  if (!kv->second.empty()) t["value"] = kv->second;
+  return t;
 }
 
 }  // namespace k3dpp::agent

@@ -4,7 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
+#include <utility>
+
+#include "common/result.h"
 
 namespace k3dpp::agent {
 
@@ -23,7 +27,14 @@ struct NodeFacts {
   std::string machine_id, system_uuid, boot_id;
   bool control_plane = false;  // server nodes carry the control-plane/master role labels
   bool etcd = false;           // HA servers also carry the etcd role label
+  std::map<std::string, std::string> extra_labels;  // --node-label KEY=VALUE (never replace the ones above)
+  nlohmann::json taints = nlohmann::json::array();  // --node-taint, set at registration (spec.taints)
 };
+
+// --node-taint KEY[=VALUE]:EFFECT (k3s's form) -> {"key","value","effect"}; effect NoSchedule,
+// PreferNoSchedule or NoExecute. --node-label KEY[=VALUE]. Errors name the bad text.
+Result<nlohmann::json> parse_node_taint(const std::string& text);
+Result<std::pair<std::string, std::string>> parse_node_label(const std::string& text);
 
 // Reads the host. name/internal_ip/control_plane are the caller's.
 NodeFacts gather_facts();

@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   server->add_option("--token-file", sf.token_file,
                      "Node token file (default: <data-dir>/server/token, generated)");
   server->add_option("--tls-san", sf.tls_sans, "Extra serving-certificate SAN (repeatable)");
+  server->add_option("--node-label", sf.node_labels, "Register this node with a label KEY[=VALUE] (repeatable)");
+  server->add_option("--node-taint", sf.node_taints, "Register this node with a taint KEY[=VALUE]:EFFECT (repeatable)");
   server->add_flag("--no-kubelet", sf.no_kubelet, "Do not run this server as a node");
   server->add_flag("--registration-only", sf.registration_only,
                    "Register and heartbeat this server's node, but run no kubelet, service proxy, cluster DNS "
@@ -58,6 +60,8 @@ int main(int argc, char** argv) {
   agent->add_option("--node-name", af.node_name, "Node name (default: hostname)");
   agent->add_option("--server", af.server, "Server URL, https://host:port")->required();
   agent->add_option("--token-file", af.token_file, "Node token file")->capture_default_str();
+  agent->add_option("--node-label", af.node_labels, "Register this node with a label KEY[=VALUE] (repeatable)");
+  agent->add_option("--node-taint", af.node_taints, "Register this node with a taint KEY[=VALUE]:EFFECT (repeatable)");
   agent->add_option("--hollow", af.hollow,
                     "Run N hollow nodes (no containers; test/benchmark tool). --node-name is their name prefix");
   agent->add_flag("--registration-only", af.registration_only,

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/agent.h"
+#include "agent/node_info.h"
 #include "agent/node_routing_client.h"
 #include "agent/node_stack.h"
 #include "client/in_process_client.h"
@@ -36,6 +37,22 @@
 namespace k3dpp::nodecmd {
 
 namespace {
+
+// --node-label / --node-taint into the agent options; errors name the bad flag value.
+Status apply_node_labels_taints(const std::vector<std::string>& labels, const std::vector<std::string>& taints,
+                                agent::Options& o) {
+  for (const auto& l : labels) {
+    auto kv = agent::parse_node_label(l);
+    if (!kv) return kv.error();
+    o.node_labels[kv->first] = kv->second;
+  }
+  for (const auto& t : taints) {
+    auto j = agent::parse_node_taint(t);
+    if (!j) return j.error();
+    o.node_taints.push_back(*j);
+  }
+  return {};
+}
 
 std::shared_ptr<spdlog::logger> logger() {
   static auto l = log::get("node");
@@ -176,6 +193,11 @@ int run_server(const ServerFlags& f) {
   const bool ha = f.cluster_init || !f.join_server.empty() || files::exists(f.data_dir + "/server/db/etcd/member");
   if (f.cluster_init && !f.join_server.empty()) {
     lg->error("ERROR: --cluster-init and --server exclude each other");
+    return 1;
+  }
+  agent::Options labels_taints;
+  if (auto st = apply_node_labels_taints(f.node_labels, f.node_taints, labels_taints); !st) {
+    lg->error("ERROR: {}", st.error().message);
     return 1;
   }
   if (!f.join_server.empty() && f.token_file.empty()) {
@@ -412,6 +434,8 @@ int run_server(const ServerFlags& f) {
     ao.token = *token;
     ao.control_plane = true;
     ao.etcd = ha;
+    ao.node_labels = labels_taints.node_labels;
+    ao.node_taints = labels_taints.node_taints;
     local_agent = std::make_unique<agent::Agent>(ao);
     local_agent->start();
     if (f.registration_only) {
@@ -509,6 +533,10 @@ int run_agent(const AgentFlags& f) {
   o.server_url = f.server;
   while (!o.server_url.empty() && o.server_url.back() == '/') o.server_url.pop_back();
   o.token = *token;
+  if (auto st = apply_node_labels_taints(f.node_labels, f.node_taints, o); !st) {
+    lg->error("ERROR: {}", st.error().message);
+    return 1;
+  }
   if (f.hollow > 0) return run_hollow(f, o.server_url, *token);
   agent::Agent a(o);
   lg->info("k3dpp-node agent {} joining {} as {}", K3DPP_VERSION, o.server_url, o.node_name);
