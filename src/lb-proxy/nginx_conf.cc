@@ -27,7 +27,8 @@ std::string render_nginx_conf(const PortsConfig& cfg, const RenderOptions& opts,
     << "worker_shutdown_timeout 10m;\n"
     << "\n"
     << "events {\n"
-    << "  worker_connections " << opts.worker_connections << ";\n"
+    << "  worker_connections " << (cfg.worker_connections > 0 ? cfg.worker_connections : opts.worker_connections)
+    << ";\n"
     << "}\n"
     << "\n"
     << "stream {\n"

@@ -139,13 +139,26 @@ Result<PortsConfig> parse_ports_config(const std::string& json_text) {
   }
   if (!doc.is_object()) return fail("the ports file must be a JSON object {\"ports\": [...]}", "Invalid");
   for (const auto& [key, _] : doc.items()) {
-    if (key != "ports") return invalid("ports file", "unknown top-level field " + json_quote(key));
+    if (key != "ports" && key != "settings") return invalid("ports file", "unknown top-level field " + json_quote(key));
+  }
+  int worker_connections = 0;
+  if (doc.contains("settings")) {
+    const json& s = doc["settings"];
+    if (!s.is_object()) return invalid("settings", "must be an object, got " + s.dump());
+    for (const auto& [key, value] : s.items()) {
+      if (key != "workerConnections") return invalid("settings", "unknown field " + json_quote(key));
+      if (!value.is_number_integer() || value.get<long long>() < 1 || value.get<long long>() > 65535) {
+        return invalid("settings.workerConnections", "must be an integer in 1-65535, got " + value.dump());
+      }
+      worker_connections = value.get<int>();
+    }
   }
   if (!doc.contains("ports")) return invalid("ports file", "missing \"ports\" array");
   const json& ports = doc["ports"];
   if (!ports.is_array()) return invalid("ports", "must be an array, got " + ports.dump());
 
   PortsConfig cfg;
+  cfg.worker_connections = worker_connections;
   std::set<std::pair<int, Protocol>> seen;
   for (size_t i = 0; i < ports.size(); ++i) {
     std::string where = "ports[" + std::to_string(i) + "]";

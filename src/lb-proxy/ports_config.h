@@ -33,9 +33,11 @@ struct PortSpec {
 
 struct PortsConfig {
   std::vector<PortSpec> ports;  // sorted by (listen, protocol)
+  int worker_connections = 0;   // "settings": {"workerConnections": N} (0 = the renderer's default)
 };
 
-// Parses {"ports":[{"listen":6443,"protocol":"tcp","upstreams":["host:6443"]}, ...]}.
+// Parses {"ports":[{"listen":6443,"protocol":"tcp","upstreams":["host:6443"]}, ...]} and the
+// optional "settings": {"workerConnections": N} (k3dpp cluster create --lb-config-override).
 // "protocol" defaults to tcp. Errors name the offending field, e.g.
 // "ports[1].upstreams[0]: \"server-0\" is not host:port". Kind "Invalid".
 Result<PortsConfig> parse_ports_config(const std::string& json_text);

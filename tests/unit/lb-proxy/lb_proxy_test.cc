@@ -127,3 +127,18 @@ TEST_CASE("render options change the module path, pid file and header") {
   CHECK(contains(conf, "pid /tmp/x.pid;\n"));
   CHECK(contains(conf, "from /tmp/ports.json."));
 }
+
+TEST_CASE("settings.workerConnections (cluster create --lb-config-override) reaches nginx.conf") {
+  auto cfg = lb::parse_ports_config(
+      R"({"ports":[{"listen":6443,"upstreams":["s0:6443"]}],"settings":{"workerConnections":2048}})");
+  REQUIRE(cfg.has_value());
+  CHECK(cfg->worker_connections == 2048);
+  CHECK(contains(lb::render_nginx_conf(*cfg), "  worker_connections 2048;\n"));
+  auto plain = lb::parse_ports_config(R"({"ports":[]})");
+  REQUIRE(plain.has_value());
+  CHECK(contains(lb::render_nginx_conf(*plain), "  worker_connections 4096;\n"));
+  CHECK(contains(parse_error(R"({"ports":[],"settings":{"workerConnections":0}})"),
+                 "settings.workerConnections: must be an integer in 1-65535"));
+  CHECK(contains(parse_error(R"({"ports":[],"settings":{"defaultProxyTimeout":5}})"), "settings: unknown field"));
+  CHECK(contains(parse_error(R"({"ports":[],"settings":[]})"), "settings: must be an object"));
+}
