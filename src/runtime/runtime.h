@@ -60,6 +60,7 @@ struct ContainerSpec {
   std::vector<Ulimit> ulimits;
   std::vector<std::string> device_cgroup_rules;  // "c 5:1 rwm"
   std::vector<std::string> extra_hosts;  // "name:ip"
+  int64_t memory = 0;                    // memory limit in bytes, swap included (0 = none)
   bool init = false;                     // run an init (tini/catatonit) as PID 1
   std::string restart_policy;            // "" / "no" / "unless-stopped" / "always"
 };
@@ -75,6 +76,8 @@ struct ContainerInfo {
   int pid = 0;
   std::map<std::string, std::string> ips;  // network name -> IPv4 address
   std::vector<PortBinding> ports;          // published ports (as bound by the engine)
+  int64_t memory = 0;                      // HostConfig.Memory: limit in bytes (0 = none)
+  std::vector<std::string> env;            // Config.Env, "KEY=value"
 };
 
 struct NetworkInfo {
@@ -111,7 +114,9 @@ class Runtime {
   virtual Result<EngineInfo> info() = 0;
 
   // Networks (bridge driver).
-  virtual Result<NetworkInfo> create_network(const std::string& name, const Labels& labels) = 0;
+  // subnet: an IPv4 CIDR for the network's IPAM ("" = the engine picks one).
+  virtual Result<NetworkInfo> create_network(const std::string& name, const Labels& labels,
+                                             const std::string& subnet = "") = 0;
   virtual Result<NetworkInfo> inspect_network(const std::string& name) = 0;
   virtual Result<std::vector<NetworkInfo>> list_networks(const Labels& label_filter) = 0;
   virtual Status remove_network(const std::string& name) = 0;

@@ -142,8 +142,10 @@ Result<EngineInfo> DockerRuntime::info() {
 
 // ---- networks
 
-Result<NetworkInfo> DockerRuntime::create_network(const std::string& name, const Labels& labels) {
+Result<NetworkInfo> DockerRuntime::create_network(const std::string& name, const Labels& labels,
+                                                  const std::string& subnet) {
   json body = {{"Name", name}, {"Driver", "bridge"}, {"CheckDuplicate", true}, {"Labels", json::object()}};
+  if (!subnet.empty()) body["IPAM"] = {{"Driver", "default"}, {"Config", json::array({{{"Subnet", subnet}}})}};
   for (const auto& [k, v] : labels) body["Labels"][k] = v;
   auto r = call_json("POST", "/networks/create", &body);
   if (!r) return r.error().wrap("create network " + name);

@@ -27,7 +27,8 @@ class DockerRuntime final : public Runtime {
 
   Result<EngineInfo> info() override;
 
-  Result<NetworkInfo> create_network(const std::string& name, const Labels& labels) override;
+  Result<NetworkInfo> create_network(const std::string& name, const Labels& labels,
+                                     const std::string& subnet = "") override;
   Result<NetworkInfo> inspect_network(const std::string& name) override;
   Result<std::vector<NetworkInfo>> list_networks(const Labels& label_filter) override;
   Status remove_network(const std::string& name) override;

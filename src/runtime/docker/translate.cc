@@ -88,6 +88,10 @@ json container_create_body(const ContainerSpec& spec) {
   }
   if (!spec.device_cgroup_rules.empty()) host["DeviceCgroupRules"] = spec.device_cgroup_rules;
   if (!spec.extra_hosts.empty()) host["ExtraHosts"] = spec.extra_hosts;
+  if (spec.memory > 0) {
+    host["Memory"] = spec.memory;
+    host["MemorySwap"] = spec.memory;  // no swap beyond the limit
+  }
   if (spec.init) host["Init"] = true;
   if (!spec.restart_policy.empty()) host["RestartPolicy"] = {{"Name", spec.restart_policy}};
   if (!spec.network.empty()) host["NetworkMode"] = spec.network;
@@ -116,6 +120,15 @@ ContainerInfo parse_container_inspect(const json& j) {
   c.image = str(config, "Image");
   if (c.image.empty()) c.image = str(j, "Image");
   if (config.contains("Labels")) c.labels = labels_of(config["Labels"]);
+  if (config.contains("Env") && config["Env"].is_array()) {
+    for (const auto& e : config["Env"]) {
+      if (e.is_string()) c.env.push_back(e.get<std::string>());
+    }
+  }
+  if (j.contains("HostConfig") && j["HostConfig"].is_object()) {
+    const json& h = j["HostConfig"];
+    if (h.contains("Memory") && h["Memory"].is_number_integer()) c.memory = h["Memory"].get<int64_t>();
+  }
   if (j.contains("State") && j["State"].is_object()) {
     const json& s = j["State"];
     c.state = str(s, "Status");

@@ -95,8 +95,9 @@ Result<EngineInfo> PodmanRuntime::info() {
 
 // ---- networks (compat: bridge networks with podman's dnsname plugin and isolation)
 
-Result<NetworkInfo> PodmanRuntime::create_network(const std::string& name, const Labels& labels) {
-  return pm(compat_.create_network(name, labels));
+Result<NetworkInfo> PodmanRuntime::create_network(const std::string& name, const Labels& labels,
+                                                  const std::string& subnet) {
+  return pm(compat_.create_network(name, labels, subnet));
 }
 
 Result<NetworkInfo> PodmanRuntime::inspect_network(const std::string& name) {

@@ -41,7 +41,8 @@ class PodmanRuntime final : public Runtime {
   // engine is always "podman".
   Result<EngineInfo> info() override;
 
-  Result<NetworkInfo> create_network(const std::string& name, const Labels& labels) override;
+  Result<NetworkInfo> create_network(const std::string& name, const Labels& labels,
+                                     const std::string& subnet = "") override;
   Result<NetworkInfo> inspect_network(const std::string& name) override;
   Result<std::vector<NetworkInfo>> list_networks(const Labels& label_filter) override;
   // Also removes the CNI-ISOLATION rules podman leaves behind for this network's bridge.

@@ -166,6 +166,9 @@ Result<json> libpod_create_body(const ContainerSpec& spec, const std::string& im
   if (!has_nofile) rlimits.push_back({{"type", "nofile"}, {"soft", kDefaultNofile}, {"hard", kDefaultNofile}});
   if (!has_nproc) rlimits.push_back({{"type", "nproc"}, {"soft", kDefaultNproc}, {"hard", kDefaultNproc}});
   body["r_limits"] = rlimits;
+  if (spec.memory > 0) {
+    body["resource_limits"] = {{"memory", {{"limit", spec.memory}, {"swap", spec.memory}}}};
+  }
 
   // Device cgroup rules (the compat API ignores HostConfig.DeviceCgroupRules in podman 4.3).
   std::vector<std::string> rules = spec.device_cgroup_rules;

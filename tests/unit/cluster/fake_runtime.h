@@ -34,6 +34,7 @@ class FakeRuntime : public runtime::Runtime {
 
   std::map<std::string, Container> containers;
   std::map<std::string, runtime::Labels> networks;
+  std::map<std::string, std::string> subnets;  // network -> subnet given to create_network
   std::map<std::string, runtime::Labels> volumes;
   std::vector<std::string> calls;
 
@@ -52,11 +53,13 @@ class FakeRuntime : public runtime::Runtime {
     return i;
   }
 
-  Result<runtime::NetworkInfo> create_network(const std::string& name, const runtime::Labels& labels) override {
+  Result<runtime::NetworkInfo> create_network(const std::string& name, const runtime::Labels& labels,
+                                              const std::string& subnet = "") override {
     if (should_fail("create_network", name)) return injected("create_network");
     if (networks.count(name)) return fail("network " + name + " exists", "Conflict");
     networks[name] = labels;
-    return runtime::NetworkInfo{"id-" + name, name, labels, "172.19.0.0/16", "172.19.0.1"};
+    subnets[name] = subnet.empty() ? "172.19.0.0/16" : subnet;
+    return runtime::NetworkInfo{"id-" + name, name, labels, subnets[name], "172.19.0.1"};
   }
   Result<runtime::NetworkInfo> inspect_network(const std::string& name) override {
     calls.push_back("inspect_network:" + name);
@@ -222,6 +225,8 @@ class FakeRuntime : public runtime::Runtime {
     i.state = c.state;
     i.running = c.state == "running";
     i.ports = c.spec.ports;
+    i.memory = c.spec.memory;
+    i.env = c.spec.env;
     if (!c.spec.network.empty()) i.ips[c.spec.network] = "172.19.0.2";
     for (const auto& n : c.networks) i.ips[n] = "172.19.0.3";
     return i;
