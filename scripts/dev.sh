@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: on a fresh Debian 12 machine (as root) it installs everything,
-# starts dockerd, builds k3dpp and its images, creates the cluster `dev` (1 server, 1 agent,
-# NodePort 30050 published through the load balancer) and shows its nodes with kubectl.
+# starts dockerd, builds k3dpp and its images, installs k3dpp into /usr/local/bin (with its bash
+# completion; `cmake --install`, prefix $K3DPP_PREFIX), creates the cluster `dev` (1 server,
+# 1 agent, NodePort 30050 published through the load balancer) and shows its nodes with kubectl.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${K3DPP_BUILD_DIR:-$top/build}
@@ -11,7 +12,10 @@ step "installing packages";  "$top/scripts/install-deps.sh"
 step "starting the Docker engine"; "$top/scripts/start-dockerd.sh"
 step "building";             "$top/scripts/build.sh"
 step "building images";      "$top/images/build.sh" --build-dir "$build"
-k3dpp=$build/src/cli/k3dpp
+prefix=${K3DPP_PREFIX:-/usr/local}
+step "installing k3dpp into $prefix/bin"
+cmake --install "$build" --prefix "$prefix" >/dev/null
+k3dpp=$prefix/bin/k3dpp
 if "$k3dpp" cluster list -o json | grep -q '"name": *"dev"'; then
   step "cluster dev exists; recreating it"
   "$k3dpp" cluster delete dev

@@ -1,6 +1,8 @@
 #include <spdlog/pattern_formatter.h>
 
 #include <chrono>
+#include <map>
+#include <optional>
 
 #include "cli/cli.h"
 #include "common/log.h"
@@ -48,11 +50,63 @@ Result<std::chrono::seconds> parse_duration(const std::string& text) {
   return std::chrono::seconds(total);
 }
 
+namespace {
+
+// k3d flags k3dpp does not offer, and what to do instead.
+std::optional<std::string> unsupported_k3d_flag(const std::string& arg) {
+  static const std::map<std::string, std::string> kHints = {
+      {"--gpus", "nodes get no GPUs; run GPU workloads on a real k3s or kind node"},
+      {"--host-pid-mode", "nodes always run in their own PID namespace"},
+      {"--registry-config",
+       "use --registry-create/--registry-use (k3dpp writes the nodes' containerd mirror files itself)"},
+      {"--enforce-registry-port-match", "use --registry-create NAME:PORT to choose the registry's host port"},
+      {"--keep-tarball", "image import streams images into the nodes and keeps no tarball"},
+      {"--keep-tools", "image import starts no tools node"},
+      {"--registries", "delete registries with k3dpp registry delete"},
+      {"--k3s-server-arg", "use --server-arg ARG or --k3s-arg ARG@server:*"},
+      {"--k3s-agent-arg", "use --agent-arg ARG or --k3s-arg ARG@agent:*"},
+      {"--image-volume", "k3dpp clusters have no image volume; use k3dpp image import"},
+      {"--no-hostip", "k3dpp does not inject host.k3d.internal; use --host-alias IP:NAME"},
+      {"--label", "use --runtime-label KEY=VALUE@NODEFILTER (container labels) or --node-label (Kubernetes labels)"},
+      {"--update-default-kubeconfig", "use --kubeconfig-update-default"},
+      {"--switch-context", "use --kubeconfig-switch-context"},
+      {"--wait-for-server", "use --wait"},
+      {"--datastore-endpoint", "servers keep their state in SQLite (1 server) or embedded etcd (--servers 3)"},
+  };
+  auto name = arg.substr(0, arg.find('='));
+  auto it = kHints.find(name);
+  if (it == kHints.end()) return std::nullopt;
+  return it->second;
+}
+
+// "cluster create" for the deepest subcommand parsed.
+std::string command_path(const CLI::App& app) {
+  std::string out;
+  const CLI::App* cur = &app;
+  while (true) {
+    auto subs = cur->get_subcommands();
+    if (subs.empty()) break;
+    cur = subs.front();
+    out += (out.empty() ? "" : " ") + cur->get_name();
+  }
+  return out;
+}
+
+}  // namespace
+
 int run(const std::vector<std::string>& args, Context& ctx, std::ostream& err) {
   CLI::App app{"k3dpp: run Kubernetes clusters (k3dpp-node) in containers", "k3dpp"};
   build_app(app, ctx);
   if (args.empty()) {  // like k3d: no command prints the help
     *ctx.out << app.help();
+    return 0;
+  }
+  if (args.front() == "__complete") {  // the completion scripts' entry point (completion.cc)
+    std::vector<std::string> words(args.begin() + 1, args.end());
+    if (words.empty()) words.emplace_back();
+    auto res = complete_words(app, ctx, words);
+    for (const auto& c : res.candidates) *ctx.out << c << "\n";
+    *ctx.out << (res.files ? ":1" : ":0") << "\n";
     return 0;
   }
   try {
@@ -64,6 +118,19 @@ int run(const std::vector<std::string>& args, Context& ctx, std::ostream& err) {
   } catch (const CLI::CallForAllHelp& e) {
     *ctx.out << app.help("", CLI::AppFormatMode::All);
     return 0;
+  } catch (const CLI::CallForVersion& e) {
+    *ctx.out << version_text(false);
+    return 0;
+  } catch (const CLI::ExtrasError& e) {
+    // A k3d flag k3dpp does not have gets one line saying what to do instead.
+    for (const auto& extra : app.remaining()) {
+      if (auto hint = unsupported_k3d_flag(extra)) {
+        err << "ERROR: " << extra.substr(0, extra.find('=')) << " is not supported by k3dpp: " << *hint << "\n";
+        return 1;
+      }
+    }
+    err << "ERROR: " << e.what() << " (see k3dpp " << command_path(app) << " --help)\n";
+    return 1;
   } catch (const CLI::ParseError& e) {
     err << "ERROR: " << e.what() << "\n";
     return e.get_exit_code() == 0 ? 1 : e.get_exit_code();
@@ -82,6 +149,10 @@ void add_image_import(CLI::App& image, Context& ctx);  // image_import.cc
 
 void build_app(CLI::App& app, Context& ctx) {
   app.require_subcommand(1);
+  // Global flags are accepted after the command too (cobra's persistent flags): subcommands
+  // created below inherit fallthrough and hand unknown options up to here.
+  app.fallthrough();
+  app.set_version_flag("--version", std::string("k3dpp v") + K3DPP_VERSION, "Show k3dpp and default image versions");
   app.add_option("--runtime", ctx.globals.runtime, "Container runtime (docker|podman; default: auto)")
       ->check(CLI::IsMember({"docker", "podman"}));
   app.add_flag("--verbose", ctx.globals.verbose, "Enable verbose output (debug logging)");
@@ -104,6 +175,7 @@ void build_app(CLI::App& app, Context& ctx) {
   add_node_delete(*node, ctx);
   add_node_start(*node, ctx);
   add_node_stop(*node, ctx);
+  add_node_edit(*node, ctx);
 
   auto* kc = app.add_subcommand("kubeconfig", "Manage kubeconfig(s)");
   kc->require_subcommand(1);
@@ -122,6 +194,8 @@ void build_app(CLI::App& app, Context& ctx) {
   add_registry_delete(*registry, ctx);
 
   add_version(app, ctx);
+  add_completion(app, ctx);
+  add_config(app, ctx);
 }
 
 namespace {

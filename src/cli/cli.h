@@ -59,9 +59,29 @@ void add_node_list(CLI::App& node, Context& ctx);
 void add_node_delete(CLI::App& node, Context& ctx);
 void add_node_start(CLI::App& node, Context& ctx);
 void add_node_stop(CLI::App& node, Context& ctx);
+void add_node_edit(CLI::App& node, Context& ctx);
+
+// cluster edit NAME / node edit LB: --port-add/--port-delete specs applied to the cluster's LB.
+Status edit_cluster_ports_cli(const Context& ctx, const std::string& name, const std::vector<std::string>& add,
+                              const std::vector<std::string>& del);
 void add_kubeconfig_get(CLI::App& kubeconfig, Context& ctx);
 void add_kubeconfig_merge(CLI::App& kubeconfig, Context& ctx);
 void add_version(CLI::App& app, Context& ctx);
+void add_completion(CLI::App& app, Context& ctx);
+void add_config(CLI::App& app, Context& ctx);
+
+// `k3dpp version` text (or its JSON, {"k3dpp", "kubernetes", "nodeImage", "lbImage"}).
+std::string version_text(bool json);
+
+// Shell completion (completion.cc): the candidates for the last of words (the word being
+// completed, "" for a new one), given the words before it; files = let the shell complete paths.
+struct CompletionResult {
+  std::vector<std::string> candidates;
+  bool files = false;
+};
+CompletionResult complete_words(const CLI::App& root, const Context& ctx, const std::vector<std::string>& words);
+// The script for bash, zsh, fish or powershell; it calls `k3dpp __complete WORDS...`.
+Result<std::string> completion_script(const std::string& shell);
 void add_registry_create(CLI::App& registry, Context& ctx);
 void add_registry_list(CLI::App& registry, Context& ctx);
 void add_registry_delete(CLI::App& registry, Context& ctx);
@@ -77,7 +97,7 @@ void add_cluster_selection(CLI::App& cmd, ClusterSelection& sel, const std::stri
 // Names together with --all are refused.
 Result<std::vector<std::string>> selected_clusters(runtime::Runtime& rt, const ClusterSelection& sel);
 
-// [NAME...] [-o json] [--no-headers], as the list commands take it (cluster list, registry list).
+// [NAME...] [-o json|yaml|wide] [--no-headers], as the list commands take it (cluster, node, registry list).
 struct ListOptions {
   std::vector<std::string> names;
   std::string output;
@@ -85,8 +105,10 @@ struct ListOptions {
 };
 // Registers them on cmd; names_help describes NAME.
 void add_list_options(CLI::App& cmd, ListOptions& opts, const std::string& names_help);
-// Prints the JSON document for -o json, else the table (without its header for --no-headers).
-void print_listing(const Context& ctx, const ListOptions& opts, const std::string& json, const std::string& table);
+// Prints the JSON document for -o json, it as YAML for -o yaml, the wide table for -o wide, else
+// the table (tables without their header for --no-headers).
+Status print_listing(const Context& ctx, const ListOptions& opts, const std::string& json, const std::string& table,
+                     const std::string& wide_table);
 // The items whose name is one of names (all of them when names is empty), in their order; a name
 // that matches nothing is NotFound ("<kind> 'NAME' not found").
 template <typename T, typename NameOf>

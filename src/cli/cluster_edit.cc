@@ -67,6 +67,40 @@ struct Options {
 };
 }  // namespace
 
+Status edit_cluster_ports_cli(const Context& ctx, const std::string& name, const std::vector<std::string>& add_specs,
+                              const std::vector<std::string>& del_specs) {
+  if (add_specs.empty() && del_specs.empty()) return fail("nothing to edit: give --port-add or --port-delete", "Invalid");
+  std::vector<cluster::PortMapping> add, del;
+  for (const auto& p : add_specs) {
+    auto pms = cluster::parse_port_mappings(p);
+    if (!pms) return pms.error();
+    add.insert(add.end(), pms->begin(), pms->end());
+  }
+  for (const auto& p : del_specs) {
+    auto pms = cluster::parse_port_mappings(p);
+    if (!pms) return pms.error();
+    del.insert(del.end(), pms->begin(), pms->end());
+  }
+  auto rt = ctx.open_runtime();
+  if (!rt) return rt.error();
+  bool two_steps = false;
+  bool serving = false;  // a running server: the new LB can be waited for
+  if (auto cs = cluster::load_cluster(**rt, name); cs) {
+    K3DPP_TRY(check_not_published(*cs, add, del));
+    two_steps = reuses_deleted_host_port(*cs, add, del);
+    serving = cs->count(cluster::Role::kServer, true) > 0;
+  }
+  if (!two_steps) {
+    K3DPP_TRY(cluster::edit_cluster_ports(**rt, name, add, del, ctx.probes));
+  } else {
+    // The host port probe would see the port still held by our own load balancer: free it first.
+    K3DPP_TRY(cluster::edit_cluster_ports(**rt, name, {}, del, ctx.probes));
+    auto st = cluster::edit_cluster_ports(**rt, name, add, {}, ctx.probes);
+    if (!st) return st.error().wrap("the --port-delete mappings were removed, but adding failed");
+  }
+  return serving ? wait_lb_serving(**rt, name, ctx.probes) : Status{};
+}
+
 void add_cluster_edit(CLI::App& parent, Context& ctx) {
   auto o = std::make_shared<Options>();
   auto* cmd = parent.add_subcommand("edit", "Edit a cluster's port mappings (recreates the serverlb)");
@@ -74,38 +108,7 @@ void add_cluster_edit(CLI::App& parent, Context& ctx) {
   cmd->add_option("--port-add", o->add, "Add a port mapping ([HOST:][HOSTPORT:]CONTAINERPORT[/PROTOCOL][@NODEFILTER])");
   cmd->add_option("--port-delete", o->del, "Delete a port mapping (same format)");
   cmd->callback([o, &ctx] {
-    ctx.run = [o, &ctx]() -> Status {
-      if (o->add.empty() && o->del.empty()) return fail("nothing to edit: give --port-add or --port-delete", "Invalid");
-      std::vector<cluster::PortMapping> add, del;
-      for (const auto& p : o->add) {
-        auto pm = cluster::parse_port_mapping(p);
-        if (!pm) return pm.error();
-        add.push_back(*pm);
-      }
-      for (const auto& p : o->del) {
-        auto pm = cluster::parse_port_mapping(p);
-        if (!pm) return pm.error();
-        del.push_back(*pm);
-      }
-      auto rt = ctx.open_runtime();
-      if (!rt) return rt.error();
-      bool two_steps = false;
-      bool serving = false;  // a running server: the new LB can be waited for
-      if (auto cs = cluster::load_cluster(**rt, o->name); cs) {
-        K3DPP_TRY(check_not_published(*cs, add, del));
-        two_steps = reuses_deleted_host_port(*cs, add, del);
-        serving = cs->count(cluster::Role::kServer, true) > 0;
-      }
-      if (!two_steps) {
-        K3DPP_TRY(cluster::edit_cluster_ports(**rt, o->name, add, del, ctx.probes));
-      } else {
-        // The host port probe would see the port still held by our own load balancer: free it first.
-        K3DPP_TRY(cluster::edit_cluster_ports(**rt, o->name, {}, del, ctx.probes));
-        auto st = cluster::edit_cluster_ports(**rt, o->name, add, {}, ctx.probes);
-        if (!st) return st.error().wrap("the --port-delete mappings were removed, but adding failed");
-      }
-      return serving ? wait_lb_serving(**rt, o->name, ctx.probes) : Status{};
-    };
+    ctx.run = [o, &ctx]() -> Status { return edit_cluster_ports_cli(ctx, o->name, o->add, o->del); };
   });
 }
 

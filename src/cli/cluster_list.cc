@@ -1,6 +1,7 @@
-// k3dpp cluster list [NAME...] [-o json] (k3d: cmd/cluster/clusterList.go)
+// k3dpp cluster list [NAME...] [-o json|yaml|wide] (k3d: cmd/cluster/clusterList.go)
 #include "cli/cli.h"
 #include "cluster/operations.h"
+#include "cluster/output.h"
 
 namespace k3dpp::cli {
 
@@ -17,8 +18,8 @@ void add_cluster_list(CLI::App& parent, Context& ctx) {
       if (!all) return all.error();
       auto shown = filter_named(*all, o->names, [](const cluster::ClusterState& c) { return c.name; }, "cluster");
       if (!shown) return shown.error();
-      print_listing(ctx, *o, cluster::render_cluster_json(*shown), cluster::render_cluster_table(*shown));
-      return {};
+      return print_listing(ctx, *o, cluster::render_cluster_json(*shown), cluster::render_cluster_table(*shown),
+                           cluster::render_cluster_table(*shown, true));
     };
   });
 }

@@ -1,5 +1,6 @@
-// k3dpp registry list [NAME...] [-o json] (k3d: cmd/registry/registryList.go)
+// k3dpp registry list [NAME...] [-o json|yaml|wide] (k3d: cmd/registry/registryList.go)
 #include "cli/cli.h"
+#include "cluster/output.h"
 #include "cluster/registry.h"
 
 namespace k3dpp::cli {
@@ -19,8 +20,8 @@ void add_registry_list(CLI::App& parent, Context& ctx) {
       for (const auto& n : o->names) wanted.push_back(cluster::registry_container_name(n));
       auto shown = filter_named(*all, wanted, [](const cluster::RegistryState& r) { return r.name; }, "registry");
       if (!shown) return shown.error();
-      print_listing(ctx, *o, cluster::render_registry_json(*shown), cluster::render_registry_table(*shown));
-      return {};
+      return print_listing(ctx, *o, cluster::render_registry_json(*shown), cluster::render_registry_table(*shown),
+                           cluster::render_registry_table(*shown, true));
     };
   });
 }

@@ -1,6 +1,7 @@
 // The argument shapes several commands share: NAME...|--all cluster selections and list options.
 #include "cli/cli.h"
 #include "cluster/operations.h"
+#include "cluster/output.h"
 
 namespace k3dpp::cli {
 
@@ -18,18 +19,24 @@ Result<std::vector<std::string>> selected_clusters(runtime::Runtime& rt, const C
 
 void add_list_options(CLI::App& cmd, ListOptions& opts, const std::string& names_help) {
   cmd.add_option("NAME", opts.names, names_help);
-  cmd.add_option("-o,--output", opts.output, "Output format (json)")->check(CLI::IsMember({"json", ""}));
+  cmd.add_option("-o,--output", opts.output, "Output format: json|yaml|wide (default: a table)")
+      ->check(CLI::IsMember({"json", "yaml", "wide", ""}));
   cmd.add_flag("--no-headers", opts.no_headers, "Omit the table header");
 }
 
-void print_listing(const Context& ctx, const ListOptions& opts, const std::string& json, const std::string& table) {
+Status print_listing(const Context& ctx, const ListOptions& opts, const std::string& json, const std::string& table,
+                     const std::string& wide_table) {
   if (opts.output == "json") {
     *ctx.out << json;
-  } else if (opts.no_headers) {
-    *ctx.out << table.substr(table.find('\n') + 1);
+  } else if (opts.output == "yaml") {
+    auto y = cluster::json_to_yaml(json);
+    if (!y) return y.error();
+    *ctx.out << *y;
   } else {
-    *ctx.out << table;
+    const std::string& t = opts.output == "wide" ? wide_table : table;
+    *ctx.out << (opts.no_headers ? t.substr(t.find('\n') + 1) : t);
   }
+  return {};
 }
 
 }  // namespace k3dpp::cli

@@ -187,6 +187,15 @@ std::vector<std::string> parse_ctr_import_output(const std::string& out) {
   return names;
 }
 
+bool is_archive_path(const std::string& ref) {
+  // k3d takes an argument naming an existing file as a tarball; an image reference never names one
+  // here unless it is also a path, so a path-looking argument (./x, /x, *.tar) must exist.
+  struct stat sb {};
+  if (::stat(ref.c_str(), &sb) == 0 && S_ISREG(sb.st_mode)) return true;
+  return ref.find('/') == 0 || ref.rfind("./", 0) == 0 || ref.rfind("../", 0) == 0 || strings::ends_with(ref, ".tar") ||
+         strings::ends_with(ref, ".tar.gz") || strings::ends_with(ref, ".tgz");
+}
+
 std::string tar_file_header(const std::string& name, uint64_t size, int mode) {
   std::string h(512, '\0');
   auto put_octal = [&h](size_t off, size_t width, uint64_t v) {
@@ -248,8 +257,18 @@ Result<ImageImportResult> import_images(runtime::Runtime& rt, const ImageImportO
   ImageImportResult result;
   std::vector<std::string> save_refs;
   std::set<std::string> seen;
+  std::vector<std::string> archives;  // `docker save` tarballs given by path (as k3d takes them)
   for (const auto& ref : opts.images) {
     if (ref.empty()) return fail("empty image name", "Invalid");
+    if (is_archive_path(ref)) {
+      struct stat sb {};
+      if (::stat(ref.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        return fail("image archive " + ref + " is not a readable file", "NotFound");
+      }
+      if (sb.st_size == 0) return fail("image archive " + ref + " is empty", "Invalid");
+      archives.push_back(ref);
+      continue;
+    }
     auto img = rt.inspect_image(ref);
     if (!img) {
       if (img.error().is("NotFound")) return fail("image \"" + ref + "\" not found in the " + engine + " engine", "NotFound");
@@ -272,78 +291,109 @@ Result<ImageImportResult> import_images(runtime::Runtime& rt, const ImageImportO
 
   lg()->info("Importing image(s) into cluster '{}'", opts.cluster);
 
-  // 3. One save of all images into a host temp file.
+  // 3. One save of all engine images into a host temp file; archives are read as they are.
   std::string dir = opts.tmp_dir;
   if (dir.empty()) {
     const char* t = std::getenv("TMPDIR");
     dir = (t != nullptr && *t != '\0') ? t : "/tmp";
   }
-  auto tmp = TempFile::create(dir);
-  if (!tmp) return tmp.error();
-  lg()->info("Saving {} image(s) from the {} engine...", save_refs.size(), engine);
-  auto save_start = Clock::now();
-  bool write_failed = false;
-  int write_errno = 0;
-  int64_t bytes = 0;
-  int fd = tmp->fd();
-  auto saved = rt.save_images(save_refs, [&](const char* p, size_t n) {
-    if (cancelled()) return false;
-    if (!write_all(fd, p, n)) {
-      write_failed = true;
-      write_errno = errno;
-      return false;
-    }
-    bytes += static_cast<int64_t>(n);
-    return true;
-  });
-  if (write_failed) return fail("writing " + tmp->path() + ": " + std::strerror(write_errno));
-  K3DPP_TRY(check_cancelled());
-  if (!saved) return saved.error();
-  if (bytes == 0) return fail("the engine saved an empty archive for " + strings::join(save_refs, " "), "Engine");
-  result.archive_bytes = bytes;
-  result.save_millis = millis_since(save_start);
-  lg()->debug("saved {} bytes to {} in {} ms", bytes, tmp->path(), result.save_millis);
-
-  // 4. The payload each node gets: the archive itself (stdin) or a tar holding it (put_archive).
-  std::string node_file = "k3dpp-images-" + strings::random_hex(6) + ".tar";
-  std::string payload;
-  if (opts.transport == ImportTransport::kArchive) {
-    size_t padded = (static_cast<size_t>(bytes) + 511) / 512 * 512;
-    payload.reserve(512 + padded + 1024);
-    payload = tar_file_header(node_file, static_cast<uint64_t>(bytes), 0644);
-    K3DPP_TRY(read_into(tmp->fd(), bytes, payload));
-    payload.resize(512 + padded + 1024, '\0');
-  } else {
-    payload.reserve(static_cast<size_t>(bytes));
-    K3DPP_TRY(read_into(tmp->fd(), bytes, payload));
-  }
-
-  // 5. All nodes in parallel.
-  lg()->info("Importing images into {} node(s)...", nodes.size());
-  auto import_start = Clock::now();
-  std::vector<std::optional<Result<NodeImport>>> outcomes(nodes.size());
-  std::vector<std::thread> workers;
-  workers.reserve(nodes.size());
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    workers.emplace_back([&, i] {
-      outcomes[i] = import_into_node(rt, nodes[i]->name, payload, opts.transport, node_file);
-    });
-  }
-  for (auto& w : workers) w.join();
-  result.import_millis = millis_since(import_start);
-  std::optional<Error> first;
-  for (auto& o : outcomes) {
-    if (!*o) {
-      if (!first) {
-        first = o->error();
-      } else {
-        lg()->error("{}", o->error().message);
+  struct Source {
+    int fd = -1;
+    int64_t bytes = 0;
+    std::string what;
+  };
+  std::vector<Source> sources;
+  std::optional<TempFile> tmp;
+  if (!save_refs.empty()) {
+    auto t = TempFile::create(dir);
+    if (!t) return t.error();
+    tmp.emplace(std::move(*t));
+    lg()->info("Saving {} image(s) from the {} engine...", save_refs.size(), engine);
+    auto save_start = Clock::now();
+    bool write_failed = false;
+    int write_errno = 0;
+    int64_t bytes = 0;
+    int fd = tmp->fd();
+    auto saved = rt.save_images(save_refs, [&](const char* p, size_t n) {
+      if (cancelled()) return false;
+      if (!write_all(fd, p, n)) {
+        write_failed = true;
+        write_errno = errno;
+        return false;
       }
-      continue;
-    }
-    result.nodes.push_back(std::move(o->value()));
+      bytes += static_cast<int64_t>(n);
+      return true;
+    });
+    if (write_failed) return fail("writing " + tmp->path() + ": " + std::strerror(write_errno));
+    K3DPP_TRY(check_cancelled());
+    if (!saved) return saved.error();
+    if (bytes == 0) return fail("the engine saved an empty archive for " + strings::join(save_refs, " "), "Engine");
+    result.save_millis = millis_since(save_start);
+    lg()->debug("saved {} bytes to {} in {} ms", bytes, tmp->path(), result.save_millis);
+    sources.push_back({tmp->fd(), bytes, strings::join(save_refs, " ")});
   }
-  if (first) return unexpected(*first);
+  std::vector<int> archive_fds;
+  struct FdCloser {
+    std::vector<int>& fds;
+    ~FdCloser() {
+      for (int fd : fds) ::close(fd);
+    }
+  } closer{archive_fds};
+  for (const auto& path : archives) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail("cannot open image archive " + path + ": " + std::strerror(errno), "NotFound");
+    archive_fds.push_back(fd);
+    struct stat sb {};
+    if (::fstat(fd, &sb) != 0) return fail("cannot stat image archive " + path + ": " + std::strerror(errno));
+    sources.push_back({fd, static_cast<int64_t>(sb.st_size), path});
+  }
+  int64_t bytes = 0;
+  for (auto& src : sources) {
+    K3DPP_TRY(check_cancelled());
+    bytes += src.bytes;
+    // 4. The payload each node gets: the archive itself (stdin) or a tar holding it (put_archive).
+    if (::lseek(src.fd, 0, SEEK_SET) < 0) return fail("cannot rewind " + src.what + ": " + std::strerror(errno));
+    std::string node_file = "k3dpp-images-" + strings::random_hex(6) + ".tar";
+    std::string payload;
+    if (opts.transport == ImportTransport::kArchive) {
+      size_t padded = (static_cast<size_t>(src.bytes) + 511) / 512 * 512;
+      payload.reserve(512 + padded + 1024);
+      payload = tar_file_header(node_file, static_cast<uint64_t>(src.bytes), 0644);
+      K3DPP_TRY(read_into(src.fd, src.bytes, payload));
+      payload.resize(512 + padded + 1024, '\0');
+    } else {
+      payload.reserve(static_cast<size_t>(src.bytes));
+      K3DPP_TRY(read_into(src.fd, src.bytes, payload));
+    }
+
+    // 5. All nodes in parallel.
+    lg()->info("Importing {} into {} node(s)...", src.what, nodes.size());
+    auto import_start = Clock::now();
+    std::vector<std::optional<Result<NodeImport>>> outcomes(nodes.size());
+    std::vector<std::thread> workers;
+    workers.reserve(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      workers.emplace_back([&, i] {
+        outcomes[i] = import_into_node(rt, nodes[i]->name, payload, opts.transport, node_file);
+      });
+    }
+    for (auto& w : workers) w.join();
+    result.import_millis += millis_since(import_start);
+    std::optional<Error> first;
+    for (auto& o : outcomes) {
+      if (!*o) {
+        if (!first) {
+          first = o->error();
+        } else {
+          lg()->error("{}", o->error().message);
+        }
+        continue;
+      }
+      result.nodes.push_back(std::move(o->value()));
+    }
+    if (first) return unexpected(*first);
+  }
+  result.archive_bytes = bytes;
 
   // ctr names what it imported; say so when that is not the name the user will write in a pod.
   std::set<std::string> got;
@@ -355,7 +405,7 @@ Result<ImageImportResult> import_images(runtime::Runtime& rt, const ImageImportO
     }
   }
   lg()->info("Successfully imported {} image(s) into cluster '{}' ({} node(s), {:.1f} MB in {:.1f} s)",
-             result.images.size(), opts.cluster, nodes.size(), static_cast<double>(bytes) / 1e6,
+             std::max(result.images.size(), got.size()), opts.cluster, nodes.size(), static_cast<double>(bytes) / 1e6,
              static_cast<double>(result.save_millis + result.import_millis) / 1000.0);
   return result;
 }

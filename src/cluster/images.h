@@ -22,7 +22,7 @@ enum class ImportTransport {
 };
 
 struct ImageImportOptions {
-  std::vector<std::string> images;  // refs as the user typed them ("nginx:1.24", "busybox")
+  std::vector<std::string> images;  // refs as the user typed them ("nginx:1.24", "busybox"), or archive paths
   std::string cluster;
   std::string tmp_dir;              // host dir for the saved archive; "" = $TMPDIR or /tmp
   ImportTransport transport = ImportTransport::kStdin;
@@ -53,6 +53,11 @@ std::string engine_image_ref(const std::string& ref);
 
 // The names ctr printed while importing ("unpacking NAME (sha256:...)...done" lines).
 std::vector<std::string> parse_ctr_import_output(const std::string& out);
+
+// True when an `image import` argument names an image archive (`docker save` output, plain or
+// gzipped: ctr reads both) instead of an image: an existing regular file, or a path-looking
+// argument (/x, ./x, ../x, *.tar, *.tar.gz, *.tgz), which must then exist.
+bool is_archive_path(const std::string& ref);
 
 // A ustar header for one regular file (base-256 size field beyond 8 GiB), for put_archive.
 std::string tar_file_header(const std::string& name, uint64_t size, int mode);

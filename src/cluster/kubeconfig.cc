@@ -36,7 +36,8 @@ YAML::Node named_entry(const YAML::Node& list, const std::string& name) {
 }
 
 // Replaces (same name) or appends each entry of `add` in `base[key]`.
-void upsert(YAML::Node base, const std::string& key, const YAML::Node& add) {
+// With update false, an entry of the same name that differs is a conflict (k3d merge -u=false).
+void upsert(YAML::Node base, const std::string& key, const YAML::Node& add, bool update = true) {
   if (!add || !add.IsSequence()) return;
   YAML::Node list = base[key];
   if (!list || !list.IsSequence()) {
@@ -49,6 +50,9 @@ void upsert(YAML::Node base, const std::string& key, const YAML::Node& add) {
     bool replaced = false;
     for (size_t i = 0; i < list.size(); ++i) {
       if (list[i]["name"] && list[i]["name"].as<std::string>() == name) {
+        if (!update && YAML::Dump(list[i]) != YAML::Dump(e)) {
+          throw std::runtime_error(key + " entry '" + name + "' exists and differs (--update replaces it)");
+        }
         list[i] = e;
         replaced = true;
         break;
@@ -164,12 +168,17 @@ Result<std::string> make_cluster_kubeconfig(const std::string& admin_yaml, const
 }
 
 Result<std::string> merge_kubeconfig(const std::string& existing, const std::string& add, bool switch_context) {
+  return merge_kubeconfig(existing, add, switch_context, true);
+}
+
+Result<std::string> merge_kubeconfig(const std::string& existing, const std::string& add, bool switch_context,
+                                     bool update) {
   try {
     YAML::Node base = load_or_empty(existing);
     YAML::Node a = YAML::Load(add);
-    upsert(base, "clusters", a["clusters"]);
-    upsert(base, "contexts", a["contexts"]);
-    upsert(base, "users", a["users"]);
+    upsert(base, "clusters", a["clusters"], update);
+    upsert(base, "contexts", a["contexts"], update);
+    upsert(base, "users", a["users"], update);
     if (!base["apiVersion"]) base["apiVersion"] = "v1";
     if (!base["kind"]) base["kind"] = "Config";
     if (switch_context && a["current-context"]) {
@@ -209,13 +218,18 @@ std::string default_kubeconfig_path() {
 }
 
 Status merge_into_file(const std::string& path, const std::string& add, bool switch_context) {
+  return merge_into_file(path, add, switch_context, true, false);
+}
+
+Status merge_into_file(const std::string& path, const std::string& add, bool switch_context, bool update,
+                       bool overwrite) {
   std::string existing;
-  if (files::exists(path)) {
+  if (!overwrite && files::exists(path)) {
     auto r = files::read(path);
     if (!r) return r.error();
     existing = *r;
   }
-  auto merged = merge_kubeconfig(existing, add, switch_context);
+  auto merged = merge_kubeconfig(existing, add, switch_context, update);
   if (!merged) return merged.error().wrap(path);
   std::error_code ec;
   auto dir = std::filesystem::path(path).parent_path();

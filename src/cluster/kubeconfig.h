@@ -26,6 +26,9 @@ Result<std::string> make_cluster_kubeconfig(const std::string& admin_yaml, const
 // Merges `add` (a kubeconfig as made above) into `existing` (may be empty): entries with the same
 // names are replaced, others kept in order; current-context switched when switch_context.
 Result<std::string> merge_kubeconfig(const std::string& existing, const std::string& add, bool switch_context);
+// update false: an existing entry of the same name that differs is an error instead (k3d's -u=false).
+Result<std::string> merge_kubeconfig(const std::string& existing, const std::string& add, bool switch_context,
+                                     bool update);
 
 // Removes cluster/context `k3dpp-NAME` and user `admin@k3dpp-NAME`; unsets current-context ("")
 // when it pointed at the removed context.
@@ -37,6 +40,9 @@ std::string default_kubeconfig_path();
 // File versions of merge/remove: read (missing file = empty), transform, create parent dirs,
 // write atomically with mode 0600. Removing from a missing file does nothing.
 Status merge_into_file(const std::string& path, const std::string& add, bool switch_context);
+// overwrite: ignore what the file holds (k3d's --overwrite).
+Status merge_into_file(const std::string& path, const std::string& add, bool switch_context, bool update,
+                       bool overwrite);
 Status remove_from_file(const std::string& path, const std::string& cluster);
 
 // Server URL and decoded client credentials of the current (or only) context.

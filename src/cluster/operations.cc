@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <filesystem>
 #include <set>
 
 #include "cluster/kubeconfig.h"
@@ -144,8 +145,18 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
                     "Conflict");
       }
     } else {
+      // --network: join it when it exists, else create it for this cluster (as k3d does; it is
+      // then deleted with the cluster).
       auto net = rt.inspect_network(spec.network);
-      if (!net) return net.error().wrap("network '" + spec.network + "'");
+      if (!net && net.error().is("NotFound")) {
+        spec.own_network = true;
+      } else if (!net) {
+        return net.error().wrap("network '" + spec.network + "'");
+      } else if (!spec.subnet.empty()) {
+        return fail("--subnet " + spec.subnet + ": network '" + spec.network + "' exists already (subnet " +
+                        net->subnet + "); --subnet applies to a network the cluster creates",
+                    "Invalid");
+      }
     }
   }
   K3DPP_TRY(check_image(rt, spec.node_image));
@@ -177,7 +188,16 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
   K3DPP_TRY(check_lb_port_conflicts(ports));
 
   std::map<std::string, std::vector<std::string>> binds;  // node -> extra binds
-  for (const auto& vm : spec.volumes) {
+  std::vector<std::string> node_volumes;  // -v DEST: one volume per node, created and deleted with the cluster
+  for (size_t vi = 0; vi < spec.volumes.size(); ++vi) {
+    const auto& vm = spec.volumes[vi];
+    std::string source = vm.host_path;
+    if (!source.empty() && source.find('/') != std::string::npos && source[0] != '/') {
+      std::error_code ec;
+      source = std::filesystem::absolute(source, ec).lexically_normal().string();
+      if (ec) return fail("volume '" + vm.text + "': " + ec.message(), "Invalid");
+    }
+    std::set<std::string> done;
     for (const auto& f : vm.filters) {
       auto names = resolve_filter(f, fnodes);
       if (!names) return names.error().wrap("volume '" + vm.text + "'");
@@ -186,8 +206,26 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
           if (f.group == "loadbalancer") return fail("volume '" + vm.text + "': cannot mount into the load balancer", "Invalid");
           continue;
         }
-        binds[n].push_back(vm.host_path + ":" + vm.node_path + (vm.mode.empty() ? "" : ":" + vm.mode));
+        if (!done.insert(n).second) continue;
+        std::string src = source;
+        if (src.empty()) {
+          src = containerd_volume_name(spec.name, n);
+          src = src.substr(0, src.size() - std::string("-containerd").size()) + "-vol" + std::to_string(vi);
+          node_volumes.push_back(src);
+        }
+        binds[n].push_back(src + ":" + vm.node_path + (vm.mode.empty() ? "" : ":" + vm.mode));
       }
+    }
+  }
+  auto extras = node_extras(spec, fnodes);
+  if (!extras) return extras.error();
+  for (const auto& [node, e] : *extras) {
+    for (const auto& w : e.warnings) log->warn("{}", w);
+  }
+  if (!spec.api.host.empty()) {
+    // The kubeconfig names the API by kubeAPI.host: the servers' certificate must carry it.
+    for (const auto& n : nodes) {
+      if (n.role == Role::kServer) extras->at(n.name).node_args.push_back("--tls-san=" + spec.api.host);
     }
   }
 
@@ -207,7 +245,7 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
     auto st = probes.port_free(u.ip, u.port, u.proto);
     if (!st) return st.error().wrap(u.what);
   }
-  spec.token = strings::random_hex(32);
+  if (spec.token.empty()) spec.token = strings::random_hex(32);
   if (spec.servers > 1) spec.server_token = strings::random_hex(32);
 
   // ---- pipeline
@@ -236,10 +274,11 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
                        log->info("Using existing network '{}'", spec.network);
                        return {};
                      }
-                     auto r = rt.create_network(spec.network, base_labels);
+                     auto r = rt.create_network(spec.network, base_labels, spec.subnet);
                      if (!r) return r.error().wrap("creating network '" + spec.network + "'");
                      rb.network(spec.network);
-                     log->info("Created network '{}'", spec.network);
+                     log->info("Created network '{}'{}", spec.network,
+                               spec.subnet.empty() ? std::string() : " with subnet " + r->subnet);
                      return {};
                    },
                    "network"});
@@ -249,8 +288,10 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
   }
   steps.push_back({"",
                    [&]() -> Status {
-                     for (const auto& n : nodes) {
-                       std::string v = containerd_volume_name(spec.name, n.name);
+                     std::vector<std::string> all;
+                     for (const auto& n : nodes) all.push_back(containerd_volume_name(spec.name, n.name));
+                     all.insert(all.end(), node_volumes.begin(), node_volumes.end());
+                     for (const auto& v : all) {
                        auto r = rt.create_volume(v, base_labels);
                        if (!r) return r.error().wrap("creating volume '" + v + "'");
                        rb.volume(v);
@@ -273,12 +314,14 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
                          direct.push_back({spec.api.host_ip, spec.api.host_port, kApiContainerPort, "tcp"});
                        }
                        auto cs = node_container(ctx, n, binds[n.name], direct);
+                       apply_extras(cs, extras->at(n.name), spec);
                        HaContext nha = ha;
                        if (nha.ha && n.role == Role::kServer && n.index > 0)
                          nha.join_url = "https://" + node_name(spec.name, Role::kServer, 0) + ":6443";
                        apply_ha(cs, n, nha);
                        if (!spec.with_lb && n.role == Role::kServer && n.index == 0) {
                          cs.labels[kLabelApiHost] = spec.api.host_ip;
+                         if (!spec.api.host.empty()) cs.labels[kLabelApiHostName] = spec.api.host;
                          cs.labels[kLabelApiPort] = std::to_string(spec.api.host_port);
                        }
                        auto r = rt.create_container(cs);
@@ -301,6 +344,9 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
                        NodeContext lctx = ctx;
                        lctx.image = spec.lb_image;
                        auto cs = lb_container(lctx, spec.api, ports);
+                       apply_extras(cs, extras->at(cs.name), spec);
+                       if (spec.lb_settings.worker_connections > 0)
+                         cs.labels[kLabelLbWorkerConnections] = std::to_string(spec.lb_settings.worker_connections);
                        auto r = rt.create_container(cs);
                        if (!r) return r.error().wrap("creating load balancer '" + cs.name + "'");
                        rb.container(cs.name);
@@ -308,7 +354,7 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
                        for (const auto& n : nodes) {
                          if (n.role == Role::kServer) servers.push_back(n.name);
                        }
-                       auto st = rt.put_file(cs.name, kLbPortsPath, render_ports_json(servers, ports), 0644);
+                       auto st = rt.put_file(cs.name, kLbPortsPath, render_ports_json(servers, ports, {}, spec.lb_settings.worker_connections), 0644);
                        if (!st) return st.error().wrap("putting ports.json into '" + cs.name + "'");
                        return {};
                      },
@@ -325,7 +371,8 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
                      }
                      auto kc = wait_admin_kubeconfig(rt, server0, deadline, probes);
                      if (!kc) return kc.error();
-                     auto mine = make_cluster_kubeconfig(*kc, spec.name, spec.api.host_ip, spec.api.host_port);
+                     auto mine = make_cluster_kubeconfig(*kc, spec.name, spec.api.host.empty() ? spec.api.host_ip : spec.api.host,
+                                                         spec.api.host_port);
                      if (!mine) return mine.error();
                      kubeconfig = *mine;
                      return {};
@@ -381,6 +428,20 @@ Result<CreateResult> create_cluster(runtime::Runtime& rt, const CreateOptions& o
   }
 
   auto st = run_steps(steps);
+  if (!st && st.error().is("Timeout")) {
+    // Show why before the rollback removes it: the last log lines of the node that was waited
+    // for (named in the message), else of server-0.
+    std::string failing = server0;
+    for (const auto& n : node_names) {
+      if (st.error().message.find("'" + n + "'") != std::string::npos) failing = n;
+    }
+    auto logs = rt.logs(failing, 15);
+    if (logs && !strings::trim(*logs).empty()) log->error("last log lines of '{}':\n{}", failing, strings::trim(*logs));
+    st = unexpected(Error(st.error().message + " (waited --timeout " + std::to_string(opts.timeout.count()) +
+                              "s; give it more with --timeout, or keep the nodes with --no-rollback and read "
+                              "k3dpp cluster logs " + spec.name + ")",
+                          "Timeout"));
+  }
   if (!st) {
     if (opts.rollback) {
       log->error("Failed to create cluster >>> Rolling Back");
@@ -451,51 +512,6 @@ Status delete_cluster(runtime::Runtime& rt, const std::string& name, const Kubec
   return {};
 }
 
-std::string render_cluster_table(const std::vector<ClusterState>& clusters) {
-  std::vector<std::vector<std::string>> rows{{"NAME", "SERVERS", "AGENTS", "LOADBALANCER"}};
-  for (const auto& c : clusters) {
-    auto frac = [&](Role r) {
-      return std::to_string(c.count(r, true)) + "/" + std::to_string(c.count(r, false));
-    };
-    rows.push_back({c.name, frac(Role::kServer), frac(Role::kAgent), c.lb() ? "true" : "false"});
-  }
-  std::vector<size_t> width(4, 0);
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  std::string out;
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 3, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
-}
-
-std::string render_cluster_json(const std::vector<ClusterState>& clusters) {
-  nlohmann::json arr = nlohmann::json::array();
-  for (const auto& c : clusters) {
-    nlohmann::json nodes = nlohmann::json::array();
-    for (const auto& n : c.nodes) {
-      nodes.push_back({{"name", n.name}, {"role", role_name(n.role)}, {"state", n.state}, {"running", n.running}});
-    }
-    arr.push_back({{"name", c.name},
-                   {"network", c.network},
-                   {"serversCount", c.count(Role::kServer, false)},
-                   {"serversRunning", c.count(Role::kServer, true)},
-                   {"agentsCount", c.count(Role::kAgent, false)},
-                   {"agentsRunning", c.count(Role::kAgent, true)},
-                   {"hasLoadbalancer", c.lb() != nullptr},
-                   {"apiHost", c.api_host},
-                   {"apiPort", c.api_port},
-                   {"nodes", nodes}});
-  }
-  return arr.dump(2) + "\n";
-}
-
 // ---------------------------------------------------------------- start / stop
 
 Result<std::string> get_kubeconfig(runtime::Runtime& rt, const std::string& name) {
@@ -511,7 +527,7 @@ Result<std::string> get_kubeconfig(runtime::Runtime& rt, const std::string& name
       last = kc.error();
       continue;
     }
-    return make_cluster_kubeconfig(*kc, name, st->api_host, st->api_port);
+    return make_cluster_kubeconfig(*kc, name, st->api_hostname.empty() ? st->api_host : st->api_hostname, st->api_port);
   }
   return last.wrap("reading the kubeconfig of cluster '" + name + "'");
 }
@@ -597,7 +613,7 @@ Status update_lb(runtime::Runtime& rt, const ClusterState& cs) {
       if (n.role != Role::kLoadBalancer) p.nodes.push_back(n.name);
     }
   }
-  std::string json = render_ports_json(cs.names(Role::kServer), ports, existing);
+  std::string json = render_ports_json(cs.names(Role::kServer), ports, existing, lb_worker_connections(lb->labels));
   lg()->info("Updating load balancer '{}'", lb->name);
   auto st = rt.put_file(lb->name, kLbPortsPath, json, 0644);
   if (!st) return st.error().wrap("updating " + std::string(kLbPortsPath) + " in '" + lb->name + "'");
@@ -650,9 +666,11 @@ Status edit_cluster_ports(runtime::Runtime& rt, const std::string& name, const s
   K3DPP_TRY(check_host_port_clashes(uses));
 
   NodeContext ctx{name, st->network, lb->image, version_of(*lb), ""};
-  ApiPort api{st->api_host, st->api_port};
+  ApiPort api{st->api_host, st->api_port, st->api_hostname};
   auto recreate = [&](const std::vector<ResolvedPort>& with) -> Status {
     auto spec = lb_container(ctx, api, with);
+    // What the LB was created with beyond its ports (runtime labels, env, settings) stays.
+    for (const auto& [k, v] : lb->labels) spec.labels.emplace(k, v);
     auto r = rt.create_container(spec);
     if (!r) return r.error().wrap("creating load balancer '" + spec.name + "'");
     ClusterState next = *st;
@@ -661,7 +679,9 @@ Status edit_cluster_ports(runtime::Runtime& rt, const std::string& name, const s
     for (const auto& n : next.nodes) {
       if (n.role != Role::kLoadBalancer) existing.push_back(n.name);
     }
-    auto put = rt.put_file(spec.name, kLbPortsPath, render_ports_json(next.names(Role::kServer), with, existing), 0644);
+    auto put = rt.put_file(spec.name, kLbPortsPath, render_ports_json(next.names(Role::kServer), with, existing,
+                                                                           lb_worker_connections(lb->labels)),
+                             0644);
     if (!put) return put.error().wrap("putting ports.json");
     auto s = rt.start_container(spec.name);
     if (!s) return s.error().wrap("starting load balancer '" + spec.name + "'");
@@ -713,6 +733,16 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
   auto registries = network_registries(rt, cs->network);
   if (!registries) return registries.error();
   std::string tok(strings::trim(*token));
+  if (!opts.token.empty() && opts.token != tok) {
+    return fail("--token does not match the token of cluster '" + opts.cluster + "'", "Invalid");
+  }
+  for (const auto& [k, _] : opts.runtime_labels) {
+    if (k.rfind("k3dpp.", 0) == 0) return fail("--runtime-label " + k + ": labels k3dpp.* belong to k3dpp", "Invalid");
+  }
+  for (const auto& net : opts.networks) {
+    auto ni = rt.inspect_network(net);
+    if (!ni) return ni.error().wrap("--network " + net);
+  }
 
   log->info("Adding {} node(s) to the runtime local cluster '{}'...", nodes.size(), opts.cluster);
   std::string pod_network;
@@ -753,6 +783,20 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
       rb.volume(v);
       auto spec = node_container(ctx, n, {}, {});
       apply_ha(spec, n, hactx);
+      spec.memory = opts.memory;
+      for (const auto& [k, v] : opts.runtime_labels) spec.labels[k] = v;
+      for (const auto& l : opts.node_labels) spec.cmd.push_back("--node-label=" + l);
+      for (const auto& [name, limits] : opts.ulimits) {
+        bool replaced = false;
+        for (auto& u : spec.ulimits) {
+          if (u.name == name) {
+            u.soft = limits.first;
+            u.hard = limits.second;
+            replaced = true;
+          }
+        }
+        if (!replaced) spec.ulimits.push_back({name, limits.first, limits.second});
+      }
       auto r = rt.create_container(spec);
       if (!r) return r.error().wrap("creating node '" + n.name + "'");
       rb.container(n.name);
@@ -763,6 +807,11 @@ Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const H
         if (!sput) return sput.error().wrap("putting the servers' token into '" + n.name + "'");
       }
       K3DPP_TRY(put_registry_files(rt, n.name, *registries));
+      for (const auto& net : opts.networks) {
+        if (net == cs->network) continue;
+        auto c = rt.connect_network(net, n.name);
+        if (!c) return c.error().wrap("connecting node '" + n.name + "' to network '" + net + "'");
+      }
       log->info("Starting node '{}'", n.name);
       auto s = rt.start_container(n.name);
       if (!s) return s.error().wrap("starting node '" + n.name + "'");
@@ -874,24 +923,6 @@ Result<std::vector<NodeState>> list_nodes(runtime::Runtime& rt) {
   if (!cs) return cs.error();
   std::vector<NodeState> out;
   for (const auto& c : *cs) out.insert(out.end(), c.nodes.begin(), c.nodes.end());
-  return out;
-}
-
-std::string render_node_table(const std::vector<NodeState>& nodes) {
-  std::vector<std::vector<std::string>> rows{{"NAME", "ROLE", "CLUSTER", "STATUS"}};
-  for (const auto& n : nodes) rows.push_back({n.name, role_name(n.role), n.cluster, n.state});
-  std::vector<size_t> width(4, 0);
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  std::string out;
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) {
-      out += r[i];
-      if (i + 1 < r.size()) out += std::string(width[i] - r[i].size() + 3, ' ');
-    }
-    out += "\n";
-  }
   return out;
 }
 

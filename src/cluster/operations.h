@@ -62,9 +62,6 @@ Result<std::string> get_kubeconfig(runtime::Runtime& rt, const std::string& name
 // Merges it into the file (path "" = default) and optionally switches context; returns the path.
 Result<std::string> merge_kubeconfig_for(runtime::Runtime& rt, const std::string& name, const KubeconfigOptions& kc);
 
-// Table lines (NAME SERVERS AGENTS LOADBALANCER) and JSON for `cluster list`.
-std::string render_cluster_table(const std::vector<ClusterState>& clusters);
-std::string render_cluster_json(const std::vector<ClusterState>& clusters);
 
 // ---- nodes ----
 struct NodeCreateOptions {
@@ -76,13 +73,18 @@ struct NodeCreateOptions {
   bool wait = true;
   std::chrono::seconds timeout{120};
   bool rollback = true;
+  int64_t memory = 0;                           // --memory (bytes)
+  std::vector<std::string> node_labels;         // --node-label KEY[=VALUE] (Kubernetes labels)
+  runtime::Labels runtime_labels;               // --runtime-label KEY=VALUE (container labels)
+  std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> ulimits;  // --runtime-ulimit
+  std::vector<std::string> networks;            // -n: more networks to connect the nodes to
+  std::string token;                            // -t: must be the cluster's token ("" = read it)
 };
 Status create_nodes(runtime::Runtime& rt, const NodeCreateOptions& opts, const HostProbes& probes);
 Status delete_node(runtime::Runtime& rt, const std::string& container);
 Status start_node(runtime::Runtime& rt, const std::string& container);
 Status stop_node(runtime::Runtime& rt, const std::string& container);
 Result<std::vector<NodeState>> list_nodes(runtime::Runtime& rt);
-std::string render_node_table(const std::vector<NodeState>& nodes);
 
 // Renders the LB's ports.json from the cluster's current servers and its k3dpp.ports label,
 // puts it into the LB and (when running) execs `k3dpp-lb reload`.

@@ -210,22 +210,221 @@ Result<VolumeMount> parse_volume(const std::string& text) {
   if (!filters) return filters.error();
   v.filters = *filters;
   auto parts = strings::split(spec, ':');
-  if (parts.size() < 2 || parts.size() > 3) {
-    return invalid("invalid volume '" + text + "': expected HOSTPATH:NODEPATH[:ro|rw][@NODEFILTER]");
+  if (parts.size() > 3 || spec.empty()) {
+    return invalid("invalid volume '" + text + "': expected [SOURCE:]DEST[:ro|rw][@NODEFILTER]");
   }
-  v.host_path = parts[0];
-  v.node_path = parts[1];
+  // DEST, DEST:MODE, SOURCE:DEST, SOURCE:DEST:MODE (DEST is absolute, a mode is ro or rw).
+  auto is_mode = [](const std::string& s) { return s == "ro" || s == "rw"; };
   if (parts.size() == 3) {
-    if (parts[2] != "ro" && parts[2] != "rw") return invalid("invalid volume '" + text + "': mode must be ro or rw");
+    v.host_path = parts[0];
+    v.node_path = parts[1];
     v.mode = parts[2];
-  }
-  if (v.host_path.empty() || v.host_path[0] != '/') {
-    return invalid("invalid volume '" + text + "': host path must be absolute");
+    if (!is_mode(v.mode)) return invalid("invalid volume '" + text + "': mode must be ro or rw");
+  } else if (parts.size() == 2 && is_mode(parts[1])) {
+    v.node_path = parts[0];
+    v.mode = parts[1];
+  } else if (parts.size() == 2) {
+    v.host_path = parts[0];
+    v.node_path = parts[1];
+  } else {
+    v.node_path = parts[0];
   }
   if (v.node_path.empty() || v.node_path[0] != '/') {
     return invalid("invalid volume '" + text + "': node path must be absolute");
   }
+  if (parts.size() >= 2 && !is_mode(parts[1]) && v.host_path.empty()) {
+    return invalid("invalid volume '" + text + "': empty source");
+  }
+  if (!v.host_path.empty() && v.host_path.find('/') == std::string::npos) {
+    // A named volume: docker's rule for names.
+    bool ok = std::isalnum(static_cast<unsigned char>(v.host_path[0])) != 0;
+    for (char c : v.host_path) {
+      ok = ok && (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-');
+    }
+    if (!ok) return invalid("invalid volume '" + text + "': '" + v.host_path + "' is neither a path nor a volume name");
+  }
   return v;
+}
+
+Result<std::vector<PortMapping>> parse_port_mappings(const std::string& text) {
+  auto at = text.find('@');
+  std::string spec = text.substr(0, at);
+  std::string tail = at == std::string::npos ? "" : text.substr(at);
+  std::string proto;
+  if (auto slash = spec.find('/'); slash != std::string::npos) {
+    proto = spec.substr(slash);
+    spec = spec.substr(0, slash);
+  }
+  auto parts = strings::split(spec, ':');
+  auto is_range = [](const std::string& p) {
+    return p.find('-') != std::string::npos && !p.empty() && std::isdigit(static_cast<unsigned char>(p[0]));
+  };
+  if (parts.empty() || std::none_of(parts.begin(), parts.end(), is_range)) {
+    auto one = parse_port_mapping(text);
+    if (!one) return one.error();
+    return std::vector<PortMapping>{*one};
+  }
+  auto range = [&](const std::string& p, long long& lo, long long& hi) -> Status {
+    auto dash = p.find('-');
+    if (dash == std::string::npos) {
+      if (!strings::parse_int(p, lo)) return invalid("invalid port mapping '" + text + "': '" + p + "' is not a port");
+      hi = lo;
+      return {};
+    }
+    if (!strings::parse_int(p.substr(0, dash), lo) || !strings::parse_int(p.substr(dash + 1), hi) || lo < 1 ||
+        hi > 65535 || hi < lo) {
+      return invalid("invalid port mapping '" + text + "': '" + p + "' is not a port range (LOW-HIGH)");
+    }
+    return {};
+  };
+  long long clo = 0, chi = 0, hlo = 0, hhi = 0;
+  K3DPP_TRY(range(parts.back(), clo, chi));
+  std::string ip;
+  bool host_given = false;
+  if (parts.size() == 2 && !is_ip_like(parts[0])) {
+    host_given = true;
+    K3DPP_TRY(range(parts[0], hlo, hhi));
+  } else if (parts.size() == 2) {
+    ip = parts[0];
+  } else if (parts.size() == 3) {
+    ip = parts[0];
+    if (!parts[1].empty()) {
+      host_given = true;
+      K3DPP_TRY(range(parts[1], hlo, hhi));
+    }
+  } else if (parts.size() > 3) {
+    return invalid("invalid port mapping '" + text + "': expected [HOST:][HOSTPORT:]CONTAINERPORT[/PROTOCOL][@NODEFILTER]");
+  }
+  if (host_given && hhi - hlo != chi - clo) {
+    return invalid("invalid port mapping '" + text + "': host and container port ranges differ in size");
+  }
+  if (chi - clo >= 1000) return invalid("invalid port mapping '" + text + "': a range may hold at most 1000 ports");
+  std::vector<PortMapping> out;
+  for (long long i = 0; i <= chi - clo; ++i) {
+    std::string one = (ip.empty() && parts.size() < 3 ? "" : ip + ":") +
+                      (host_given ? std::to_string(hlo + i) + ":" : (parts.size() == 3 ? ":" : "")) +
+                      std::to_string(clo + i) + proto + tail;
+    auto pm = parse_port_mapping(one);
+    if (!pm) return pm.error();
+    pm->text = one;
+    out.push_back(*pm);
+  }
+  return out;
+}
+
+Result<FilteredValue> parse_filtered(const std::string& text, const std::string& default_filter, const std::string& what) {
+  FilteredValue fv;
+  fv.text = text;
+  auto at = text.rfind('@');
+  fv.value = text.substr(0, at);
+  if (fv.value.empty()) return invalid("invalid " + what + " '" + text + "': empty value");
+  auto filters = parse_filters_after_at(text, at, default_filter);
+  if (!filters) return invalid("invalid " + what + " " + filters.error().message);
+  fv.filters = *filters;
+  return fv;
+}
+
+namespace {
+// A DNS-1123 subdomain (label prefixes) or a label name (63 chars: alnum, '-', '_', '.').
+bool valid_label_name(const std::string& s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  if (!std::isalnum(static_cast<unsigned char>(s.front())) || !std::isalnum(static_cast<unsigned char>(s.back())))
+    return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+  });
+}
+}  // namespace
+
+Status validate_label(const std::string& kv, const std::string& what) {
+  auto eq = kv.find('=');
+  std::string key = kv.substr(0, eq);
+  std::string value = eq == std::string::npos ? "" : kv.substr(eq + 1);
+  std::string name = key;
+  if (auto slash = key.find('/'); slash != std::string::npos) {
+    std::string prefix = key.substr(0, slash);
+    name = key.substr(slash + 1);
+    if (!valid_label_name(prefix, 253)) return invalid("invalid " + what + " '" + kv + "': bad prefix '" + prefix + "'");
+  }
+  if (!valid_label_name(name, 63)) {
+    return invalid("invalid " + what + " '" + kv +
+                   "': a key is [prefix/]name, name up to 63 letters, digits, '-', '_' or '.', starting and ending "
+                   "with a letter or digit");
+  }
+  if (!value.empty() && !valid_label_name(value, 63)) {
+    return invalid("invalid " + what + " '" + kv + "': bad value '" + value + "'");
+  }
+  return {};
+}
+
+Status validate_env(const std::string& kv) {
+  auto eq = kv.find('=');
+  std::string key = kv.substr(0, eq);
+  if (key.empty()) return invalid("invalid env '" + kv + "': expected KEY[=VALUE]");
+  for (char c : key) {
+    if (c == '\0' || std::isspace(static_cast<unsigned char>(c))) return invalid("invalid env '" + kv + "': bad key");
+  }
+  return {};
+}
+
+Result<int64_t> parse_memory(const std::string& text) {
+  std::string t = strings::to_lower(std::string(strings::trim(text)));
+  if (!t.empty() && t.back() == 'b') t.pop_back();  // 512mb, 1gb
+  if (t.empty()) return invalid("invalid memory limit '" + text + "'");
+  double mult = 1;
+  switch (t.back()) {
+    case 'k': mult = 1024.0; break;
+    case 'm': mult = 1024.0 * 1024; break;
+    case 'g': mult = 1024.0 * 1024 * 1024; break;
+    case 't': mult = 1024.0 * 1024 * 1024 * 1024; break;
+    default: break;
+  }
+  if (mult != 1) t.pop_back();
+  if (t.empty() || !std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; }) ||
+      std::count(t.begin(), t.end(), '.') > 1 || t == "." || t.size() > 20) {
+    return invalid("invalid memory limit '" + text + "' (want e.g. 512m, 1g, 1.5g)");
+  }
+  double v = std::stod(t) * mult;
+  if (v > 1024.0 * 1024 * 1024 * 1024 * 64) return invalid("memory limit '" + text + "' is too large");
+  if (v < 6.0 * 1024 * 1024) return invalid("memory limit '" + text + "' is below docker's minimum of 6m");
+  return static_cast<int64_t>(v);
+}
+
+Result<std::pair<std::string, std::pair<int64_t, int64_t>>> parse_ulimit(const std::string& text) {
+  auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) return invalid("invalid ulimit '" + text + "': expected NAME=SOFT[:HARD]");
+  std::string name = text.substr(0, eq);
+  static const char* kNames[] = {"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
+                                 "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"};
+  if (std::none_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return name == n; })) {
+    return invalid("invalid ulimit '" + text + "': unknown name '" + name + "'");
+  }
+  auto vals = strings::split(text.substr(eq + 1), ':');
+  long long soft = 0, hard = 0;
+  if (vals.empty() || vals.size() > 2 || !strings::parse_int(vals[0], soft) ||
+      (vals.size() == 2 && !strings::parse_int(vals[1], hard))) {
+    return invalid("invalid ulimit '" + text + "': expected NAME=SOFT[:HARD] with numbers (-1 = unlimited)");
+  }
+  if (vals.size() == 1) hard = soft;
+  if (soft < -1 || hard < -1 || (hard != -1 && (soft == -1 || soft > hard))) {
+    return invalid("invalid ulimit '" + text + "': the soft limit must not exceed the hard limit");
+  }
+  return std::make_pair(name, std::make_pair(static_cast<int64_t>(soft), static_cast<int64_t>(hard)));
+}
+
+Result<HostAlias> parse_host_alias(const std::string& text) {
+  auto colon = text.find(':');
+  if (colon == std::string::npos) return invalid("invalid host alias '" + text + "': expected IP:NAME[,NAME...]");
+  HostAlias ha;
+  ha.ip = text.substr(0, colon);
+  if (!is_ip_like(ha.ip) || ha.ip == "localhost") return invalid("invalid host alias '" + text + "': '" + ha.ip + "' is not an IPv4 address");
+  for (const auto& n : strings::split(text.substr(colon + 1), ',')) {
+    if (n.empty() || n.size() > 253 || !valid_label_name(n, 253)) {
+      return invalid("invalid host alias '" + text + "': '" + n + "' is not a host name");
+    }
+    ha.hostnames.push_back(n);
+  }
+  return ha;
 }
 
 Result<std::vector<std::string>> resolve_filter(const NodeFilter& filter, const std::vector<FilterNode>& nodes) {
@@ -299,6 +498,44 @@ Result<ResolvedPort> resolve_port(const PortMapping& pm, const std::vector<Filte
     return invalid("port mapping '" + pm.text + "': a fixed host port can be published directly on one node only");
   }
   return rp;
+}
+
+Result<LbSettings> parse_lb_overrides(const std::vector<std::string>& overrides) {
+  LbSettings s;
+  for (const auto& o : overrides) {
+    auto eq = o.find('=');
+    std::string key = o.substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : o.substr(eq + 1);
+    if (key == "settings.workerConnections") {
+      long long n = 0;
+      if (!strings::parse_int(value, n) || n < 1 || n > 65535) {
+        return invalid("--lb-config-override '" + o + "': workerConnections must be a number in 1-65535");
+      }
+      s.worker_connections = static_cast<int>(n);
+      continue;
+    }
+    return invalid("--lb-config-override '" + o + "' is not supported by k3dpp: its load balancer takes only "
+                   "settings.workerConnections=N (ports come from -p and cluster edit)");
+  }
+  return s;
+}
+
+Status validate_subnet(const std::string& cidr) {
+  auto slash = cidr.find('/');
+  long long bits = 0;
+  if (slash == std::string::npos || !is_ip_like(cidr.substr(0, slash)) || cidr.substr(0, slash) == "localhost" ||
+      !strings::parse_int(cidr.substr(slash + 1), bits) || bits < 8 || bits > 30) {
+    return invalid("invalid subnet '" + cidr + "': want an IPv4 CIDR like 172.28.0.0/16 (prefix 8-30)");
+  }
+  return {};
+}
+
+Status validate_token(const std::string& token) {
+  if (token.empty() || token.size() > 256) return invalid("the token must have 1 to 256 characters");
+  for (char c : token) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return invalid("the token must not contain blanks or control characters");
+  }
+  return {};
 }
 
 }  // namespace k3dpp::cluster

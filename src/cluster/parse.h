@@ -19,6 +19,29 @@ Result<NodeFilter> parse_node_filter(const std::string& text);
 // "server:0;agent:*" style lists are not k3d's; a flag value carries exactly one filter after '@'.
 
 Result<PortMapping> parse_port_mapping(const std::string& text);
+// Like parse_port_mapping, with docker's port ranges: "8080-8082:80-82" (equal sizes) or
+// "30000-30002" (host and container the same) give one mapping per port (at most 1000).
+Result<std::vector<PortMapping>> parse_port_mappings(const std::string& text);
+
+// VALUE[@FILTER[;FILTER...]] (-e, --runtime-label, --node-label, --k3s-arg); the filters follow
+// the last '@' ("a@b@server:0" is value "a@b"); default_filter when there is no '@FILTER'.
+// `what` names the flag in errors.
+Result<FilteredValue> parse_filtered(const std::string& text, const std::string& default_filter, const std::string& what);
+// KEY[=VALUE] with a valid key (labels: [prefix/]name as Kubernetes allows; env: no '=' in KEY).
+Status validate_label(const std::string& kv, const std::string& what);
+Status validate_env(const std::string& kv);
+// Docker memory notation: 512m, 1g, 1.5g, 2048k, 1073741824 (bytes); >= 6 MiB (docker's minimum).
+Result<int64_t> parse_memory(const std::string& text);
+// --runtime-ulimit NAME=SOFT[:HARD] (k3d's form; HARD defaults to SOFT).
+Result<std::pair<std::string, std::pair<int64_t, int64_t>>> parse_ulimit(const std::string& text);
+// --lb-config-override values: settings.workerConnections=N (k3d's other settings are refused by name).
+Result<LbSettings> parse_lb_overrides(const std::vector<std::string>& overrides);
+// --subnet: an IPv4 CIDR a.b.c.d/N with N in 8..30.
+Status validate_subnet(const std::string& cidr);
+// --token: 1-256 printable characters without blanks.
+Status validate_token(const std::string& token);
+// --host-alias IP:NAME[,NAME...]
+Result<HostAlias> parse_host_alias(const std::string& text);
 Result<ApiPort> parse_api_port(const std::string& text);
 Result<VolumeMount> parse_volume(const std::string& text);
 

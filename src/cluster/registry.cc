@@ -428,46 +428,6 @@ Status detach_cluster_registries(runtime::Runtime& rt, const std::string& cluste
   return first;
 }
 
-std::string render_registry_table(const std::vector<RegistryState>& registries) {
-  std::vector<std::vector<std::string>> rows{{"NAME", "ROLE", "CLUSTER", "STATUS", "HOST"}};
-  for (const auto& r : registries) {
-    std::string host = r.host_port ? (r.host_ip.empty() ? "0.0.0.0" : r.host_ip) + ":" + std::to_string(r.host_port) : "";
-    rows.push_back({r.name, kRoleRegistry, r.cluster, r.state, host});
-  }
-  std::vector<size_t> width(rows.front().size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 3, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + "\n";
-  }
-  return out;
-}
-
-std::string render_registry_json(const std::vector<RegistryState>& registries) {
-  nlohmann::json arr = nlohmann::json::array();
-  for (const auto& r : registries) {
-    arr.push_back({{"name", r.name},
-                   {"role", kRoleRegistry},
-                   {"cluster", r.cluster},
-                   {"state", r.state},
-                   {"running", r.running},
-                   {"image", r.image},
-                   {"hostIP", r.host_ip},
-                   {"hostPort", r.host_port},
-                   {"port", kRegistryPort},
-                   {"networks", r.networks}});
-  }
-  return arr.dump(2) + "\n";
-}
-
 std::string registry_usage_hint(const RegistryState& reg) {
   std::string port = std::to_string(reg.host_port);
   std::string local = "127.0.0.1:" + port;  // docker trusts plain http to 127.0.0.0/8

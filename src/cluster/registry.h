@@ -139,9 +139,7 @@ Status attach_cluster_registries(runtime::Runtime& rt, ClusterRegistries& plan, 
 Status detach_cluster_registries(runtime::Runtime& rt, const std::string& cluster, const std::string& network,
                                  bool network_owned);
 
-// NAME ROLE CLUSTER STATUS HOST (k3d's columns plus the published address), and JSON.
-std::string render_registry_table(const std::vector<RegistryState>& registries);
-std::string render_registry_json(const std::vector<RegistryState>& registries);
+// Tables and JSON of registry list: output.h.
 
 // What `registry create` prints after creating: how to push and use it.
 std::string registry_usage_hint(const RegistryState& reg);

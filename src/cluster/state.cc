@@ -66,6 +66,9 @@ bool node_from_container(const runtime::ContainerInfo& c, NodeState& out) {
   out.running = c.running || c.state == "running";
   out.image = c.image;
   out.labels = c.labels;
+  out.ips = c.ips;
+  out.ports = c.ports;
+  out.memory = c.memory;
   return true;
 }
 
@@ -87,6 +90,8 @@ void finish(ClusterState& cs) {
       if (strings::parse_int(ap->second, p)) cs.api_port = static_cast<uint16_t>(p);
       auto ah = n.labels.find(kLabelApiHost);
       if (ah != n.labels.end()) cs.api_host = ah->second;
+      auto hn = n.labels.find(kLabelApiHostName);
+      if (hn != n.labels.end()) cs.api_hostname = hn->second;
     }
     auto pl = n.labels.find(kLabelPorts);
     if (pl != n.labels.end()) {

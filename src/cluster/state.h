@@ -1,6 +1,8 @@
 // A cluster as the engine reports it: rebuilt from container labels (no state file).
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,9 @@ struct NodeState {
   bool running = false;
   std::string image;
   runtime::Labels labels;
+  std::map<std::string, std::string> ips;   // network -> IPv4 address
+  std::vector<runtime::PortBinding> ports;  // published ports
+  int64_t memory = 0;                       // memory limit in bytes (0 = none)
 };
 
 struct ClusterState {
@@ -27,6 +32,7 @@ struct ClusterState {
   std::string network;
   std::vector<NodeState> nodes;  // servers, agents, then the load balancer; by index then name
   std::string api_host = "127.0.0.1";
+  std::string api_hostname;         // kubeAPI.host ("" = api_host)
   uint16_t api_port = 0;
   std::vector<ResolvedPort> ports;  // from the LB's k3dpp.ports label
   std::vector<std::string> volumes;

@@ -1,7 +1,12 @@
 #include "cluster/translate.h"
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
+
+#include "cluster/parse.h"
+#include "common/strings.h"
 
 namespace k3dpp::cluster {
 
@@ -82,14 +87,22 @@ runtime::ContainerSpec lb_container(const NodeContext& ctx, const ApiPort& api, 
               {kLabelApiHost, api.host_ip},
               {kLabelApiPort, std::to_string(api.host_port)},
               {kLabelPorts, ports_label(proxied)}};
+  if (!api.host.empty()) s.labels[kLabelApiHostName] = api.host;
   s.ports.push_back({api.host_ip, api.host_port, kApiContainerPort, "tcp"});
   for (const auto& p : proxied) s.ports.push_back({p.host_ip, p.host_port, p.container_port, p.protocol});
   s.restart_policy = "unless-stopped";
   return s;
 }
 
+int lb_worker_connections(const runtime::Labels& lb_labels) {
+  auto it = lb_labels.find(kLabelLbWorkerConnections);
+  long long n = 0;
+  if (it == lb_labels.end() || !strings::parse_int(it->second, n) || n < 1 || n > 65535) return 0;
+  return static_cast<int>(n);
+}
+
 std::string render_ports_json(const std::vector<std::string>& servers, const std::vector<ResolvedPort>& ports,
-                              const std::vector<std::string>& existing) {
+                              const std::vector<std::string>& existing, int worker_connections) {
   auto keep = [&](const std::string& n) {
     if (existing.empty()) return true;
     for (const auto& e : existing) {
@@ -123,6 +136,7 @@ std::string render_ports_json(const std::vector<std::string>& servers, const std
     arr.push_back({{"listen", key.first}, {"protocol", key.second}, {"upstreams", ups}});
   }
   nlohmann::json doc = {{"ports", arr}};
+  if (worker_connections > 0) doc["settings"] = {{"workerConnections", worker_connections}};
   return doc.dump() + "\n";
 }
 
@@ -168,6 +182,136 @@ Status check_lb_port_conflicts(const std::vector<ResolvedPort>& ports) {
     }
   }
   return {};
+}
+
+Result<std::map<std::string, NodeExtras>> node_extras(const ClusterSpec& spec, const std::vector<FilterNode>& nodes) {
+  std::map<std::string, NodeExtras> out;
+  std::map<std::string, Role> role_of;
+  for (const auto& n : nodes) {
+    out[n.name];
+    role_of[n.name] = n.role;
+  }
+  auto each = [&](const std::vector<FilteredValue>& values, const std::string& what,
+                  const std::function<Status(const std::string&, Role, const FilteredValue&)>& fn) -> Status {
+    for (const auto& fv : values) {
+      std::set<std::string> hit;
+      for (const auto& f : fv.filters) {
+        auto names = resolve_filter(f, nodes);
+        if (!names) return names.error().wrap(what + " '" + fv.text + "'");
+        for (const auto& n : *names) {
+          if (hit.insert(n).second) K3DPP_TRY(fn(n, role_of[n], fv));
+        }
+      }
+    }
+    return {};
+  };
+  K3DPP_TRY(each(spec.env, "env", [&](const std::string& n, Role, const FilteredValue& fv) -> Status {
+    out[n].env.push_back(fv.value);
+    return {};
+  }));
+  K3DPP_TRY(each(spec.runtime_labels, "runtime label", [&](const std::string& n, Role, const FilteredValue& fv) -> Status {
+    auto eq = fv.value.find('=');
+    std::string key = fv.value.substr(0, eq);
+    if (key.rfind("k3dpp.", 0) == 0) {
+      return fail("runtime label '" + fv.text + "': labels k3dpp.* belong to k3dpp", "Invalid");
+    }
+    out[n].runtime_labels[key] = eq == std::string::npos ? "" : fv.value.substr(eq + 1);
+    return {};
+  }));
+  auto node_only = [&](const std::string& prefix) {
+    return [&, prefix](const std::string& n, Role r, const FilteredValue& fv) -> Status {
+      if (r == Role::kLoadBalancer) {
+        out[n].warnings.push_back("'" + fv.text + "' does not apply to the load balancer " + n + " (not a Kubernetes node)");
+        return {};
+      }
+      std::string arg = prefix.empty() ? fv.value : prefix + fv.value;
+      if (r == Role::kAgent && arg.rfind("--tls-san", 0) == 0) {
+        return fail("'" + fv.text + "': --tls-san is a server flag; filter it to servers (@server:*)", "Invalid");
+      }
+      out[n].node_args.push_back(arg);
+      return {};
+    };
+  };
+  K3DPP_TRY(each(spec.node_labels, "node label", node_only("--node-label=")));
+  K3DPP_TRY(each(spec.node_args, "k3s arg", node_only("")));
+  for (auto& [name, e] : out) {
+    if (role_of[name] == Role::kServer) e.memory = spec.servers_memory;
+    if (role_of[name] == Role::kAgent) e.memory = spec.agents_memory;
+  }
+  return out;
+}
+
+void apply_extras(runtime::ContainerSpec& cs, const NodeExtras& extras, const ClusterSpec& spec) {
+  bool node = cs.labels.count(kLabelRole) && cs.labels.at(kLabelRole) != role_name(Role::kLoadBalancer);
+  cs.env.insert(cs.env.end(), extras.env.begin(), extras.env.end());
+  for (const auto& [k, v] : extras.runtime_labels) cs.labels[k] = v;
+  if (node) {
+    cs.cmd.insert(cs.cmd.end(), extras.node_args.begin(), extras.node_args.end());
+    cs.memory = extras.memory;
+    for (const auto& [name, limits] : spec.ulimits) {
+      bool replaced = false;
+      for (auto& u : cs.ulimits) {
+        if (u.name == name) {
+          u.soft = limits.first;
+          u.hard = limits.second;
+          replaced = true;
+        }
+      }
+      if (!replaced) cs.ulimits.push_back({name, limits.first, limits.second});
+    }
+  }
+  for (const auto& ha : spec.host_aliases) {
+    for (const auto& h : ha.hostnames) cs.extra_hosts.push_back(h + ":" + ha.ip);
+  }
+}
+
+Result<MappedK3sArg> map_k3s_arg(const std::string& arg) {
+  MappedK3sArg m;
+  auto eq = arg.find('=');
+  std::string name = arg.substr(0, eq);
+  std::string value = eq == std::string::npos ? "" : arg.substr(eq + 1);
+  const std::string mapped =
+      " (k3dpp maps --tls-san, --node-label, --node-taint, --flannel-backend=vxlan|host-gw, "
+      "--disable=traefik|metrics-server)";
+  if (name.rfind("--", 0) != 0) {
+    return fail("k3s arg '" + arg + "': expected --flag[=value]" + mapped, "Invalid");
+  }
+  if (name == "--tls-san" || name == "--node-label" || name == "--node-taint") {
+    if (value.empty()) return fail("k3s arg '" + arg + "': " + name + " needs a value (" + name + "=VALUE)", "Invalid");
+    m.node_arg = name + "=" + value;
+    return m;
+  }
+  if (name == "--flannel-backend") {
+    if (value != "vxlan" && value != "host-gw") {
+      return fail("k3s arg '" + arg + "' is not supported by k3dpp: the pod network is vxlan or host-gw", "Invalid");
+    }
+    m.pod_network = value;
+    return m;
+  }
+  if (name == "--disable") {
+    for (const auto& item : strings::split(value, ',')) {
+      if (item != "traefik" && item != "metrics-server") {
+        return fail("k3s arg '" + arg + "' is not supported by k3dpp: '" + item +
+                        "' is built into k3dpp-node and cannot be disabled (k3dpp deploys no traefik and no "
+                        "metrics-server: those two are accepted)",
+                    "Invalid");
+      }
+    }
+    m.note = "k3s arg '" + arg + "': k3dpp deploys no traefik and no metrics-server; nothing to disable";
+    return m;
+  }
+  std::string why = "k3dpp-node has no equivalent";
+  if (name == "--cluster-init" || name == "--server" || name == "--token" || name == "--agent-token" ||
+      name == "--datastore-endpoint" || name == "--node-name" || name == "--data-dir") {
+    why = "k3dpp sets it itself";
+  } else if (name == "--cluster-cidr" || name == "--service-cidr" || name == "--cluster-dns" ||
+             name == "--cluster-domain") {
+    why = "k3dpp's networks are fixed (pods 10.42.0.0/16, services 10.43.0.0/16, DNS 10.43.0.10, cluster.local)";
+  } else if (name == "--kubelet-arg" || name == "--kube-apiserver-arg" || name == "--kube-controller-manager-arg" ||
+             name == "--kube-scheduler-arg" || name == "--kube-proxy-arg" || name == "--etcd-arg") {
+    why = "k3dpp's components are its own and take no upstream component flags";
+  }
+  return fail("k3s arg '" + arg + "' is not supported by k3dpp: " + why + mapped, "Invalid");
 }
 
 }  // namespace k3dpp::cluster

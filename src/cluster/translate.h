@@ -2,9 +2,11 @@
 // Everything here is deterministic and golden-tested (tests/unit/cluster).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
+#include "cluster/parse.h"
 #include "cluster/types.h"
 #include "common/result.h"
 #include "runtime/runtime.h"
@@ -43,6 +45,36 @@ runtime::ContainerSpec node_container(const NodeContext& ctx, const NodeSpec& no
 std::vector<std::string> server_command(const std::string& cluster, const std::string& node);
 std::vector<std::string> agent_command(const std::string& cluster, const std::string& node);
 
+// What one node (or the LB) gets from the filtered options of a ClusterSpec.
+struct NodeExtras {
+  std::vector<std::string> env;         // KEY=VALUE
+  runtime::Labels runtime_labels;       // container labels
+  std::vector<std::string> node_args;   // k3dpp-node args: --node-label=K=V, --tls-san=X, ...
+  int64_t memory = 0;
+  std::vector<std::string> warnings;    // filters that hit the LB for node-only options
+};
+
+// Resolves the filters of spec.env, runtime_labels, node_labels and node_args against nodes
+// (servers, agents and, when present, the LB) and adds the memory limits by role. Errors: a
+// filter that matches no node, a server-only argument (--tls-san) on an agent, a runtime label
+// that would replace a k3dpp.* label.
+Result<std::map<std::string, NodeExtras>> node_extras(const ClusterSpec& spec, const std::vector<FilterNode>& nodes);
+
+// Puts extras, spec.ulimits and spec.host_aliases into a node container (node_args only for
+// servers and agents).
+void apply_extras(runtime::ContainerSpec& cs, const NodeExtras& extras, const ClusterSpec& spec);
+
+// k3d's --k3s-arg values mapped onto k3dpp-node: --tls-san (servers), --node-label, --node-taint
+// become node args; --flannel-backend=vxlan|host-gw chooses the pod network; --disable=traefik and
+// --disable=metrics-server are accepted (k3dpp deploys neither: note says so); anything else is
+// refused naming the argument.
+struct MappedK3sArg {
+  std::string node_arg;     // "--tls-san=x" ("" = none)
+  std::string pod_network;  // from --flannel-backend
+  std::string note;         // accepted without effect, and why
+};
+Result<MappedK3sArg> map_k3s_arg(const std::string& arg);
+
 // Load balancer k3dpp-NAME-serverlb: publishes api.host_ip:api.host_port -> 6443 and every
 // proxied -p mapping host -> same LB port; carries k3dpp.api.port and k3dpp.ports labels.
 runtime::ContainerSpec lb_container(const NodeContext& ctx, const ApiPort& api,
@@ -51,8 +83,11 @@ runtime::ContainerSpec lb_container(const NodeContext& ctx, const ApiPort& api,
 // The LB's ports file (contract format): 6443/tcp -> every server's :6443, then one entry per
 // listen port/protocol of the proxied mappings, upstreams NODE:PORT; nodes not in `existing`
 // (when non-empty) are dropped, and entries left without upstreams are omitted.
+// worker_connections > 0 adds {"settings": {"workerConnections": N}} (--lb-config-override).
 std::string render_ports_json(const std::vector<std::string>& servers, const std::vector<ResolvedPort>& ports,
-                              const std::vector<std::string>& existing = {});
+                              const std::vector<std::string>& existing = {}, int worker_connections = 0);
+// The LB's worker connections as its k3dpp.lb.worker-connections label records them (0 = none).
+int lb_worker_connections(const runtime::Labels& lb_labels);
 
 // k3dpp.ports label: the resolved -p mappings as JSON, and back.
 std::string ports_label(const std::vector<ResolvedPort>& ports);

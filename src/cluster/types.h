@@ -20,10 +20,12 @@ inline constexpr const char* kLabelIndex = "k3dpp.node.index";
 inline constexpr const char* kLabelVersion = "k3dpp.version";
 inline constexpr const char* kLabelApiPort = "k3dpp.api.port";
 inline constexpr const char* kLabelApiHost = "k3dpp.api.host";
+inline constexpr const char* kLabelApiHostName = "k3dpp.api.hostname";  // kubeAPI.host, when given
 inline constexpr const char* kLabelPorts = "k3dpp.ports";
 inline constexpr const char* kLabelNetwork = "k3dpp.network";
 inline constexpr const char* kLabelPodNetwork = "k3dpp.pod-network";  // host-gw | vxlan (on nodes)
-inline constexpr const char* kLabelEtcd = "k3dpp.etcd";  // "true" on the servers of an HA (etcd) cluster
+inline constexpr const char* kLabelEtcd = "k3dpp.etcd";
+inline constexpr const char* kLabelLbWorkerConnections = "k3dpp.lb.worker-connections";  // on the LB  // "true" on the servers of an HA (etcd) cluster
 inline constexpr const char* kTokenPath = "/etc/k3dpp/token";
 // HA clusters: the servers' own token (joining, the CA key), only ever put into server nodes.
 inline constexpr const char* kServerTokenPath = "/etc/k3dpp/server-token";
@@ -65,11 +67,14 @@ struct PortMapping {
 struct ApiPort {
   std::string host_ip = "127.0.0.1";
   uint16_t host_port = 0;  // 0 = pick a free port
+  std::string host;  // name the kubeconfig uses (k3d's kubeAPI.host); "" = host_ip
 };
 
-// -v HOSTPATH:NODEPATH[:ro|rw][@nodefilter]
+// -v [SOURCE:]DEST[:ro|rw][@nodefilter]; SOURCE is a host path (absolute, or made absolute
+// against the working directory), a named volume, or absent (a volume per node, deleted with the
+// cluster).
 struct VolumeMount {
-  std::string host_path;
+  std::string host_path;  // "" = a volume per node created by k3dpp; no '/' = a named volume
   std::string node_path;
   std::string mode;  // "", "ro", "rw"
   std::vector<NodeFilter> filters;  // default: all
@@ -88,6 +93,24 @@ struct ResolvedPort {
   std::string text;
 };
 
+// A flag value with node filters: -e KEY=VAL@FILTER, --runtime-label, --node-label, --k3s-arg.
+struct FilteredValue {
+  std::string value;                // the part before '@' ("KEY=VAL", "--tls-san=x")
+  std::vector<NodeFilter> filters;  // at least one (each flag has its default)
+  std::string text;                 // original spec, for messages
+};
+
+// --host-alias IP:NAME[,NAME...] (k3d's hostAliases): an /etc/hosts entry in every node.
+struct HostAlias {
+  std::string ip;
+  std::vector<std::string> hostnames;
+};
+
+// --lb-config-override settings.KEY=VALUE (k3d's LB settings k3dpp's LB has).
+struct LbSettings {
+  int worker_connections = 0;  // nginx worker_connections (0 = the LB's default)
+};
+
 struct ClusterSpec {
   std::string name;
   int servers = 1;
@@ -101,7 +124,17 @@ struct ClusterSpec {
   std::vector<VolumeMount> volumes;
   bool with_lb = true;
   std::string pod_network; // "host-gw" | "vxlan"; "" = by engine (podman: vxlan, docker: host-gw)
-  std::string token;       // filled by the create pipeline
+  std::string subnet;      // --subnet CIDR of a network the cluster creates ("" = engine's choice)
+  std::vector<FilteredValue> env;             // -e KEY=VALUE@FILTER (default all)
+  std::vector<FilteredValue> runtime_labels;  // --runtime-label KEY=VALUE@FILTER: container labels (default all)
+  std::vector<FilteredValue> node_labels;     // --node-label KEY=VALUE@FILTER: Kubernetes node labels (default all)
+  std::vector<FilteredValue> node_args;       // k3dpp-node args per node (from --k3s-arg/--server-arg/--agent-arg)
+  int64_t servers_memory = 0;                 // bytes, 0 = no limit
+  int64_t agents_memory = 0;
+  std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> ulimits;  // --runtime-ulimit NAME=SOFT:HARD
+  std::vector<HostAlias> host_aliases;
+  LbSettings lb_settings;
+  std::string token;       // --token, else filled by the create pipeline
   std::string server_token;  // HA only (servers > 1), filled by the create pipeline
   std::string version;     // K3DPP_VERSION
 };

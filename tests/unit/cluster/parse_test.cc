@@ -190,7 +190,134 @@ TEST_CASE("--api-port and -v") {
   REQUIRE(v);
   CHECK(v->mode == "ro");
   CHECK(v->filters[0].group == "all");
-  CHECK_FALSE(parse_volume("relative:/x"));
-  CHECK_FALSE(parse_volume("/x"));
   CHECK_FALSE(parse_volume("/x:/y:zz"));
+}
+
+TEST_CASE("k3d's -v forms: DEST only, DEST:MODE, named volumes, relative paths") {
+  auto v = parse_volume("/data");
+  REQUIRE(v);
+  CHECK(v->host_path.empty());
+  CHECK(v->node_path == "/data");
+  v = parse_volume("/data:ro@server:0");
+  REQUIRE(v);
+  CHECK(v->host_path.empty());
+  CHECK(v->mode == "ro");
+  CHECK(v->filters[0].group == "server");
+  v = parse_volume("myvol:/data");
+  REQUIRE(v);
+  CHECK(v->host_path == "myvol");
+  v = parse_volume("./dir:/data:rw");
+  REQUIRE(v);
+  CHECK(v->host_path == "./dir");
+  CHECK(parse_volume("bad name:/x").error().message ==
+        "invalid volume 'bad name:/x': 'bad name' is neither a path nor a volume name");
+  CHECK(parse_volume("/x:relative").error().message == "invalid volume '/x:relative': node path must be absolute");
+  CHECK_FALSE(parse_volume(":/x"));
+  CHECK_FALSE(parse_volume(""));
+  CHECK_FALSE(parse_volume("a:b:c:d"));
+}
+
+TEST_CASE("port ranges expand into one mapping per port") {
+  auto r = parse_port_mappings("8080-8082:80-82@agent:0");
+  REQUIRE(r);
+  REQUIRE(r->size() == 3);
+  CHECK((*r)[0].host_port == 8080);
+  CHECK((*r)[0].container_port == 80);
+  CHECK((*r)[2].host_port == 8082);
+  CHECK((*r)[2].container_port == 82);
+  CHECK((*r)[1].filters[0].group == "agent");
+  CHECK((*r)[1].text == "8081:81@agent:0");
+  r = parse_port_mappings("30000-30001/udp");
+  REQUIRE(r);
+  REQUIRE(r->size() == 2);
+  CHECK((*r)[1].host_port == 0);
+  CHECK((*r)[1].container_port == 30001);
+  CHECK((*r)[1].protocol == "udp");
+  r = parse_port_mappings("127.0.0.1:9000-9001:90-91");
+  REQUIRE(r);
+  CHECK((*r)[1].host_ip == "127.0.0.1");
+  CHECK((*r)[1].host_port == 9001);
+  r = parse_port_mappings("8080:80");
+  REQUIRE(r);
+  CHECK(r->size() == 1);
+  CHECK(parse_port_mappings("8080-8085:80-81").error().message ==
+        "invalid port mapping '8080-8085:80-81': host and container port ranges differ in size");
+  CHECK_FALSE(parse_port_mappings("1-2000"));
+  CHECK_FALSE(parse_port_mappings("90-80"));
+  CHECK_FALSE(parse_port_mappings("80-x"));
+}
+
+TEST_CASE("filtered values: env, labels, k3s args with node filters after the last '@'") {
+  auto f = parse_filtered("HTTP_PROXY=http://u@proxy:3128@server:0;agent:1", "all", "env");
+  REQUIRE(f);
+  CHECK(f->value == "HTTP_PROXY=http://u@proxy:3128");
+  REQUIRE(f->filters.size() == 2);
+  CHECK(f->filters[1].group == "agent");
+  f = parse_filtered("FOO=bar", "all", "env");
+  REQUIRE(f);
+  CHECK(f->filters[0].group == "all");
+  CHECK(parse_filtered("@server:0", "all", "env").error().message == "invalid env '@server:0': empty value");
+  CHECK_FALSE(parse_filtered("a=b@nodes:0", "all", "env"));
+  CHECK(validate_env("A=b"));
+  CHECK(validate_env("A"));
+  CHECK_FALSE(validate_env("=b"));
+  CHECK_FALSE(validate_env("A B=c"));
+  CHECK(validate_label("foo=bar", "node label"));
+  CHECK(validate_label("example.com/tier=web", "node label"));
+  CHECK(validate_label("flag", "node label"));
+  CHECK_FALSE(validate_label("-foo=bar", "node label"));
+  CHECK_FALSE(validate_label("foo=bar baz", "node label"));
+  CHECK_FALSE(validate_label(std::string(64, 'a') + "=x", "node label"));
+}
+
+TEST_CASE("memory, ulimits, host aliases, subnets, tokens, LB overrides") {
+  CHECK(*parse_memory("512m") == 512LL * 1024 * 1024);
+  CHECK(*parse_memory("1g") == 1024LL * 1024 * 1024);
+  CHECK(*parse_memory("1.5G") == 1536LL * 1024 * 1024);
+  CHECK(*parse_memory("8192k") == 8192LL * 1024);
+  CHECK(*parse_memory("1gb") == 1024LL * 1024 * 1024);
+  CHECK(*parse_memory("104857600") == 104857600);
+  CHECK(parse_memory("1m").error().message == "memory limit '1m' is below docker's minimum of 6m");
+  CHECK_FALSE(parse_memory("lots"));
+  CHECK_FALSE(parse_memory("1..2g"));
+  CHECK_FALSE(parse_memory(""));
+  CHECK_FALSE(parse_memory(std::string(40, '9')));
+  CHECK_FALSE(parse_memory("99999999t"));
+
+  auto u = parse_ulimit("nofile=1024:2048");
+  REQUIRE(u);
+  CHECK(u->first == "nofile");
+  CHECK(u->second.first == 1024);
+  CHECK(u->second.second == 2048);
+  u = parse_ulimit("nproc=500");
+  REQUIRE(u);
+  CHECK(u->second.second == 500);
+  CHECK(parse_ulimit("nofiles=1").error().message == "invalid ulimit 'nofiles=1': unknown name 'nofiles'");
+  CHECK_FALSE(parse_ulimit("nofile=2048:1024"));
+  CHECK_FALSE(parse_ulimit("nofile"));
+  CHECK_FALSE(parse_ulimit("nofile=a:b"));
+
+  auto h = parse_host_alias("1.2.3.4:my.host.local,that.other.local");
+  REQUIRE(h);
+  CHECK(h->ip == "1.2.3.4");
+  CHECK(h->hostnames == std::vector<std::string>{"my.host.local", "that.other.local"});
+  CHECK_FALSE(parse_host_alias("1.2.3.4"));
+  CHECK_FALSE(parse_host_alias("host:1.2.3.4"));
+  CHECK_FALSE(parse_host_alias("1.2.3.4:bad_name!"));
+
+  CHECK(validate_subnet("172.28.0.0/16"));
+  CHECK_FALSE(validate_subnet("172.28.0.0"));
+  CHECK_FALSE(validate_subnet("172.28.0.0/33"));
+  CHECK_FALSE(validate_subnet("fd00::/64"));
+  CHECK(validate_token("superSecretToken"));
+  CHECK_FALSE(validate_token(""));
+  CHECK_FALSE(validate_token("has space"));
+  CHECK_FALSE(validate_token(std::string(257, 'a')));
+
+  auto lb = parse_lb_overrides({"settings.workerConnections=2048"});
+  REQUIRE(lb);
+  CHECK(lb->worker_connections == 2048);
+  CHECK(parse_lb_overrides({"settings.defaultProxyTimeout=900"}).error().message.find("not supported by k3dpp") !=
+        std::string::npos);
+  CHECK_FALSE(parse_lb_overrides({"settings.workerConnections=0"}));
 }

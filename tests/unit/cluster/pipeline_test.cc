@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "cluster/operations.h"
+#include "cluster/output.h"
 #include "cluster/parse.h"
 #include "cluster/pipeline.h"
 #include "common/files.h"

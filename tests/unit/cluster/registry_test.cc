@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "cluster/operations.h"
+#include "cluster/output.h"
 #include "cluster/registry.h"
 #include "fake_runtime.h"
 #include "golden.h"
@@ -224,7 +225,7 @@ TEST_CASE("registry create / list / delete") {
         "NAME          ROLE       CLUSTER   STATUS    HOST\n"
         "k3dpp-other   registry             running   127.0.0.1:5111\n"
         "k3dpp-reg     registry             running   127.0.0.1:45273\n");
-  CHECK(render_registry_json(*all).find("\"hostPort\": 5111") != std::string::npos);
+  CHECK(render_registry_json(*all).find("\"HostPort\": \"5111\"") != std::string::npos);
 
   REQUIRE(delete_registry(e.rt, "reg"));
   REQUIRE(delete_registry(e.rt, "k3dpp-other"));

@@ -94,7 +94,7 @@ TEST_CASE("load balancer container spec with -p mappings (golden)") {
   }
   NodeContext c = ctx();
   c.image = "k3dpp/lb:0.1.0";
-  auto s = lb_container(c, {"127.0.0.1", 45273}, ports);
+  auto s = lb_container(c, {"127.0.0.1", 45273, ""}, ports);
   CHECK(s.ports.at(0).host_ip == "127.0.0.1");
   CHECK(s.ports.at(0).container_port == 6443);
   check_golden("serverlb.json", spec_json(s));
@@ -159,4 +159,107 @@ TEST_CASE("apply_ha: server-0 --cluster-init, other servers --server, agents thr
   apply_ha(plain, {Role::kServer, 0, "k3dpp-dev-server-0"}, HaContext{});
   CHECK(plain.cmd == before);
   CHECK(plain.labels.count(kLabelEtcd) == 0);
+}
+
+TEST_CASE("k3s args map onto k3dpp-node flags or are refused by name") {
+  auto m = map_k3s_arg("--tls-san=my.host.domain");
+  REQUIRE(m);
+  CHECK(m->node_arg == "--tls-san=my.host.domain");
+  m = map_k3s_arg("--node-label=tier=web");
+  REQUIRE(m);
+  CHECK(m->node_arg == "--node-label=tier=web");
+  m = map_k3s_arg("--node-taint=dedicated=gpu:NoSchedule");
+  REQUIRE(m);
+  CHECK(m->node_arg == "--node-taint=dedicated=gpu:NoSchedule");
+  m = map_k3s_arg("--flannel-backend=vxlan");
+  REQUIRE(m);
+  CHECK(m->node_arg.empty());
+  CHECK(m->pod_network == "vxlan");
+  m = map_k3s_arg("--disable=traefik,metrics-server");
+  REQUIRE(m);
+  CHECK(m->node_arg.empty());
+  CHECK(m->note.find("no traefik") != std::string::npos);
+
+  auto no = map_k3s_arg("--kubelet-arg=max-pods=200");
+  REQUIRE_FALSE(no);
+  CHECK(no.error().message.find("k3s arg '--kubelet-arg=max-pods=200' is not supported by k3dpp") == 0);
+  CHECK(no.error().message.find("k3dpp maps --tls-san") != std::string::npos);
+  CHECK(map_k3s_arg("--disable=servicelb").error().message.find("'servicelb' is built into k3dpp-node") != std::string::npos);
+  CHECK(map_k3s_arg("--cluster-cidr=10.0.0.0/16").error().message.find("networks are fixed") != std::string::npos);
+  CHECK(map_k3s_arg("--cluster-init").error().message.find("k3dpp sets it itself") != std::string::npos);
+  CHECK(map_k3s_arg("--flannel-backend=wireguard-native").error().message.find("not supported by k3dpp") !=
+        std::string::npos);
+  CHECK_FALSE(map_k3s_arg("--tls-san"));
+  CHECK_FALSE(map_k3s_arg("tls-san=x"));
+}
+
+TEST_CASE("node extras: env, labels, args, memory, ulimits and host aliases per node") {
+  ClusterSpec spec;
+  spec.name = "x";
+  auto fv = [](const std::string& text, const std::string& dflt) { return *parse_filtered(text, dflt, "test"); };
+  spec.env = {fv("A=1@server:0", "all"), fv("B=2", "all")};
+  spec.runtime_labels = {fv("team=blue@agent:*;loadbalancer", "all")};
+  spec.node_labels = {fv("tier=web@agent:0", "all"), fv("zone=a@loadbalancer", "all")};
+  spec.node_args = {fv("--tls-san=api.example@server:*", "all")};
+  spec.servers_memory = 1LL << 30;
+  spec.agents_memory = 512LL << 20;
+  spec.ulimits = {{"nofile", {4096, 8192}}, {"memlock", {-1, -1}}};
+  spec.host_aliases = {{"1.2.3.4", {"a.local", "b.local"}}};
+  std::vector<FilterNode> nodes{{Role::kServer, 0, "k3dpp-x-server-0"},
+                                {Role::kAgent, 0, "k3dpp-x-agent-0"},
+                                {Role::kLoadBalancer, 0, "k3dpp-x-serverlb"}};
+  auto ex = node_extras(spec, nodes);
+  REQUIRE(ex);
+  const auto& s0 = ex->at("k3dpp-x-server-0");
+  const auto& a0 = ex->at("k3dpp-x-agent-0");
+  const auto& lb = ex->at("k3dpp-x-serverlb");
+  CHECK(s0.env == std::vector<std::string>{"A=1", "B=2"});
+  CHECK(a0.env == std::vector<std::string>{"B=2"});
+  CHECK(lb.env == std::vector<std::string>{"B=2"});
+  CHECK(s0.runtime_labels.empty());
+  CHECK(a0.runtime_labels.at("team") == "blue");
+  CHECK(lb.runtime_labels.at("team") == "blue");
+  CHECK(s0.node_args == std::vector<std::string>{"--tls-san=api.example"});
+  CHECK(a0.node_args == std::vector<std::string>{"--node-label=tier=web"});
+  CHECK(lb.node_args.empty());
+  REQUIRE(lb.warnings.size() == 1);
+  CHECK(lb.warnings[0].find("does not apply to the load balancer") != std::string::npos);
+  CHECK(s0.memory == 1LL << 30);
+  CHECK(a0.memory == 512LL << 20);
+
+  NodeContext ctx{"x", "k3dpp-x", "k3dpp/node:test", "0.1.0", "host-gw"};
+  auto cs = node_container(ctx, {Role::kAgent, 0, "k3dpp-x-agent-0"}, {}, {});
+  apply_extras(cs, a0, spec);
+  CHECK(cs.memory == 512LL << 20);
+  CHECK(std::find(cs.env.begin(), cs.env.end(), "B=2") != cs.env.end());
+  CHECK(cs.labels.at("team") == "blue");
+  CHECK(cs.cmd.back() == "--node-label=tier=web");
+  CHECK(cs.extra_hosts == std::vector<std::string>{"a.local:1.2.3.4", "b.local:1.2.3.4"});
+  bool nofile = false, memlock = false;
+  for (const auto& u : cs.ulimits) {
+    if (u.name == "nofile") nofile = u.soft == 4096 && u.hard == 8192;
+    if (u.name == "memlock") memlock = u.soft == -1 && u.hard == -1;
+  }
+  CHECK(nofile);
+  CHECK(memlock);
+
+  // Refusals: a filter that matches nothing, --tls-san on an agent, a k3dpp.* runtime label.
+  ClusterSpec bad = spec;
+  bad.env = {fv("A=1@agent:3", "all")};
+  CHECK(node_extras(bad, nodes).error().message.find("env 'A=1@agent:3'") == 0);
+  bad = spec;
+  bad.node_args = {fv("--tls-san=x@all", "all")};
+  CHECK(node_extras(bad, nodes).error().message.find("--tls-san is a server flag") != std::string::npos);
+  bad = spec;
+  bad.runtime_labels = {fv("k3dpp.cluster=evil", "all")};
+  CHECK(node_extras(bad, nodes).error().message.find("labels k3dpp.* belong to k3dpp") != std::string::npos);
+}
+
+TEST_CASE("ports.json carries the LB settings of --lb-config-override") {
+  CHECK(render_ports_json({"k3dpp-x-server-0"}, {}, {}, 2048) ==
+        "{\"ports\":[{\"listen\":6443,\"protocol\":\"tcp\",\"upstreams\":[\"k3dpp-x-server-0:6443\"]}],"
+        "\"settings\":{\"workerConnections\":2048}}\n");
+  CHECK(lb_worker_connections({{kLabelLbWorkerConnections, "2048"}}) == 2048);
+  CHECK(lb_worker_connections({{kLabelLbWorkerConnections, "x"}}) == 0);
+  CHECK(lb_worker_connections({}) == 0);
 }
