@@ -40,7 +40,7 @@ expect "memory: servers 2g" '^2147483648 2147483648$' -- docker inspect -f '{{.H
 expect "memory: agents 1g" '^1073741824 1073741824$' -- docker inspect -f '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}' "$agent"
 expect "runtime label bar=baz on agent-0" '^baz$' -- docker inspect -f '{{index .Config.Labels "bar"}}' "$agent"
 expect "runtime label not on server-0" '^$' -- docker inspect -f '{{index .Config.Labels "bar"}}' "$server"
-expect "ulimit nofile 26677" 'nofile 26677 26677' -- \
+expect "ulimit nofile 10000:20000" 'nofile 10000 20000' -- \
   docker inspect -f '{{range .HostConfig.Ulimits}}{{.Name}} {{.Soft}} {{.Hard}}{{println}}{{end}}' "$agent"
 expect "hostAliases in the nodes' /etc/hosts" '1\.2\.3\.4\s+my\.host\.local' -- docker exec "$agent" cat /etc/hosts
 expect "hostAliases: cloud.flare.dns" '1\.1\.1\.1\s+cloud\.flare\.dns' -- docker exec "$server" cat /etc/hosts
