@@ -1030,7 +1030,10 @@ void validate_time_zone(const json& spec, Causes& out) {
   if (lower(tz) == "local") {
     out.push_back(invalid(f, tz, "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"));
   }
-  if (auto z = cron::load_zone(tz); !z) out.push_back(invalid(f, tz, z.error().message));
+  // Go's time.LoadLocation knows "Local" (the machine's zone), refused above.
+  if (tz != "Local") {
+    if (auto z = cron::load_zone(tz); !z) out.push_back(invalid(f, tz, z.error().message));
+  }
 }
 
 void validate_cronjob(const json& obj, Causes& out, bool allow_tz_in_schedule) {
