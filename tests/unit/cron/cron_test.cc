@@ -132,3 +132,49 @@ TEST_CASE("Go durations") {
   CHECK(cron::parse_go_duration("3d").error().message == "time: unknown unit \"d\" in duration \"3d\"");
   CHECK(cron::parse_go_duration("").error().message == "time: invalid duration \"\"");
 }
+
+TEST_CASE("fuzz: random schedules never crash; next() always ends and moves forward") {
+  const std::string alphabet = "0123456789*/-,? @abcdefghijklmnopqrstuvwxyzJANFEBMONTUEZ=";
+  uint32_t seed = 12345;
+  auto rnd = [&] {
+    seed = seed * 1664525u + 1013904223u;
+    return seed >> 8;
+  };
+  auto after = at("2024-03-01T10:00:00");
+  int parsed = 0;
+  for (int i = 0; i < 4000; ++i) {
+    std::string spec;
+    size_t len = rnd() % 24;
+    for (size_t k = 0; k < len; ++k) spec += alphabet[rnd() % alphabet.size()];
+    if (i % 2 == 0) {
+      // Five fields of cron-shaped tokens (often valid, sometimes out of range).
+      const char* names[] = {"JAN", "dec", "MON", "sun", "Fri", "x"};
+      auto tok = [&]() -> std::string {
+        switch (rnd() % 7) {
+          case 0: return "*";
+          case 1: return "*/" + std::to_string(rnd() % 40);
+          case 2: return std::to_string(rnd() % 65);
+          case 3: return std::to_string(rnd() % 32) + "-" + std::to_string(rnd() % 65);
+          case 4: return std::to_string(rnd() % 32) + "-" + std::to_string(rnd() % 65) + "/" + std::to_string(rnd() % 9);
+          case 5: return std::to_string(rnd() % 32) + "," + std::to_string(rnd() % 32);
+          default: return names[rnd() % 6];
+        }
+      };
+      spec.clear();
+      for (int f = 0; f < 5; ++f) spec += (f ? " " : "") + tok();
+    }
+    auto s = cron::parse_standard(spec);
+    if (!s) {
+      CHECK_FALSE(s.error().message.empty());
+      continue;
+    }
+    ++parsed;
+    auto n = cron::next(*s, after);
+    if (n) CHECK(*n > after);
+  }
+  MESSAGE(parsed << " of 4000 random schedules parsed");
+  // Sparse valid ones: the 31st of February never comes (nullopt, bounded by five years).
+  auto feb = cron::parse_standard("0 0 31 2 *");
+  REQUIRE(feb.has_value());
+  CHECK_FALSE(cron::next(*feb, after).has_value());
+}
