@@ -14,6 +14,9 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <vector>
+
+#include <zlib.h>
 
 #include "cluster/pipeline.h"
 #include "cluster/state.h"
@@ -53,6 +56,31 @@ std::string last_line(const std::string& text) {
     if (!t.empty()) return std::string(t);
   }
   return {};
+}
+
+bool write_all(int fd, const char* p, size_t n);
+
+// Inflates the gzip file at path into out_fd (bounded by the disk, not memory: 64 KiB at a time).
+Status gunzip_to(const std::string& path, int out_fd) {
+  gzFile in = ::gzopen(path.c_str(), "rb");
+  if (in == nullptr) return fail("cannot open image archive " + path, "NotFound");
+  std::vector<char> buf(64 * 1024);
+  Status st;
+  while (true) {
+    int n = ::gzread(in, buf.data(), static_cast<unsigned>(buf.size()));
+    if (n < 0) {
+      int code = 0;
+      st = fail("image archive " + path + " is not valid gzip: " + ::gzerror(in, &code), "Invalid");
+      break;
+    }
+    if (n == 0) break;
+    if (!write_all(out_fd, buf.data(), static_cast<size_t>(n))) {
+      st = fail("inflating image archive " + path + ": " + std::strerror(errno));
+      break;
+    }
+  }
+  ::gzclose(in);
+  return st;
 }
 
 // A host temp file removed when it goes out of scope.
@@ -339,10 +367,20 @@ Result<ImageImportResult> import_images(runtime::Runtime& rt, const ImageImportO
       for (int fd : fds) ::close(fd);
     }
   } closer{archive_fds};
+  std::vector<TempFile> gunzipped;  // ctr imports plain tar only: .tar.gz archives are inflated here
+  gunzipped.reserve(archives.size());
   for (const auto& path : archives) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fail("cannot open image archive " + path + ": " + std::strerror(errno), "NotFound");
     archive_fds.push_back(fd);
+    unsigned char magic[2] = {0, 0};
+    if (::pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+      auto t = TempFile::create(dir);
+      if (!t) return t.error();
+      K3DPP_TRY(gunzip_to(path, t->fd()));
+      gunzipped.push_back(std::move(*t));
+      fd = gunzipped.back().fd();
+    }
     struct stat sb {};
     if (::fstat(fd, &sb) != 0) return fail("cannot stat image archive " + path + ": " + std::strerror(errno));
     sources.push_back({fd, static_cast<int64_t>(sb.st_size), path});

@@ -4,8 +4,8 @@
 # (k3d-configs/docs_configfile_k3dpp.yaml) creates one cluster (1 server, 1 agent) and every option
 # it sets is checked in the result: docker inspect (env, memory, labels, ulimits, /etc/hosts,
 # network and subnet), the token, kubectl get nodes --show-labels, the API certificate's SAN, the
-# load balancer's ports and nginx settings, the host volume; then -o json|yaml|wide listings,
-# bash completion of cluster names, `cluster delete -c`.
+# load balancer's ports and nginx settings, the host volume; image import of `docker save`
+# archives; then -o json|yaml|wide listings, bash completion of cluster names, `cluster delete -c`.
 source "$(dirname "$0")/lib.sh"
 
 t0=$SECONDS
@@ -62,6 +62,14 @@ expect_fail "a name not in the certificate is refused" 'certificate' -- \
 expect "LB publishes the API port" "^127\.0\.0\.1:$E2E_API_PORT$" -- docker port "$lb" 6443/tcp
 expect "LB publishes ports[0] ($E2E_HTTP_PORT:80)" ":$E2E_HTTP_PORT$" -- docker port "$lb" 80/tcp
 expect "LB configOverrides workerConnections=2048" 'worker_connections 2048;' -- docker exec "$lb" cat /etc/nginx/nginx.conf
+
+# --- image import from `docker save` archives (plain and gzipped) ---
+run "docker save busybox" -- docker save busybox:latest -o "$E2E_TMP/busybox.tar"
+run "gzip it" -- bash -c "gzip -c '$E2E_TMP/busybox.tar' > '$E2E_TMP/busybox.tar.gz'"
+run "image import busybox.tar.gz (an archive, --mode direct)" -- "$K3DPP" image import "$E2E_TMP/busybox.tar.gz" -c "$c" --mode direct
+expect "busybox in agent-0's containerd" 'docker.io/library/busybox:latest' -- docker exec "$agent" ctr -n k8s.io images ls -q
+run "image import busybox.tar --mode tools" -- "$K3DPP" image import "$E2E_TMP/busybox.tar" -c "$c" --mode tools
+expect "busybox in server-0's containerd" 'docker.io/library/busybox:latest' -- docker exec "$server" ctr -n k8s.io images ls -q
 
 # --- listings and completion ---
 expect "cluster list -o json: k3d field names" "\"name\": \"$c\"[\s\S]*\"serversCount\": 1[\s\S]*\"agentsCount\": 1" -- \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The bash completion script as bash runs it: `source <(k3dpp completion bash)`, then the
-# completion function called with COMP_WORDS/COMP_CWORD set as bash sets them on TAB.
+# The completion scripts as the shells run them. bash: `source <(k3dpp completion bash)`, then the
+# completion function called with COMP_WORDS/COMP_CWORD set as bash sets them on TAB; zsh and fish
+# below when installed.
 # No engine is reachable (DOCKER_HOST points nowhere): only the command tree is completed here;
 # cluster names are checked in cli_test (fake engine) and tests/e2e/config_file.sh (real one).
 # Usage: completion_bash_test.sh PATH/TO/k3dpp
@@ -41,6 +42,40 @@ check "k3dpp zz<TAB> -> nothing" "" zz
 # File names where a command takes a file (cluster create -c).
 touch "$tmp/my-cluster.yaml"
 check "cluster create -c <file>" "$tmp/my-cluster.yaml" cluster create -c "$tmp/my-c"
+
+# zsh and fish, when installed (scripts/install-deps.sh does not install them): the same
+# protocol through each shell's own script. zsh: compadd/_files stand in for the completion
+# system's builtins (they only work inside a completion widget); fish: `complete -C`.
+if command -v zsh >/dev/null; then
+  zsh_words() {
+    zsh -fc 'compdef() { :; }; compadd() { [[ $1 == -- ]] && shift; print -l -- "$@"; }; _files() { print -- FILES; }
+      source <(k3dpp completion zsh) || exit 9; words=(k3dpp "$@"); CURRENT=$#words; _k3dpp' _ "$@"
+  }
+  check_shell() {
+    local desc=$1 want=$2 got; shift 2
+    got=$("$@")
+    if [ "$got" = "$want" ]; then passed=$((passed + 1)); echo "ok    $desc"
+    else failed=$((failed + 1)); echo "FAIL  $desc"; echo "      want: $want"; echo "      got:  $got"; fi
+  }
+  check_shell "zsh: k3dpp cl -> cluster" "cluster" zsh_words cl
+  check_shell "zsh: cluster list -o -> json yaml wide" $'json\nyaml\nwide' zsh_words cluster list -o ""
+  check_shell "zsh: cluster create -c -> files" "FILES" zsh_words cluster create -c ""
+else
+  echo "skip  zsh not installed"
+fi
+if command -v fish >/dev/null; then
+  fish_complete() { fish -c 'k3dpp completion fish | source; complete -C "$argv[1]"' "$1"; }
+  check_fish() {
+    local desc=$1 want=$2 got
+    got=$(fish_complete "$3")
+    if [ "$got" = "$want" ]; then passed=$((passed + 1)); echo "ok    $desc"
+    else failed=$((failed + 1)); echo "FAIL  $desc"; echo "      want: $want"; echo "      got:  $got"; fi
+  }
+  check_fish "fish: k3dpp cl -> cluster" "cluster" "k3dpp cl"
+  check_fish "fish: cluster create --no-" $'--no-image-volume\n--no-lb\n--no-rollback' "k3dpp cluster create --no-"
+else
+  echo "skip  fish not installed"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

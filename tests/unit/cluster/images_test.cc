@@ -299,3 +299,39 @@ TEST_CASE("duplicate refs are saved once") {
   REQUIRE(r);
   CHECK(env.rt.saved_refs == std::vector<std::string>{"nginx:1.24"});
 }
+
+TEST_CASE("archives by path: docker save tarballs, gzipped ones inflated, with images in one run") {
+  Env env;
+  char tmpl[] = "/tmp/k3dpp-imgarch-XXXXXX";
+  std::string adir = ::mkdtemp(tmpl);
+  std::string content = std::string(5000, 'a') + "TAR-END";
+  { std::ofstream(adir + "/app.tar", std::ios::binary) << content; }
+  run_cmd("gzip -c " + adir + "/app.tar > " + adir + "/app.tar.gz");
+  CHECK(is_archive_path(adir + "/app.tar"));
+  CHECK(is_archive_path("./missing.tar"));
+  CHECK_FALSE(is_archive_path("nginx:1.24"));
+
+  auto r = import_images(env.rt, env.opts({adir + "/app.tar.gz"}));
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+  CHECK(env.rt.save_calls == 0);  // nothing asked of the engine
+  for (const auto* n : {"k3dpp-demo-server-0", "k3dpp-demo-agent-0", "k3dpp-demo-agent-1"}) {
+    CHECK(env.rt.stdin_by_node[n] == content);  // inflated
+  }
+  CHECK(env.tmp_dir_empty());  // the inflated copy is gone
+
+  r = import_images(env.rt, env.opts({"nginx:1.24", adir + "/app.tar"}));
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+  CHECK(env.rt.save_calls == 1);
+  CHECK(env.rt.stdin_by_node["k3dpp-demo-agent-0"] == content);  // the archive came second
+  CHECK(std::count(env.rt.execs.begin(), env.rt.execs.end(), "k3dpp-demo-agent-0: ctr -n k8s.io images import -") == 3);
+
+  auto missing = import_images(env.rt, env.opts({adir + "/nope.tar"}));
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().message == "image archive " + adir + "/nope.tar is not a readable file");
+  { std::ofstream(adir + "/bad.tar.gz", std::ios::binary) << std::string("\x1f\x8b", 2) << "garbage"; }
+  auto bad = import_images(env.rt, env.opts({adir + "/bad.tar.gz"}));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("is not valid gzip") != std::string::npos);
+  CHECK(env.tmp_dir_empty());
+  std::filesystem::remove_all(adir);
+}
