@@ -28,6 +28,15 @@ expect_fail "a k3d flag k3dpp lacks: one line saying what to do" '^ERROR: --gpus
   "$K3DPP" cluster create "$c" --gpus all
 expect "nothing was created by the refusals" '^$' -- docker ps -aq --filter "label=k3dpp.cluster=$c"
 
+# --- k3d's config_env.yaml as it is: ${K3D_TEST_SERVERS} servers, cluster testenvexpand ---
+E2E_CLUSTERS+=(testenvexpand)
+run "config_env.yaml creates cluster testenvexpand (K3D_TEST_SERVERS=1)" -- \
+  env K3D_TEST_SERVERS=1 "$K3DPP" cluster create -c "$cfg/config_env.yaml" --kubeconfig-update-default=false
+expect "testenvexpand: 1 server running, no agent, a load balancer" '^testenvexpand\s+1/1\s+0/0\s+true$' -- \
+  "$K3DPP" cluster list testenvexpand --no-headers
+run "cluster delete -c config_env.yaml" -- env K3D_TEST_SERVERS=1 "$K3DPP" cluster delete -c "$cfg/config_env.yaml"
+expect "testenvexpand is gone" '^$' -- docker ps -aq --filter "label=k3dpp.cluster=testenvexpand"
+
 # --- the adapted docs example creates its cluster ---
 run "cluster create -c docs_configfile_k3dpp.yaml" -- "$K3DPP" cluster create -c "$cfg/docs_configfile_k3dpp.yaml"
 server=k3dpp-$c-server-0
