@@ -107,5 +107,13 @@ expect_fail "TZ in the schedule is refused" 'spec.schedule: Invalid value: "CRON
   kubectl create cronjob bad --image=busybox:latest --schedule='CRON_TZ=UTC 0 * * * *' -- true
 expect "nothing half-created" "^\$" -- kubectl get cronjob bad --ignore-not-found
 
+# ---------------------------------------------------------------- cascading deletes
+expect "delete job idx" '^job.batch "idx" deleted$' -- kubectl delete job idx
+eventually 30 2 "its pods go with it (no finalizer holds them)" "^0\$" -- \
+  bash -c "kubectl get pods -l job-name=idx --no-headers 2>/dev/null | grep -c . || true"
+expect "delete cronjob tick" '^cronjob.batch "tick" deleted$' -- kubectl delete cronjob tick
+eventually 30 2 "its Jobs (and their pods) go with it" "^0\$" -- \
+  bash -c "kubectl get jobs --no-headers 2>/dev/null | grep -cE '^(tick-|manual )' || true"
+
 echo "chapter took $((SECONDS - t_begin)) s"
 e2e_summary
