@@ -99,7 +99,7 @@ expect "the manual Job carries cronjob.kubernetes.io/instantiate=manual" "^manua
   jp job/manual '{.metadata.annotations.cronjob\.kubernetes\.io/instantiate} {.metadata.ownerReferences[0].kind}'
 expect "the manual Job completes" "condition met" -- kubectl wait --for=condition=complete job/manual --timeout=120s
 expect_fail "a malformed schedule is refused with Kubernetes' message" \
-  '"bad" is invalid: spec.schedule: Invalid value: "61 \* \* \* \*": end of range \(61\) above maximum \(59\): 61' -- \
+  '^error: failed to create cronjob: CronJob.batch "bad" is invalid: spec.schedule: Invalid value: "61 \* \* \* \*": end of range \(61\) above maximum \(59\): 61$' -- \
   kubectl create cronjob bad --image=busybox:latest --schedule='61 * * * *' -- true
 expect_fail "five fields are required" 'spec.schedule: Invalid value: "every minute": expected exactly 5 fields, found 2: \[every minute\]' -- \
   kubectl create cronjob bad --image=busybox:latest --schedule='every minute' -- true

@@ -102,7 +102,11 @@ ApiError unauthorized() { return {401, status_object(401, "Unauthorized", "Unaut
 
 ApiError invalid(const GroupResource& gr, std::string_view kind, std::string_view name,
                  const json& causes) {
-  std::string msg = "The " + std::string(kind) + " " + quoted(name) + " is invalid";
+  // errors.NewInvalid: `<Kind>.<group> "name" is invalid: ...` (kubectl builds its own
+  // `The <Kind> "name" is invalid` from the details; commands that wrap the error, such as
+  // `kubectl create cronjob`, print this message as it is).
+  std::string qualified = std::string(kind) + (gr.group.empty() ? "" : "." + gr.group);
+  std::string msg = qualified + " " + quoted(name) + " is invalid";
   if (causes.size() == 1) {
     msg += ": " + causes[0].value("field", "") + ": " + causes[0].value("message", "");
   } else if (causes.size() > 1) {

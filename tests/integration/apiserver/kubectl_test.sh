@@ -272,10 +272,10 @@ check 1 "${K[@]}" apply -f m/invalid.yaml <<'EOF'
 The Pod "bad" is invalid: spec.containers[0].image: Required value
 EOF
 check 1 "${K[@]}" create service nodeport np80 --tcp=80:80 --node-port=80 <<'EOF'
-error: failed to create NodePort service: The Service "np80" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767
+error: failed to create NodePort service: Service "np80" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767
 EOF
 check 1 "${K[@]}" create service nodeport dup --tcp=80:80 --node-port=30050 <<'EOF'
-error: failed to create NodePort service: The Service "dup" is invalid: spec.ports[0].nodePort: Invalid value: 30050: provided port is already allocated
+error: failed to create NodePort service: Service "dup" is invalid: spec.ports[0].nodePort: Invalid value: 30050: provided port is already allocated
 EOF
 
 # --- label, scale, edit ---

@@ -356,7 +356,7 @@ TEST_CASE("services: ClusterIP and NodePort allocation") {
   auto c = mk("c", "80");
   CHECK(c.response.status == 422);
   CHECK(c.body()["message"] ==
-        "The Service \"c\" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid "
+        "Service \"c\" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid "
         "range. The range of valid ports is 30000-32767");
   auto d = mk("d", "");
   REQUIRE(d.response.status == 201);
