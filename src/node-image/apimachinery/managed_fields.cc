@@ -134,7 +134,7 @@ std::string path_string(const std::vector<std::string>& elements) {
 // ---- types ----------------------------------------------------------------------------------
 
 ListTypeOf builtin_list_types(const std::string& kind) {
-  return [kind](const std::string& dotted) {
+  return [kind](const std::string& dotted, bool is_list) {
     ListType t;
     // LabelSelector is an atomic struct (+structType=atomic) wherever workloads use it.
     bool workload = kind == "Deployment" || kind == "ReplicaSet" || kind == "StatefulSet" || kind == "DaemonSet" ||
@@ -142,8 +142,9 @@ ListTypeOf builtin_list_types(const std::string& kind) {
     auto ends_with = [&](const std::string& suf) {
       return dotted.size() >= suf.size() && dotted.compare(dotted.size() - suf.size(), suf.size(), suf) == 0;
     };
-    if ((workload && dotted == "spec.selector") || ends_with("labelSelector") || ends_with("namespaceSelector")) {
-      t.atomic_map = true;
+    if (!is_list) {
+      if ((workload && dotted == "spec.selector") || ends_with("labelSelector") || ends_with("namespaceSelector"))
+        t.atomic_map = true;
       return t;
     }
     ListStrategy s = list_strategy(kind, dotted);
@@ -199,7 +200,7 @@ void collect_object(const json& v, const std::string& dotted, const ListTypeOf& 
 // The fields of value v, placed at `node`. added_member: nested maps and lists count as members
 // themselves (what an Update records for a map it added).
 void collect(const json& v, const std::string& dotted, const ListTypeOf& types, FieldSet& node, bool added_member) {
-  ListType t = types ? types(dotted) : ListType{};
+  ListType t = types && (v.is_array() || v.is_object()) ? types(dotted, v.is_array()) : ListType{};
   if (v.is_object() && !t.atomic_map) {
     if (v.empty()) {
       node.member = true;
@@ -228,7 +229,7 @@ void collect(const json& v, const std::string& dotted, const ListTypeOf& types, 
 
 void diff(const json& old, const json& now, const std::string& dotted, const ListTypeOf& types, FieldSet& node) {
   if (old == now) return;
-  ListType t = types ? types(dotted) : ListType{};
+  ListType t = types && (now.is_array() || now.is_object()) ? types(dotted, now.is_array()) : ListType{};
   if (old.is_null()) {
     collect(now, dotted, types, node, true);
     return;
@@ -277,7 +278,7 @@ void diff(const json& old, const json& now, const std::string& dotted, const Lis
 // ---- apply merge ----------------------------------------------------------------------------
 
 json merge_applied(const json& live, const json& cfg, const std::string& dotted, const ListTypeOf& types) {
-  ListType t = types ? types(dotted) : ListType{};
+  ListType t = types && (cfg.is_array() || cfg.is_object()) ? types(dotted, cfg.is_array()) : ListType{};
   if (cfg.is_object() && live.is_object() && !t.atomic_map) {
     json out = live;
     for (auto it = cfg.begin(); it != cfg.end(); ++it) {
@@ -333,7 +334,7 @@ void remove_path(json& obj, const std::vector<std::string>& path, size_t i, cons
   }
   if (!obj.is_array()) return;
   if (e.rfind("k:", 0) == 0) {
-    ListType t = types ? types(dotted) : ListType{};
+    ListType t = types ? types(dotted, true) : ListType{};
     for (size_t j = 0; j < obj.size(); ++j)
       if (item_key(obj[j], t.keys) == e) {
         if (last)
@@ -448,8 +449,11 @@ void track_update(const json& old, json& now, const WriteContext& ctx) {
   bool old_tracked = !read_managed_fields(old).empty();
   json base = old.is_object() && old_tracked ? old : json();
   FieldSet changed = changed_fields(base, now, ctx.types);
-  FieldSet removed = old.is_object() ? fields_of(old, ctx.types) : FieldSet{};
-  removed.subtract(fields_of(now, ctx.types));
+  FieldSet removed;
+  if (old.is_object()) {
+    removed = fields_of(old, ctx.types);
+    removed.subtract(fields_of(now, ctx.types));
+  }
   FieldSet lost = changed;
   lost.merge(removed);
   ManagedEntry* mine = nullptr;

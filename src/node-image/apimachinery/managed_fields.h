@@ -49,7 +49,8 @@ struct ListType {
   std::vector<std::string> keys;  // kMap
   bool atomic_map = false;         // a map/struct replaced as a whole (x-kubernetes-map-type: atomic)
 };
-using ListTypeOf = std::function<ListType(const std::string& dotted_path)>;
+// is_list: the value there is a list (else a map; only atomic_map matters then).
+using ListTypeOf = std::function<ListType(const std::string& dotted_path, bool is_list)>;
 // Built-in kinds: from the strategic-merge-patch table (merge key → map, primitives → set).
 ListTypeOf builtin_list_types(const std::string& kind);
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "apiserver/internal.h"
+#include "node-image/schema/custom_types.h"
 #include "common/strings.h"
 
 namespace k3dpp::apiserver {
@@ -67,7 +68,8 @@ bool parse_path(const std::string& path, const std::string& method, const http::
   if (i < p.size()) ri.subresource = p[i++];
   if (i < p.size()) return false;
   // GET /api/v1/namespaces/NS is the namespace object itself.
-  ri.type = schema::find_by_plural(ri.group, ri.version, ri.resource);
+  ri.type_owner = schema::find_custom(ri.group, ri.version, ri.resource);
+  ri.type = ri.type_owner ? ri.type_owner.get() : schema::find_by_plural(ri.group, ri.version, ri.resource);
   bool watch = has_param(req, "watch", "true") || has_param(req, "watch", "1");
   if (method == "GET") ri.verb = ri.name.empty() ? (watch ? "watch" : "list") : "get";
   else if (method == "POST") ri.verb = "create";
@@ -269,6 +271,15 @@ void ApiServer::handle_request(const http::Request& req, http::Responder& resp) 
     else return send_error(resp, bad_request("Invalid dry run option: " + it->second + ": must be All"));
   }
   DryRunScope dry(dry_run);
+  // The field manager of this write: ?fieldManager=, else the User-Agent's product ("kubectl").
+  std::string manager;
+  if (auto fm = req.query.find("fieldManager"); fm != req.query.end()) manager = fm->second;
+  if (manager.empty() && ri.verb != "get" && ri.verb != "list") {
+    if (auto ua = req.headers.find("user-agent"); ua != req.headers.end())
+      manager = ua->second.substr(0, std::min(ua->second.find('/'), size_t{128}));
+    if (manager.empty()) manager = "unknown";
+  }
+  FieldManagerScope field_manager(std::move(manager));
   Outcome o;
   if (ri.verb == "get") o = im.get(ri, req);
   else if (ri.verb == "list") o = im.list(ri, req);
@@ -278,8 +289,28 @@ void ApiServer::handle_request(const http::Request& req, http::Responder& resp) 
   else if (ri.verb == "delete") o = im.remove(ri, req);
   else if (ri.verb == "deletecollection") o = im.remove_collection(ri, req);
   else o = method_not_allowed();
+  // A CRD written: serve (or stop serving) its kinds before the client's next request.
+  if (!dry_run && t.group == "apiextensions.k8s.io" && ri.verb != "get" && ri.verb != "list" &&
+      std::holds_alternative<Reply>(o)) {
+    im.sync_custom_resources();
+  }
   if (auto* e = std::get_if<ApiError>(&o)) return send_error(resp, *e);
   auto& r = std::get<Reply>(o);
+  // A custom kind served in several versions (conversion None): objects are stored in the version
+  // they were written in and answered in the version asked for, as Kubernetes' None converter does.
+  if (t.custom && t.custom->served_versions.size() > 1 && r.content_type == "application/json") {
+    json body = r.raw_body.empty() ? std::move(r.body) : json::parse(r.raw_body, nullptr, false);
+    if (body.is_object()) {
+      auto set = [&](json& obj) {
+        if (obj.is_object() && obj.value("kind", "") == t.kind) obj["apiVersion"] = t.api_version();
+      };
+      set(body);
+      if (body.contains("items") && body["items"].is_array())
+        for (auto& item : body["items"]) set(item);
+      r.raw_body.clear();
+      r.body = std::move(body);
+    }
+  }
   if (!r.raw_body.empty()) {
     http::Response raw;
     raw.status = r.code;

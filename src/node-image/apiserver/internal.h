@@ -18,6 +18,7 @@
 #include "apiserver/status.h"
 #include "apiserver/watch_cache.h"
 #include "common/log.h"
+#include "node-image/apimachinery/managed_fields.h"
 #include "node-image/schema/schema.h"
 #include "store/store.h"
 
@@ -25,6 +26,7 @@ namespace k3dpp::apiserver {
 
 // A parsed API path: /api/v1/namespaces/NS/pods/NAME/status, /apis/apps/v1/deployments, ...
 struct RequestInfo {
+  std::shared_ptr<const schema::ResourceType> type_owner;  // keeps a custom type alive (watches)
   std::string group, version;
   std::string namespace_;  // from the URL ("" for cluster scope or all namespaces)
   std::string resource;    // plural
@@ -50,6 +52,27 @@ std::string new_uid();
 std::string storage_key(const schema::ResourceType& t, std::string_view ns, std::string_view name);
 std::string storage_prefix(const schema::ResourceType& t, std::string_view ns);
 GroupResource group_resource(const schema::ResourceType& t);
+
+// The field manager of the calling thread's request (fieldManager, else the User-Agent's
+// product), for managedFields; writes outside a request (bootstrap, background loops) have none.
+class FieldManagerScope {
+ public:
+  explicit FieldManagerScope(std::string manager);
+  ~FieldManagerScope();
+  FieldManagerScope(const FieldManagerScope&) = delete;
+  FieldManagerScope& operator=(const FieldManagerScope&) = delete;
+
+ private:
+  std::string prev_;
+};
+// "" outside a request.
+const std::string& current_field_manager();
+
+// True while a server-side apply stores its result (its managedFields are already computed).
+extern thread_local bool t_applying;
+// How lists of a kind merge for server-side apply and managedFields (built-in: the strategic
+// merge table; custom: the CRD schema's x-kubernetes-list-type / -list-map-keys / -map-type).
+apimachinery::ListTypeOf list_types(const schema::ResourceType& t);
 
 // Marks the calling thread's request as ?dryRun=All for its lifetime.
 class DryRunScope {
@@ -84,6 +107,7 @@ struct ApiServer::Impl {
   Outcome create(const RequestInfo& ri, const http::Request& req);
   Outcome update(const RequestInfo& ri, const http::Request& req);
   Outcome patch(const RequestInfo& ri, const http::Request& req);
+  Outcome apply(const RequestInfo& ri, const http::Request& req);  // apply-patch+yaml (apply.cc)
   Outcome remove(const RequestInfo& ri, const http::Request& req);
   Outcome remove_collection(const RequestInfo& ri, const http::Request& req);
 
@@ -114,6 +138,12 @@ struct ApiServer::Impl {
   void expire_events();
   void release_storage_protection();
   void admit_storage(const schema::ResourceType& t, json& obj);
+
+  // CustomResourceDefinitions (custom_resources.cc): served types follow the stored CRDs.
+  std::mutex crd_mu;
+  std::map<std::string, int64_t> crd_revisions;  // CRD name → revision last reconciled
+  void sync_custom_resources();
+  void reconcile_custom_resource(const schema::ResourceType& crdt, json crd, int64_t revision);
 
   // Decoded request body with strict/warn/ignore field validation applied.
   std::variant<json, ApiError> decode_body(const schema::ResourceType& t, const http::Request& req,

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "apiserver/internal.h"
+#include "node-image/schema/custom_types.h"
 #include "common/strings.h"
 
 namespace k3dpp::apiserver {
@@ -234,7 +235,12 @@ void ApiServer::Impl::finalize_namespaces() {
     std::string name = ns["metadata"].value("name", "");
     // Delete the namespace's contents, type by type.
     bool empty = true;
-    for (const auto& t : schema::all_types()) {
+    std::vector<const schema::ResourceType*> types;
+    for (const auto& t : schema::all_types()) types.push_back(&t);
+    auto custom = schema::custom_types();  // keeps them alive for this round
+    for (const auto& t : custom) types.push_back(t.get());
+    for (const auto* tp : types) {
+      const auto& t = *tp;
       if (!t.namespaced) continue;
       auto items = store->list(storage_prefix(t, name));
       if (!items || items->items.empty()) continue;
@@ -347,6 +353,11 @@ void ApiServer::Impl::background_loop() {
       bg_cv.wait_for(l, std::chrono::seconds(1), [&] { return stopping.load(); });
     }
     if (stopping.load()) break;
+    try {
+      sync_custom_resources();
+    } catch (const std::exception& e) {
+      log->warn("custom resources: {}", e.what());
+    }
     if (opts.builtin_namespace_finalizer) finalize_namespaces();
     release_storage_protection();
     if (std::chrono::steady_clock::now() - last_compact > std::chrono::minutes(1)) {

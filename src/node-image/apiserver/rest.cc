@@ -14,6 +14,7 @@
 #include "common/strings.h"
 #include "node-image/apimachinery/apimachinery.h"
 #include "node-image/printers/printers.h"
+#include "node-image/schema/custom_types.h"
 
 namespace k3dpp::apiserver {
 
@@ -71,6 +72,22 @@ thread_local bool t_dry_run = false;
 
 DryRunScope::DryRunScope(bool on) : prev_(t_dry_run) { t_dry_run = on; }
 DryRunScope::~DryRunScope() { t_dry_run = prev_; }
+
+thread_local std::string t_field_manager;
+FieldManagerScope::FieldManagerScope(std::string manager) : prev_(std::move(t_field_manager)) {
+  t_field_manager = std::move(manager);
+}
+FieldManagerScope::~FieldManagerScope() { t_field_manager = std::move(prev_); }
+const std::string& current_field_manager() { return t_field_manager; }
+
+namespace {
+// The context of a managedFields update for a request's write.
+am::WriteContext field_context(const schema::ResourceType& t, const std::string& subresource) {
+  return am::WriteContext{current_field_manager(), t.api_version(), subresource, now_rfc3339(),
+                          list_types(t)};
+}
+}  // namespace
+thread_local bool t_applying = false;
 
 Result<store::KeyValue> ApiServer::Impl::put_new(const std::string& key, const std::string& value) {
   if (!t_dry_run) return store->create(key, value);
@@ -378,7 +395,15 @@ Reply table_reply(const schema::ResourceType& t, const std::vector<json>& objs, 
     if (*io == "None") include = printers::IncludeObject::kNone;
     if (*io == "Object") include = printers::IncludeObject::kObject;
   }
-  Reply r = ok(printers::to_table(t.group, t.kind, objs, std::chrono::system_clock::now(), rv, include));
+  Reply r;
+  if (t.custom) {
+    std::vector<printers::CustomColumn> cols;
+    for (const auto& c : t.custom->columns)
+      cols.push_back({c.name, c.type, c.format, c.description, c.json_path, c.priority});
+    r = ok(printers::to_custom_table(cols, objs, std::chrono::system_clock::now(), rv, include));
+  } else {
+    r = ok(printers::to_table(t.group, t.kind, objs, std::chrono::system_clock::now(), rv, include));
+  }
   r.content_type = "application/json;as=Table;v=v1;g=meta.k8s.io";
   return r;
 }
@@ -911,6 +936,7 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
   meta.erase("resourceVersion");
   meta.erase("deletionTimestamp");
   meta.erase("deletionGracePeriodSeconds");
+  json applied_fields = t_applying && meta.contains("managedFields") ? meta["managedFields"] : json();
   meta.erase("managedFields");
   meta["uid"] = new_uid();
   meta["creationTimestamp"] = now_rfc3339();
@@ -935,6 +961,11 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
   }
   auto causes = schema::validate_create(t, obj);
   if (!causes.empty()) return invalid(gr, t.kind, name, causes_json(causes));
+  if (!applied_fields.is_null()) {
+    obj["metadata"]["managedFields"] = std::move(applied_fields);
+  } else if (!current_field_manager().empty()) {
+    am::track_update(json(), obj, field_context(t, ""));
+  }
 
   std::unique_lock<std::mutex> alloc_lock(alloc_mu, std::defer_lock);
   if (t.plural == "services" && t.group.empty()) {
@@ -988,6 +1019,7 @@ Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std:
   }
   std::string rv = obj["metadata"].value("resourceVersion", "");
   if (!rv.empty() && rv != std::to_string(revision)) return conflict_modified(gr, name);
+  json applied_fields = t_applying ? obj["metadata"].value("managedFields", json()) : json();
 
   json next;
   if (subresource == "finalize" && t.plural == "namespaces") {
@@ -1031,6 +1063,11 @@ Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std:
   }
   auto causes = schema::validate_update(t, next, old);
   if (!causes.empty()) return invalid(gr, t.kind, name, causes_json(causes));
+  if (!applied_fields.is_null()) {
+    next["metadata"]["managedFields"] = std::move(applied_fields);
+  } else if (!current_field_manager().empty()) {
+    am::track_update(old, next, field_context(t, subresource));
+  }
 
   std::unique_lock<std::mutex> alloc_lock(alloc_mu, std::defer_lock);
   if (t.plural == "services" && t.group.empty() && subresource.empty()) {
@@ -1060,6 +1097,17 @@ Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std:
     if (!r && r.error().kind != "NotFound" && r.error().kind != "Conflict") return from_store_error(r.error(), gr, name);
     json gone = decode_stored(*kv);
     return ok(gone);
+  }
+  // Nothing changed: nothing is written (no new resourceVersion, no watch event), as in Kubernetes.
+  {
+    json a = next, b = old;
+    if (a["metadata"].is_object()) a["metadata"].erase("resourceVersion");
+    if (b.contains("metadata") && b["metadata"].is_object()) b["metadata"].erase("resourceVersion");
+    if (a == b) {
+      Reply r = ok(old);
+      add_warnings(r, warnings);
+      return r;
+    }
   }
   auto kv = put(key, encode_stored(next), revision);
   if (!kv) return from_store_error(kv.error(), gr, name);
@@ -1103,9 +1151,17 @@ Outcome ApiServer::Impl::patch(const RequestInfo& ri, const http::Request& req) 
   const auto& t = *ri.type;
   auto gr = group_resource(t);
   std::string ct = media_type(header(req, "content-type"));
+  if (ct == "application/apply-patch+yaml") return apply(ri, req);
   if (ct != "application/strategic-merge-patch+json" && ct != "application/merge-patch+json" &&
       ct != "application/json-patch+json") {
     return unsupported_media_type(ct, true);
+  }
+  if (t.custom && ct == "application/strategic-merge-patch+json") {
+    // Custom resources have no patch strategies, as in Kubernetes.
+    return ApiError{415, status_object(415, "UnsupportedMediaType",
+                               "the body of the request was in an unknown format - accepted media types include: "
+                               "application/json-patch+json, application/merge-patch+json, "
+                               "application/apply-patch+yaml")};
   }
   if (!ri.subresource.empty() && ri.subresource != "status" && ri.subresource != "scale") {
     return method_not_allowed();

@@ -59,6 +59,42 @@ const json* json_path_value(const json& obj, const std::string& path) {
       size_t j = p.find(']', i);
       if (j == std::string::npos) return nullptr;
       std::string in = p.substr(i + 1, j - i - 1);
+      if (in.rfind("?(", 0) == 0) {
+        // a filter: [?(@.type == "Ready")] → the first item whose field equals the literal
+        j = p.find(")]", i);
+        if (j == std::string::npos) return nullptr;
+        in = p.substr(i + 3, j - i - 3);  // @.type == "Ready"
+        j += 1;                           // at ']'
+        auto eq = in.find("==");
+        if (eq == std::string::npos || !v->is_array()) return nullptr;
+        std::string lhs = in.substr(0, eq), rhs = in.substr(eq + 2);
+        auto trim = [](std::string x) {
+          while (!x.empty() && x.front() == ' ') x.erase(0, 1);
+          while (!x.empty() && x.back() == ' ') x.pop_back();
+          return x;
+        };
+        lhs = trim(lhs);
+        rhs = trim(rhs);
+        if (lhs.rfind("@", 0) != 0) return nullptr;
+        json want;
+        if (rhs.size() >= 2 && (rhs.front() == '"' || rhs.front() == '\'')) {
+          want = rhs.substr(1, rhs.size() - 2);
+        } else {
+          want = json::parse(rhs, nullptr, false);
+          if (want.is_discarded()) return nullptr;
+        }
+        const json* found = nullptr;
+        for (const auto& item : *v) {
+          const json* f = json_path_value(item, lhs.substr(1));
+          if (f && *f == want) {
+            found = &item;
+            break;
+          }
+        }
+        v = found;
+        i = j + 1;
+        continue;
+      }
       if (in.size() >= 2 && (in.front() == '\'' || in.front() == '"')) {
         v = step_field(v, in.substr(1, in.size() - 2));
       } else {

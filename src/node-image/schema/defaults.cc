@@ -3,6 +3,7 @@
 #include <string>
 
 #include "node-image/schema/schema.h"
+#include "node-image/schema/custom_types.h"
 
 namespace k3dpp::schema {
 namespace {
@@ -272,7 +273,15 @@ void default_job_spec(json& spec) {
 
 void apply_defaults(const ResourceType& type, json& obj) {
   if (!obj.is_object()) return;
+  if (type.custom) {  // custom kinds: their schema's defaults
+    if (type.custom->schema) type.custom->schema->apply_defaults(obj);
+    return;
+  }
   const std::string& k = type.kind;
+  if (k == "CustomResourceDefinition" && type.group == "apiextensions.k8s.io") {
+    default_crd(obj);
+    return;
+  }
   if (k == "Pod") {
     default_pod(obj);
   } else if (k == "Deployment") {

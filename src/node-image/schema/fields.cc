@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "node-image/schema/schema.h"
+#include "node-image/schema/custom_types.h"
 
 namespace k3dpp::schema {
 namespace {
@@ -271,6 +272,15 @@ const std::map<std::string, Fields>& root_table() {
     {"ServiceAccount", {{"secrets","[]ObjectReference"},{"imagePullSecrets","[]LocalObjectReference"},
       {"automountServiceAccountToken","bool"}}},
     {"Binding", {{"target","ObjectReference"}}},
+    {"CustomResourceDefinition", {{"spec","CustomResourceDefinitionSpec"},{"status","any"}}},
+    {"CustomResourceDefinitionSpec", {{"group","string"},{"names","CustomResourceDefinitionNames"},
+      {"scope","string"},{"versions","[]CustomResourceDefinitionVersion"},{"conversion","any"},
+      {"preserveUnknownFields","bool"}}},
+    {"CustomResourceDefinitionNames", {{"plural","string"},{"singular","string"},{"shortNames","[]string"},
+      {"kind","string"},{"listKind","string"},{"categories","[]string"}}},
+    {"CustomResourceDefinitionVersion", {{"name","string"},{"served","bool"},{"storage","bool"},
+      {"deprecated","bool"},{"deprecationWarning","string"},{"schema","any"},{"subresources","any"},
+      {"additionalPrinterColumns","[]any"},{"selectableFields","[]any"}}},
     {"LimitRange", {{"spec","any"}}},
     {"ResourceQuota", {{"spec","any"},{"status","any"}}},
     {"Ingress", {{"spec","any"},{"status","any"}}},
@@ -526,6 +536,11 @@ std::string prefix(const ResourceType& t) {
 }  // namespace
 
 std::vector<std::string> unknown_fields(const ResourceType& type, const json& obj) {
+  if (type.custom) {  // custom kinds: what their structural schema prunes
+    if (!type.custom->schema) return {};
+    json copy = obj;
+    return type.custom->schema->prune(copy);
+  }
   std::vector<std::string> out;
   collect_unknown(graph().root(type), obj, "", out);
   return out;
@@ -552,6 +567,7 @@ std::optional<std::string> decode_type_error(const ResourceType& type, const jso
     return prefix(type) + "json: cannot unmarshal " + json_type_name(obj) +
            " into Go value of type v1." + type.kind;
   }
+  if (type.custom) return std::nullopt;  // custom kinds: type errors are schema validation (422)
   const Node* root = graph().root(type);
   std::optional<TypeErr> err;
   if (check_types(root, obj, type.kind, "", err) || !err) return std::nullopt;
@@ -559,6 +575,12 @@ std::optional<std::string> decode_type_error(const ResourceType& type, const jso
          "." + err->field + " of type " + err->type;
 }
 
-void drop_unknown_fields(const ResourceType& type, json& obj) { prune(graph().root(type), obj, ""); }
+void drop_unknown_fields(const ResourceType& type, json& obj) {
+  if (type.custom) {
+    if (type.custom->schema) (void)type.custom->schema->prune(obj);
+    return;
+  }
+  prune(graph().root(type), obj, "");
+}
 
 }  // namespace k3dpp::schema

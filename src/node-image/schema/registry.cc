@@ -101,6 +101,10 @@ std::vector<ResourceType> build_types() {
   v.push_back(make("coordination.k8s.io", "Lease", "leases", "lease", true));
   // discovery.k8s.io/v1
   v.push_back(make("discovery.k8s.io", "EndpointSlice", "endpointslices", "endpointslice", true));
+  // apiextensions.k8s.io/v1
+  v.push_back(make("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions",
+                   "customresourcedefinition", false, {"crd", "crds"}, {"api-extensions"}, kAll,
+                   {status_of("CustomResourceDefinition")}));
   return v;
 }
 

@@ -9,6 +9,7 @@
 
 #include "cron/cron.h"
 #include "node-image/schema/schema.h"
+#include "node-image/schema/custom_types.h"
 
 namespace k3dpp::schema {
 namespace {
@@ -1077,6 +1078,15 @@ NameRule name_rule(const ResourceType& t) {
 
 std::vector<FieldCause> validate_create(const ResourceType& type, const json& obj) {
   Causes out;
+  if (type.custom) {  // custom kinds: ObjectMeta (DNS-1123 subdomain names), then their schema
+    validate_meta(obj, NameRule::kSubdomain, "metadata", out);
+    if (type.custom->schema) {
+      auto more = type.custom->schema->validate(obj);
+      out.insert(out.end(), more.begin(), more.end());
+    }
+    return out;
+  }
+  if (type.kind == "CustomResourceDefinition" && type.group == "apiextensions.k8s.io") return validate_crd(obj);
   validate_meta(obj, name_rule(type), "metadata", out);
   const std::string& k = type.kind;
   if (k == "Pod") {
@@ -1130,6 +1140,16 @@ std::vector<FieldCause> validate_create(const ResourceType& type, const json& ob
 }
 
 std::vector<FieldCause> validate_update(const ResourceType& type, const json& obj, const json& old) {
+  if (type.kind == "CustomResourceDefinition" && type.group == "apiextensions.k8s.io" && !type.custom) {
+    Causes out = validate_crd(obj, old);
+    validate_meta_update(obj, old, out);
+    return out;
+  }
+  if (type.custom) {  // custom kinds: their schema and ObjectMeta, nothing kind-specific
+    Causes out = validate_create(type, obj);
+    validate_meta_update(obj, old, out);
+    return out;
+  }
   Causes out;
   if (type.kind == "CronJob") {
     // A schedule that had TZ= before may keep it (AllowTZInSchedule on update).

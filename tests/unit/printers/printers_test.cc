@@ -268,3 +268,17 @@ TEST_CASE("custom resource tables: Name, then the CRD's columns typed as Kuberne
   CHECK_FALSE(t["rows"][0]["object"]["metadata"].contains("managedFields"));
   CHECK(t["metadata"]["resourceVersion"] == "42");
 }
+
+TEST_CASE("printer-column JSONPaths: fields, indexes, quoted keys and equality filters") {
+  auto obj = nlohmann::json::parse(R"({"metadata":{"labels":{"app.kubernetes.io/name":"x"}},
+    "status":{"conditions":[{"type":"Issuing","status":"False"},{"type":"Ready","status":"True"}]}})");
+  using k3dpp::printers::json_path_value;
+  REQUIRE(json_path_value(obj, R"(.status.conditions[?(@.type == "Ready")].status)"));
+  CHECK(*json_path_value(obj, R"(.status.conditions[?(@.type == "Ready")].status)") == "True");
+  CHECK(*json_path_value(obj, ".status.conditions[0].type") == "Issuing");
+  CHECK(*json_path_value(obj, ".status.conditions[-1].type") == "Ready");
+  CHECK(*json_path_value(obj, "{.metadata.labels['app.kubernetes.io/name']}") == "x");
+  CHECK(json_path_value(obj, R"(.status.conditions[?(@.type == "Gone")].status)") == nullptr);
+  CHECK(json_path_value(obj, ".spec.missing") == nullptr);
+  CHECK(json_path_value(obj, ".status.conditions[9]") == nullptr);
+}

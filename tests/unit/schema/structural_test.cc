@@ -299,3 +299,35 @@ TEST_CASE("a registered CRD is served in discovery and OpenAPI until unregistere
   CHECK_FALSE(k3dpp::schema::discovery_legacy_group("stable.example.com"));
   CHECK_FALSE(k3dpp::schema::openapi_v3_root()["paths"].contains("apis/stable.example.com/v1"));
 }
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "node-image/apimachinery/yaml.h"
+
+TEST_CASE("cert-manager's CRD bundle is valid and structural") {
+  namespace fs = std::filesystem;
+  fs::path dir = K3DPP_CERT_MANAGER_CRDS;
+  int n = 0;
+  for (const auto& f : fs::directory_iterator(dir)) {
+    if (f.path().filename().string().find("cert-manager.io_") == std::string::npos) continue;
+    std::ifstream in(f.path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    if (text.rfind("---\n", 0) == 0) text = text.substr(4);
+    auto crd = k3dpp::apimachinery::yaml_to_json(text);
+    REQUIRE_MESSAGE(crd.has_value(), f.path().string());
+    json obj = *crd;
+    k3dpp::schema::default_crd(obj);
+    auto errs = texts(k3dpp::schema::validate_crd(obj));
+    CHECK_MESSAGE(errs.empty(), f.path().filename().string() << ": " << (errs.empty() ? "" : errs[0]));
+    for (const auto& v : obj["spec"]["versions"]) {
+      auto s = StructuralSchema::compile(v["schema"]["openAPIV3Schema"]);
+      CHECK(s.has_value());
+    }
+    ++n;
+  }
+  CHECK(n == 6);
+}
