@@ -293,6 +293,25 @@ void ApiServer::handle_request(const http::Request& req, http::Responder& resp) 
   if (!dry_run && t.group == "apiextensions.k8s.io" && ri.verb != "get" && ri.verb != "list" &&
       std::holds_alternative<Reply>(o)) {
     im.sync_custom_resources();
+    // CEL rules (x-kubernetes-validations) are stored but not evaluated here: say so.
+    if (auto* r = std::get_if<Reply>(&o); r && ri.resource == "customresourcedefinitions" && ri.verb != "delete") {
+      json crd = r->raw_body.empty() ? r->body : json::parse(r->raw_body, nullptr, false);
+      const json* versions = crd.is_object() && crd.contains("spec") && crd["spec"].is_object() &&
+                                     crd["spec"].contains("versions") && crd["spec"]["versions"].is_array()
+                                 ? &crd["spec"]["versions"]
+                                 : nullptr;
+      for (size_t i = 0; versions && i < versions->size(); ++i) {
+        const json& v = (*versions)[i];
+        if (!v.is_object() || !v.contains("schema") || !v["schema"].is_object()) continue;
+        auto it = v["schema"].find("openAPIV3Schema");
+        if (it == v["schema"].end()) continue;
+        for (const auto& w : schema::cel_rule_warnings(*it, "spec.versions[" + std::to_string(i) + "].schema.openAPIV3Schema")) {
+          std::string escaped;
+          for (char c : w) escaped += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+          r->headers.emplace_back("Warning", "299 - \"" + escaped + "\"");
+        }
+      }
+    }
   }
   if (auto* e = std::get_if<ApiError>(&o)) return send_error(resp, *e);
   auto& r = std::get<Reply>(o);
