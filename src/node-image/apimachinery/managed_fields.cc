@@ -432,6 +432,7 @@ void write_managed_fields(json& obj, const std::vector<ManagedEntry>& entries) {
     if (obj.contains("metadata") && obj["metadata"].is_object()) obj["metadata"].erase("managedFields");
     return;
   }
+  if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = json::object();
   obj["metadata"]["managedFields"] = std::move(list);
 }
 

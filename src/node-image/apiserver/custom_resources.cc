@@ -175,7 +175,7 @@ void ApiServer::Impl::reconcile_custom_resource(const schema::ResourceType& crdt
   const json& spec = at(crd, "spec");
   bool accepted = conflict.empty();
   if (accepted) {
-    status["acceptedNames"] = spec["names"];
+    status["acceptedNames"] = at(spec, "names");
     next_conditions.push_back(condition("NamesAccepted", true, "NoConflicts", "no conflicts found", conditions));
     next_conditions.push_back(
         condition("Established", true, "InitialNamesAccepted", "the initial names have been accepted", conditions));

@@ -175,3 +175,32 @@ TEST_CASE("set lists merge as sets") {
   REQUIRE(r.conflicts.empty());
   CHECK(r.object["metadata"]["finalizers"] == json::array({"a", "b"}));
 }
+
+#include <random>
+
+TEST_CASE("random objects and configurations: apply and update bookkeeping never throw") {
+  std::mt19937 rng(16);
+  auto rnd = [&](auto& self, int depth) -> json {
+    static const std::vector<json> scalars = {"a", "b", 1, 2, true, nullptr, json::array(), json::object()};
+    static const std::vector<std::string> keys = {"spec", "metadata", "containers", "name", "ports", "finalizers",
+                                                  "labels", "selector", "image", "x"};
+    int pick = static_cast<int>(rng() % 10);
+    if (depth <= 0 || pick < 4) return scalars[rng() % scalars.size()];
+    if (pick < 6) {
+      json a = json::array();
+      for (unsigned i = 0; i < rng() % 4; ++i) a.push_back(self(self, depth - 1));
+      return a;
+    }
+    json o = json::object();
+    for (unsigned i = 0; i < rng() % 5; ++i) o[keys[rng() % keys.size()]] = self(self, depth - 1);
+    return o;
+  };
+  for (int i = 0; i < 2000; ++i) {
+    json live = rnd(rnd, 5), cfg = rnd(rnd, 5), now = rnd(rnd, 5);
+    if (i % 3 == 0 && live.is_object()) live["metadata"] = {{"managedFields", rnd(rnd, 3)}};
+    WriteContext c = ctx(i % 2 ? "a" : "b", i % 4 ? "Deployment" : "Pod");
+    CHECK_NOTHROW((void)server_side_apply(live, cfg, c, i % 5 == 0));
+    CHECK_NOTHROW(track_update(live, now, c));
+    CHECK_NOTHROW((void)from_fields_v1(rnd(rnd, 4)));
+  }
+}

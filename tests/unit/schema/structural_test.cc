@@ -331,3 +331,48 @@ TEST_CASE("cert-manager's CRD bundle is valid and structural") {
   }
   CHECK(n == 6);
 }
+
+#include <random>
+
+namespace {
+// A random JSON value of bounded depth, biased towards schema keywords and odd types.
+json random_value(std::mt19937& rng, int depth) {
+  static const std::vector<std::string> keys = {
+      "type", "properties", "items", "additionalProperties", "required", "enum", "default", "minimum",
+      "maximum", "pattern", "format", "nullable", "anyOf", "allOf", "oneOf", "not", "minLength", "maxLength",
+      "minItems", "maxItems", "x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string",
+      "x-kubernetes-embedded-resource", "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "metadata",
+      "spec", "a", "uniqueItems", "multipleOf", "exclusiveMinimum", "x-kubernetes-validations"};
+  static const std::vector<json> scalars = {"object", "array", "string", "integer", "number", "boolean", "map",
+                                            "set", "(", "^a+$", "date-time", 0, -1, 1.5, 1e300, true, false,
+                                            nullptr, "x", json::array(), json::object()};
+  int pick = static_cast<int>(rng() % 10);
+  if (depth <= 0 || pick < 4) return scalars[rng() % scalars.size()];
+  if (pick < 6) {
+    json a = json::array();
+    for (unsigned i = 0; i < rng() % 4; ++i) a.push_back(random_value(rng, depth - 1));
+    return a;
+  }
+  json o = json::object();
+  for (unsigned i = 0; i < rng() % 6; ++i) o[keys[rng() % keys.size()]] = random_value(rng, depth - 1);
+  return o;
+}
+}  // namespace
+
+TEST_CASE("random schemas and objects: no exception, no crash") {
+  std::mt19937 rng(16);
+  for (int i = 0; i < 3000; ++i) {
+    json schema = random_value(rng, 5);
+    json obj = random_value(rng, 5);
+    CHECK_NOTHROW((void)k3dpp::schema::structural_errors(schema, "s"));
+    CHECK_NOTHROW((void)k3dpp::schema::cel_rule_warnings(schema, "s"));
+    auto s = StructuralSchema::compile(schema);
+    if (!s) continue;
+    CHECK_NOTHROW((void)(*s)->prune(obj));
+    CHECK_NOTHROW((*s)->apply_defaults(obj));
+    CHECK_NOTHROW((void)(*s)->validate(obj));
+    json crd = {{"metadata", random_value(rng, 2)}, {"spec", random_value(rng, 4)}};
+    CHECK_NOTHROW(k3dpp::schema::default_crd(crd));
+    CHECK_NOTHROW((void)k3dpp::schema::validate_crd(crd, random_value(rng, 2)));
+  }
+}
