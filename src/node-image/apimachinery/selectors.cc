@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "common/strings.h"
+#include "common/json_read.h"
 
 namespace k3dpp::apimachinery {
 
@@ -345,7 +346,7 @@ Result<LabelSelector> LabelSelector::from_json(const json& selector) {
       if (!e.is_object() || !e.contains("key") || !e["key"].is_string()) {
         return fail("matchExpressions entries need a key", "Invalid");
       }
-      std::string op = e.value("operator", "");
+      std::string op = jvalue(e, "operator", "");
       SelectorOp sop;
       if (op == "In") {
         sop = SelectorOp::kIn;

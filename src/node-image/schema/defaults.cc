@@ -4,6 +4,7 @@
 
 #include "node-image/schema/schema.h"
 #include "node-image/schema/custom_types.h"
+#include "common/json_read.h"
 
 namespace k3dpp::schema {
 namespace {
@@ -165,10 +166,10 @@ bool tolerates(const json& tolerations, const std::string& key) {
   if (!tolerations.is_array()) return false;
   for (const auto& t : tolerations) {
     if (!t.is_object()) continue;
-    std::string effect = t.value("effect", "");
+    std::string effect = jvalue(t, "effect", "");
     if (!effect.empty() && effect != "NoExecute") continue;
-    std::string k = t.value("key", "");
-    std::string op = t.value("operator", "Equal");
+    std::string k = jvalue(t, "key", "");
+    std::string op = jvalue(t, "operator", "Equal");
     if (k == key || (k.empty() && op == "Exists")) return true;
   }
   return false;
@@ -184,7 +185,7 @@ std::string qos_class(const json& spec) {
   for (const char* list : {"initContainers", "containers"}) {
     if (!spec.contains(list) || !spec[list].is_array()) continue;
     for (const auto& c : spec[list]) {
-      json res = c.value("resources", json::object());
+      json res = jvalue(c, "resources", json::object());
       for (const char* r : {"cpu", "memory"}) {
         bool req = has_quantity(res, "requests", r), lim = has_quantity(res, "limits", r);
         if (req || lim) any = true;
@@ -201,7 +202,7 @@ void default_pod(json& obj) {
   default_pod_spec(spec);
   def(spec, "enableServiceLinks", true);
   // ServiceAccount admission; the deprecated serviceAccount mirrors it on output.
-  def(spec, "serviceAccountName", spec.value("serviceAccount", std::string("default")));
+  def(spec, "serviceAccountName", jvalue(spec, "serviceAccount", std::string("default")));
   def(spec, "serviceAccount", spec["serviceAccountName"]);
   // Priority admission (no PriorityClass: priority 0, PreemptLowerPriority).
   def(spec, "priority", 0);
@@ -301,7 +302,7 @@ void apply_defaults(const ResourceType& type, json& obj) {
     json& spec = object_at(obj, "spec");
     def(spec, "replicas", 1);
     if (k == "ReplicationController" && spec.contains("template") && spec["template"].is_object()) {
-      json labels = spec["template"].value("metadata", json::object()).value("labels", json::object());
+      json labels = jvalue(jvalue(spec["template"], "metadata", json::object()), "labels", json::object());
       if (!labels.empty()) {
         def(spec, "selector", labels);
         json& meta = object_at(obj, "metadata");
@@ -349,7 +350,7 @@ void apply_defaults(const ResourceType& type, json& obj) {
   } else if (k == "Job") {
     default_job_spec(object_at(obj, "spec"));
     // SetDefaults_Job: a Job without labels takes its template's.
-    const json& tl = obj["spec"].value("template", json::object()).value("metadata", json::object()).value(
+    const json& tl = jvalue(jvalue(obj["spec"], "template", json::object()), "metadata", json::object()).value(
         "labels", json::object());
     json& meta = object_at(obj, "metadata");
     if (tl.is_object() && !tl.empty() && (!meta.contains("labels") || !meta["labels"].is_object() || meta["labels"].empty())) {
@@ -422,7 +423,7 @@ void prepare_job(json& obj) {
   json& spec = object_at(obj, "spec");
   if (spec.contains("manualSelector") && spec["manualSelector"] == true) return;
   const json& meta = obj["metadata"];
-  std::string name = meta.value("name", ""), uid = meta.value("uid", "");
+  std::string name = jvalue(meta, "name", ""), uid = jvalue(meta, "uid", "");
   json& tmeta = object_at(object_at(spec, "template"), "metadata");
   json& labels = object_at(tmeta, "labels");
   // Labels the user set already stay (a conflicting value fails validation).

@@ -1,6 +1,7 @@
 // Known fields of every served kind, as a compact table of Go-like struct definitions, and the
 // walkers over it: unknown fields (strict decoding), JSON type errors, pruning.
-// Type strings: string, int32, int64, bool, float64, intstr, quantity, time, any (free-form),
+// Type strings: string, string:GoTypeName (a named string type, for messages), int32, int64, bool,
+// float64, intstr, quantity, time, any (free-form),
 // []T, map[string]T, or the name of a struct in the table.
 #include <map>
 #include <mutex>
@@ -239,6 +240,66 @@ const std::vector<std::pair<std::string, Fields>>& struct_table() {
       {"renewTime","time"},{"leaseTransitions","int32"},{"strategy","string"},{"preferredHolder","string"}}},
     {"EventSource", {{"component","string"},{"host","string"}}},
     {"EventSeries", {{"count","int32"},{"lastObservedTime","time"}}},
+    // status: typed like spec (a number where a string belongs is refused at decode, not stored
+    // for every reader to trip on). Fields not listed here stay free-form.
+    {"PodStatus", {{"phase","string:v1.PodPhase"},{"conditions","[]PodCondition"},{"message","string"},
+      {"reason","string"},{"nominatedNodeName","string"},{"hostIP","string"},{"hostIPs","[]HostIP"},
+      {"podIP","string"},{"podIPs","[]PodIP"},{"startTime","time"},
+      {"initContainerStatuses","[]ContainerStatus"},{"containerStatuses","[]ContainerStatus"},
+      {"ephemeralContainerStatuses","[]ContainerStatus"},{"qosClass","string:v1.PodQOSClass"},
+      {"resize","string:v1.PodResizeStatus"}}},
+    {"PodCondition", {{"type","string:v1.PodConditionType"},{"status","string:v1.ConditionStatus"},
+      {"lastProbeTime","time"},{"lastTransitionTime","time"},{"reason","string"},{"message","string"}}},
+    {"HostIP", {{"ip","string"}}},
+    {"PodIP", {{"ip","string"}}},
+    {"ContainerStatus", {{"name","string"},{"state","ContainerState"},{"lastState","ContainerState"},
+      {"ready","bool"},{"restartCount","int32"},{"image","string"},{"imageID","string"},
+      {"containerID","string"},{"started","bool"}}},
+    {"ContainerState", {{"waiting","ContainerStateWaiting"},{"running","ContainerStateRunning"},
+      {"terminated","ContainerStateTerminated"}}},
+    {"ContainerStateWaiting", {{"reason","string"},{"message","string"}}},
+    {"ContainerStateRunning", {{"startedAt","time"}}},
+    {"ContainerStateTerminated", {{"exitCode","int32"},{"signal","int32"},{"reason","string"},
+      {"message","string"},{"startedAt","time"},{"finishedAt","time"},{"containerID","string"}}},
+    {"NodeStatus", {{"capacity","map[string]quantity"},{"allocatable","map[string]quantity"},
+      {"phase","string:v1.NodePhase"},{"conditions","[]NodeCondition"},{"addresses","[]NodeAddress"},
+      {"nodeInfo","NodeSystemInfo"},{"volumesInUse","[]string"}}},
+    {"NodeCondition", {{"type","string:v1.NodeConditionType"},{"status","string:v1.ConditionStatus"},
+      {"lastHeartbeatTime","time"},{"lastTransitionTime","time"},{"reason","string"},{"message","string"}}},
+    {"NodeAddress", {{"type","string:v1.NodeAddressType"},{"address","string"}}},
+    {"NodeSystemInfo", {{"machineID","string"},{"systemUUID","string"},{"bootID","string"},
+      {"kernelVersion","string"},{"osImage","string"},{"containerRuntimeVersion","string"},
+      {"kubeletVersion","string"},{"kubeProxyVersion","string"},{"operatingSystem","string"},
+      {"architecture","string"}}},
+    {"DeploymentStatus", {{"observedGeneration","int64"},{"replicas","int32"},{"updatedReplicas","int32"},
+      {"readyReplicas","int32"},{"availableReplicas","int32"},{"unavailableReplicas","int32"},
+      {"terminatingReplicas","int32"},{"conditions","[]DeploymentCondition"},{"collisionCount","int32"}}},
+    {"DeploymentCondition", {{"type","string:v1.DeploymentConditionType"},{"status","string:v1.ConditionStatus"},
+      {"lastUpdateTime","time"},{"lastTransitionTime","time"},{"reason","string"},{"message","string"}}},
+    {"ReplicaSetStatus", {{"replicas","int32"},{"fullyLabeledReplicas","int32"},{"readyReplicas","int32"},
+      {"availableReplicas","int32"},{"terminatingReplicas","int32"},{"observedGeneration","int64"},
+      {"conditions","[]ReplicaSetCondition"}}},
+    {"ReplicaSetCondition", {{"type","string:v1.ReplicaSetConditionType"},{"status","string:v1.ConditionStatus"},
+      {"lastTransitionTime","time"},{"reason","string"},{"message","string"}}},
+    {"StatefulSetStatus", {{"observedGeneration","int64"},{"replicas","int32"},{"readyReplicas","int32"},
+      {"currentReplicas","int32"},{"updatedReplicas","int32"},{"currentRevision","string"},
+      {"updateRevision","string"},{"collisionCount","int32"},{"availableReplicas","int32"}}},
+    {"DaemonSetStatus", {{"currentNumberScheduled","int32"},{"numberMisscheduled","int32"},
+      {"desiredNumberScheduled","int32"},{"numberReady","int32"},{"observedGeneration","int64"},
+      {"updatedNumberScheduled","int32"},{"numberAvailable","int32"},{"numberUnavailable","int32"},
+      {"collisionCount","int32"}}},
+    {"JobStatus", {{"startTime","time"},{"completionTime","time"},{"active","int32"},{"succeeded","int32"},
+      {"failed","int32"},{"terminating","int32"},{"ready","int32"},{"completedIndexes","string"},
+      {"failedIndexes","string"}}},
+    {"CronJobStatus", {{"active","[]ObjectReference"},{"lastScheduleTime","time"},{"lastSuccessfulTime","time"}}},
+    {"ServiceStatus", {{"loadBalancer","LoadBalancerStatus"}}},
+    {"LoadBalancerStatus", {{"ingress","[]LoadBalancerIngress"}}},
+    {"LoadBalancerIngress", {{"ip","string"},{"hostname","string"},{"ipMode","string:v1.LoadBalancerIPMode"}}},
+    {"NamespaceStatus", {{"phase","string:v1.NamespacePhase"}}},
+    {"PersistentVolumeStatus", {{"phase","string:v1.PersistentVolumePhase"},{"message","string"},
+      {"reason","string"},{"lastPhaseTransitionTime","time"}}},
+    {"PersistentVolumeClaimStatus", {{"phase","string:v1.PersistentVolumeClaimPhase"},{"accessModes","[]string"},
+      {"capacity","map[string]quantity"}}},
   };
   return t;
 }
@@ -246,25 +307,25 @@ const std::vector<std::pair<std::string, Fields>>& struct_table() {
 // Top-level fields of each kind (apiVersion, kind, metadata are added for all).
 const std::map<std::string, Fields>& root_table() {
   static const std::map<std::string, Fields> t = {
-    {"Pod", {{"spec","PodSpec"},{"status","any"}}},
-    {"Deployment", {{"spec","DeploymentSpec"},{"status","any"}}},
-    {"ReplicaSet", {{"spec","ReplicaSetSpec"},{"status","any"}}},
+    {"Pod", {{"spec","PodSpec"},{"status","PodStatus"}}},
+    {"Deployment", {{"spec","DeploymentSpec"},{"status","DeploymentStatus"}}},
+    {"ReplicaSet", {{"spec","ReplicaSetSpec"},{"status","ReplicaSetStatus"}}},
     {"ReplicationController", {{"spec","ReplicationControllerSpec"},{"status","any"}}},
-    {"StatefulSet", {{"spec","StatefulSetSpec"},{"status","any"}}},
-    {"DaemonSet", {{"spec","DaemonSetSpec"},{"status","any"}}},
+    {"StatefulSet", {{"spec","StatefulSetSpec"},{"status","StatefulSetStatus"}}},
+    {"DaemonSet", {{"spec","DaemonSetSpec"},{"status","DaemonSetStatus"}}},
     {"ControllerRevision", {{"data","any"},{"revision","int64"}}},
-    {"Job", {{"spec","JobSpec"},{"status","any"}}},
-    {"CronJob", {{"spec","CronJobSpec"},{"status","any"}}},
-    {"Service", {{"spec","ServiceSpec"},{"status","any"}}},
+    {"Job", {{"spec","JobSpec"},{"status","JobStatus"}}},
+    {"CronJob", {{"spec","CronJobSpec"},{"status","CronJobStatus"}}},
+    {"Service", {{"spec","ServiceSpec"},{"status","ServiceStatus"}}},
     {"Endpoints", {{"subsets","[]EndpointSubset"}}},
     {"EndpointSlice", {{"addressType","string"},{"endpoints","[]Endpoint"},{"ports","[]EndpointSlicePort"}}},
     {"ConfigMap", {{"data","map[string]string"},{"binaryData","map[string]string"},{"immutable","bool"}}},
     {"Secret", {{"data","map[string]string"},{"stringData","map[string]string"},{"type","string"},
       {"immutable","bool"}}},
-    {"Namespace", {{"spec","NamespaceSpec"},{"status","any"}}},
-    {"Node", {{"spec","NodeSpec"},{"status","any"}}},
-    {"PersistentVolume", {{"spec","PersistentVolumeSpec"},{"status","any"}}},
-    {"PersistentVolumeClaim", {{"spec","PersistentVolumeClaimSpec"},{"status","any"}}},
+    {"Namespace", {{"spec","NamespaceSpec"},{"status","NamespaceStatus"}}},
+    {"Node", {{"spec","NodeSpec"},{"status","NodeStatus"}}},
+    {"PersistentVolume", {{"spec","PersistentVolumeSpec"},{"status","PersistentVolumeStatus"}}},
+    {"PersistentVolumeClaim", {{"spec","PersistentVolumeClaimSpec"},{"status","PersistentVolumeClaimStatus"}}},
     {"StorageClass", {{"provisioner","string"},{"parameters","map[string]string"},{"reclaimPolicy","string"},
       {"mountOptions","[]string"},{"allowVolumeExpansion","bool"},{"volumeBindingMode","string"},
       {"allowedTopologies","[]any"}}},
@@ -347,6 +408,7 @@ class Graph {
     if (it != nodes_.end()) return &it->second;
     Node n;
     if (type == "string") { n.kind = Kind::kString; n.go_name = "string"; }
+    else if (type.rfind("string:", 0) == 0) { n.kind = Kind::kString; n.go_name = type.substr(7); }
     else if (type == "int32") { n.kind = Kind::kInt32; n.go_name = "int32"; }
     else if (type == "int64") { n.kind = Kind::kInt64; n.go_name = "int64"; }
     else if (type == "bool") { n.kind = Kind::kBool; n.go_name = "bool"; }
@@ -491,7 +553,6 @@ bool check_types(const Node* n, const json& v, const std::string& strct, const s
         auto f = n->def->fields.find(it.key());
         if (f == n->def->fields.end()) continue;
         std::string p = join_path(stack, it.key());
-        if (p == "status") continue;
         if (!check_types(f->second, it.value(), n->def->name, p, err)) return false;
       }
       return true;

@@ -4,12 +4,13 @@
 #include <climits>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <set>
+#include <string_view>
 
 #include "cron/cron.h"
 #include "node-image/schema/schema.h"
 #include "node-image/schema/custom_types.h"
+#include "common/json_read.h"
 
 namespace k3dpp::schema {
 namespace {
@@ -71,8 +72,8 @@ std::string go_label_selector(const json& sel) {
     for (const auto& r : sel["matchExpressions"]) {
       if (!first) me += ", ";
       first = false;
-      me += "v1.LabelSelectorRequirement{Key:" + quote(r.value("key", "")) + ", Operator:" +
-            quote(r.value("operator", "")) + ", Values:" + go_string_slice(r.value("values", json::array())) + "}";
+      me += "v1.LabelSelectorRequirement{Key:" + quote(jvalue(r, "key", "")) + ", Operator:" +
+            quote(jvalue(r, "operator", "")) + ", Values:" + go_string_slice(jvalue(r, "values", json::array())) + "}";
     }
     me += "}";
   }
@@ -127,17 +128,48 @@ const char* kDns1035LabelFmt = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const char* kQualifiedNameFmt = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const char* kLabelValueFmt = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 
-// Compiled once per pattern (std::regex construction is slow).
-const std::regex& compiled(const char* pattern) {
-  static std::mutex mu;
-  static std::map<std::string, std::regex> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(pattern);
-  if (it == cache.end()) it = cache.emplace(pattern, std::regex(pattern)).first;
-  return it->second;
+// The name and label patterns above, matched by hand: linear in the length and without recursion
+// (std::regex_match recurses per character and overflowed the stack on a 200,000-character name).
+// The pattern strings stay for Kubernetes' messages.
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_alnum(char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
+
+// [a-z0-9]([-a-z0-9]*[a-z0-9])?
+bool match_dns1123_label(std::string_view v) {
+  if (v.empty() || !is_lower_alnum(v.front()) || !is_lower_alnum(v.back())) return false;
+  return std::all_of(v.begin(), v.end(), [](char c) { return is_lower_alnum(c) || c == '-'; });
 }
 
-bool full_match(const std::string& s, const char* re) { return std::regex_match(s, compiled(re)); }
+// label(\.label)*
+bool match_dns1123_subdomain(std::string_view v) {
+  for (;;) {
+    size_t dot = v.find('.');
+    if (!match_dns1123_label(v.substr(0, dot))) return false;
+    if (dot == std::string_view::npos) return true;
+    v.remove_prefix(dot + 1);
+  }
+}
+
+// [a-z]([-a-z0-9]*[a-z0-9])?
+bool match_dns1035_label(std::string_view v) {
+  return match_dns1123_label(v) && v.front() >= 'a' && v.front() <= 'z';
+}
+
+// ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]
+bool match_qualified_name(std::string_view v) {
+  if (v.empty() || !is_alnum(v.front()) || !is_alnum(v.back())) return false;
+  return std::all_of(v.begin(), v.end(), [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+// [-a-z0-9]+
+bool match_port_name_chars(std::string_view v) {
+  return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return is_lower_alnum(c) || c == '-'; });
+}
+
+// [-._a-zA-Z0-9]+
+bool match_config_key(std::string_view v) {
+  return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
 
 std::string regex_error(const std::string& msg, const char* fmt, const std::vector<std::string>& examples) {
   std::string s = msg;
@@ -154,7 +186,7 @@ std::string regex_error(const std::string& msg, const char* fmt, const std::vect
 std::vector<std::string> dns1123_label(const std::string& v) {
   std::vector<std::string> errs;
   if (v.size() > 63) errs.push_back("must be no more than 63 characters");
-  if (!full_match(v, kDns1123LabelFmt)) {
+  if (!match_dns1123_label(v)) {
     errs.push_back(regex_error("a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
                                "or '-', and must start and end with an alphanumeric character",
                                kDns1123LabelFmt, {"my-name", "123-abc"}));
@@ -165,7 +197,7 @@ std::vector<std::string> dns1123_label(const std::string& v) {
 std::vector<std::string> dns1123_subdomain(const std::string& v) {
   std::vector<std::string> errs;
   if (v.size() > 253) errs.push_back("must be no more than 253 characters");
-  if (!full_match(v, kDns1123SubdomainFmt)) {
+  if (!match_dns1123_subdomain(v)) {
     errs.push_back(regex_error("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
                                "characters, '-' or '.', and must start and end with an alphanumeric character",
                                kDns1123SubdomainFmt, {"example.com"}));
@@ -176,7 +208,7 @@ std::vector<std::string> dns1123_subdomain(const std::string& v) {
 std::vector<std::string> dns1035_label(const std::string& v) {
   std::vector<std::string> errs;
   if (v.size() > 63) errs.push_back("must be no more than 63 characters");
-  if (!full_match(v, kDns1035LabelFmt)) {
+  if (!match_dns1035_label(v)) {
     errs.push_back(regex_error("a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
                                "start with an alphabetic character, and end with an alphanumeric character",
                                kDns1035LabelFmt, {"my-name", "abc-123"}));
@@ -209,7 +241,7 @@ std::vector<std::string> qualified_name(const std::string& v) {
   } else if (name.size() > 63) {
     errs.push_back("name part must be no more than 63 characters");
   }
-  if (!name.empty() && !full_match(name, kQualifiedNameFmt)) {
+  if (!name.empty() && !match_qualified_name(name)) {
     errs.push_back(regex_error("name part " + msg, kQualifiedNameFmt, {"MyName", "my.name", "123-abc"}));
   }
   return errs;
@@ -218,7 +250,7 @@ std::vector<std::string> qualified_name(const std::string& v) {
 std::vector<std::string> label_value(const std::string& v) {
   std::vector<std::string> errs;
   if (v.size() > 63) errs.push_back("must be no more than 63 characters");
-  if (!full_match(v, kLabelValueFmt)) {
+  if (!v.empty() && !match_qualified_name(v)) {
     errs.push_back(regex_error("a valid label must be an empty string or consist of alphanumeric characters, "
                                "'-', '_' or '.', and must start and end with an alphanumeric character",
                                kLabelValueFmt, {"MyValue", "my_value", "12345"}));
@@ -275,10 +307,10 @@ void validate_meta(const json& obj, NameRule rule, const std::string& path, Caus
 
 bool valid_port_name(const std::string& p, std::vector<std::string>& errs) {
   if (p.size() > 15) errs.push_back("must be no more than 15 characters");
-  if (!full_match(p, "[-a-z0-9]+")) {
+  if (!match_port_name_chars(p)) {
     errs.push_back("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
   }
-  if (!std::regex_search(p, compiled("[a-z]"))) errs.push_back("must contain at least one letter (a-z)");
+  if (std::none_of(p.begin(), p.end(), [](char c) { return c >= 'a' && c <= 'z'; })) errs.push_back("must contain at least one letter (a-z)");
   if (p.find("--") != std::string::npos) errs.push_back("must not contain consecutive hyphens");
   if (!p.empty() && (p.front() == '-' || p.back() == '-')) errs.push_back("must not begin or end with a hyphen");
   return errs.empty();
@@ -709,7 +741,7 @@ void validate_config_keys(const json& data, const std::string& path, Causes& out
     const std::string& k = it.key();
     std::string p = path + "[" + k + "]";
     if (k.size() > 253) out.push_back(invalid(p, k, "must be no more than 253 characters"));
-    if (!full_match(k, "[-._a-zA-Z0-9]+")) {
+    if (!match_config_key(k)) {
       out.push_back(invalid(p, k, regex_error("a valid config key must consist of alphanumeric characters, '-', "
                                               "'_' or '.'", "[-._a-zA-Z0-9]+", {"key.name", "KEY_NAME", "key-name"})));
     } else if (k == "." || k == "..") {
@@ -757,7 +789,7 @@ void validate_pod_update(const json& obj, const json& old, Causes& out) {
         munged[list].size() == old_spec[list].size()) {
       for (size_t i = 0; i < munged[list].size(); ++i) {
         if (munged[list][i].is_object() && old_spec[list][i].is_object()) {
-          munged[list][i]["image"] = old_spec[list][i].value("image", json());
+          munged[list][i]["image"] = jvalue(old_spec[list][i], "image", json());
           if (!has(old_spec[list][i], "image")) munged[list][i].erase("image");
         }
       }
@@ -1016,12 +1048,17 @@ void validate_time_zone(const json& spec, Causes& out) {
     out.push_back(invalid(f, tz, "timeZone must be nil or non-empty string"));
     return;
   }
-  static const std::regex kPart("^[A-Za-z\\.\\-_0-9+]{1,14}$");
+  // ^[A-Za-z.\-_0-9+]{1,14}$, by hand (no std::regex in this file).
+  auto part_ok = [](const std::string& part) {
+    return !part.empty() && part.size() <= 14 && std::all_of(part.begin(), part.end(), [](char c) {
+             return is_alnum(c) || c == '.' || c == '-' || c == '_' || c == '+';
+           });
+  };
   size_t start = 0;
   for (;;) {
     size_t p = tz.find('/', start);
     std::string part = tz.substr(start, p == std::string::npos ? std::string::npos : p - start);
-    if (part == "." || part == ".." || (!part.empty() && part[0] == '-') || !std::regex_match(part, kPart)) {
+    if (part == "." || part == ".." || (!part.empty() && part[0] == '-') || !part_ok(part)) {
       out.push_back(invalid(f, tz, "unknown time zone " + tz));
       return;
     }
