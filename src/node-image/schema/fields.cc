@@ -345,6 +345,7 @@ const std::map<std::string, Fields>& root_table() {
     {"LimitRange", {{"spec","any"}}},
     {"ResourceQuota", {{"spec","any"},{"status","any"}}},
     {"Ingress", {{"spec","any"},{"status","any"}}},
+    {"IngressClass", {{"spec","any"}}},
     {"PodDisruptionBudget", {{"spec","any"},{"status","any"}}},
     {"core/Event", {{"involvedObject","ObjectReference"},{"reason","string"},{"message","string"},
       {"source","EventSource"},{"firstTimestamp","time"},{"lastTimestamp","time"},{"count","int32"},

@@ -92,6 +92,7 @@ std::vector<ResourceType> build_types() {
   // networking.k8s.io/v1
   v.push_back(make("networking.k8s.io", "Ingress", "ingresses", "ingress", true, {"ing"}, {}, kAll,
                    {status_of("Ingress")}));
+  v.push_back(make("networking.k8s.io", "IngressClass", "ingressclasses", "ingressclass", false));
   // policy/v1
   v.push_back(make("policy", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget",
                    true, {"pdb"}, {}, kAll, {status_of("PodDisruptionBudget")}));

@@ -1,5 +1,7 @@
 // Validation with Kubernetes' field paths, cause types and messages (pkg/apis/*/validation and
 // apimachinery's name/label helpers), for the kinds the course uses.
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <climits>
 #include <map>
@@ -1105,6 +1107,167 @@ void validate_cronjob(const json& obj, Causes& out, bool allow_tz_in_schedule) {
   }
 }
 
+// ---- networking.k8s.io Ingress, IngressClass ---------------------------------------------------
+
+const char* kWildcardDns1123SubdomainFmt = "\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+
+std::vector<std::string> wildcard_dns1123_subdomain(const std::string& v) {
+  std::vector<std::string> errs;
+  if (v.size() > 253) errs.push_back("must be no more than 253 characters");
+  if (!full_match(v, kWildcardDns1123SubdomainFmt)) {
+    errs.push_back(regex_error("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, "
+                               "which must consist of lower case alphanumeric characters, '-' or '.' and end with an "
+                               "alphanumeric character",
+                               kWildcardDns1123SubdomainFmt, {"*.example.com"}));
+  }
+  return errs;
+}
+
+bool is_ip_address(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+void validate_ingress_host(const std::string& host, const std::string& path, Causes& out, bool check_ip) {
+  if (check_ip && is_ip_address(host)) out.push_back(invalid(path, host, "must be a DNS name, not an IP address"));
+  const auto errs = host.find('*') != std::string::npos ? wildcard_dns1123_subdomain(host) : dns1123_subdomain(host);
+  for (const auto& e : errs) out.push_back(invalid(path, host, e));
+}
+
+void validate_ingress_backend(const json& b, const std::string& path, Causes& out) {
+  const bool has_resource = has(b, "resource"), has_service = has(b, "service");
+  if (has_resource && has_service) {
+    out.push_back(invalid(path, "", "cannot set both resource and service backends"));
+    return;
+  }
+  if (has_resource) {
+    const json& r = at(b, "resource");
+    if (str(r, "kind").empty()) out.push_back(required(path + ".resource.kind", "kind is required"));
+    if (str(r, "name").empty()) out.push_back(required(path + ".resource.name", "name is required"));
+    return;
+  }
+  if (!has_service) {
+    out.push_back(invalid(path, "", "resource or service backend is required"));
+    return;
+  }
+  const json& svc = at(b, "service");
+  const std::string name = str(svc, "name");
+  if (name.empty()) {
+    out.push_back(required(path + ".service.name"));
+  } else {
+    for (const auto& e : dns1035_label(name)) out.push_back(invalid(path + ".service.name", name, e));
+  }
+  const json& port = at(svc, "port");
+  const std::string port_name = str(port, "name");
+  const json& number = at(port, "number");
+  const bool has_number = number.is_number_integer() && number.get<long long>() != 0;
+  if (!port_name.empty() && has_number) {
+    out.push_back(invalid(path, "", "cannot set both port name & port number"));
+  } else if (!port_name.empty()) {
+    std::vector<std::string> errs;
+    valid_port_name(port_name, errs);
+    for (const auto& e : errs) out.push_back(invalid(path + ".service.port.name", port_name, e));
+  } else if (has_number) {
+    port_range(number, path + ".service.port.number", out, true);
+  } else {
+    out.push_back(required(path, "port name or number is required"));
+  }
+}
+
+void validate_ingress_path(const json& p, const std::string& path, Causes& out) {
+  if (!has(p, "pathType")) {
+    out.push_back(required(path + ".pathType", "pathType must be specified"));
+    return;
+  }
+  const std::string type = str(p, "pathType");
+  const std::string value = str(p, "path");
+  if (type == "Exact" || type == "Prefix") {
+    if (value.empty() || value[0] != '/') out.push_back(invalid(path + ".path", value, "must be an absolute path"));
+    if (!value.empty()) {
+      for (const char* seq : {"//", "/./", "/../", "%2f", "%2F"}) {
+        if (value.find(seq) != std::string::npos)
+          out.push_back(invalid(path + ".path", value, std::string("must not contain '") + seq + "'"));
+      }
+      for (const std::string suffix : {"/..", "/."}) {
+        if (value.size() >= suffix.size() && value.compare(value.size() - suffix.size(), suffix.size(), suffix) == 0)
+          out.push_back(invalid(path + ".path", value, "cannot end with '" + suffix + "'"));
+      }
+    }
+  } else if (type == "ImplementationSpecific") {
+    if (!value.empty() && value[0] != '/') out.push_back(invalid(path + ".path", value, "must be an absolute path"));
+  } else {
+    out.push_back(not_supported(path + ".pathType", at(p, "pathType"), {"Exact", "ImplementationSpecific", "Prefix"}));
+  }
+  validate_ingress_backend(at(p, "backend"), path + ".backend", out);
+}
+
+// Kubernetes' ValidateIngressCreate/Update for networking.k8s.io/v1 (pkg/apis/networking/validation).
+void validate_ingress(const json& obj, Causes& out) {
+  const json& spec = at(obj, "spec");
+  const json& rules = at(spec, "rules");
+  const bool has_rules = rules.is_array() && !rules.empty();
+  if (!has_rules && !has(spec, "defaultBackend")) {
+    out.push_back(invalid_raw("spec", "[]networking.IngressRule(nil)", "either `defaultBackend` or `rules` must be specified"));
+  }
+  if (has(spec, "defaultBackend")) validate_ingress_backend(at(spec, "defaultBackend"), "spec.defaultBackend", out);
+  if (has_rules) {
+    for (size_t i = 0; i < rules.size(); ++i) {
+      const std::string rp = idx("spec.rules", i);
+      const std::string host = str(rules[i], "host");
+      if (!host.empty()) validate_ingress_host(host, rp + ".host", out, true);
+      if (!has(rules[i], "http")) continue;
+      const json& paths = at(at(rules[i], "http"), "paths");
+      if (!paths.is_array() || paths.empty()) {
+        out.push_back(required(rp + ".http.paths"));
+        continue;
+      }
+      for (size_t j = 0; j < paths.size(); ++j) validate_ingress_path(paths[j], idx(rp + ".http.paths", j), out);
+    }
+  }
+  const json& tls = at(spec, "tls");
+  if (tls.is_array()) {
+    for (size_t i = 0; i < tls.size(); ++i) {
+      const json& hosts = at(tls[i], "hosts");
+      if (hosts.is_array()) {
+        for (size_t j = 0; j < hosts.size(); ++j) {
+          if (hosts[j].is_string())
+            validate_ingress_host(hosts[j].get<std::string>(), idx(idx("spec.tls", i) + ".hosts", j), out, false);
+        }
+      }
+      const std::string secret = str(tls[i], "secretName");
+      if (!secret.empty()) {
+        for (const auto& e : dns1123_subdomain(secret)) out.push_back(invalid(idx("spec.tls", i) + ".secretName", secret, e));
+      }
+    }
+  }
+  if (has(spec, "ingressClassName")) {
+    const std::string cls = str(spec, "ingressClassName");
+    for (const auto& e : dns1123_subdomain(cls)) out.push_back(invalid("spec.ingressClassName", cls, e));
+  }
+  const json& ann = at(at(obj, "metadata"), "annotations");
+  if (has(spec, "ingressClassName") && ann.is_object() && ann.contains("kubernetes.io/ingress.class")) {
+    out.push_back(invalid("annotations.kubernetes.io/ingress.class", ann["kubernetes.io/ingress.class"],
+                          "can not be set when the class field is also set"));
+  }
+}
+
+void validate_ingress_class(const json& obj, Causes& out) {
+  const std::string controller = str(at(obj, "spec"), "controller");
+  if (controller.size() > 250) {
+    out.push_back({"FieldValueTooLong", "Too long: may not be more than 250 bytes", "spec.controller"});
+  }
+  // IsDomainPrefixedPath: a DNS subdomain, then '/', then a path.
+  const auto slash = controller.find('/');
+  if (controller.empty()) {
+    out.push_back(required("spec.controller"));
+  } else if (slash == std::string::npos || slash == 0) {
+    out.push_back(invalid("spec.controller", controller, "must be a domain-prefixed path (such as \"acme.io/foo\")"));
+  } else {
+    for (const auto& e : dns1123_subdomain(controller.substr(0, slash)))
+      out.push_back(invalid("spec.controller", controller.substr(0, slash), e));
+  }
+}
+
 NameRule name_rule(const ResourceType& t) {
   if (t.kind == "Namespace") return NameRule::kLabel;
   if (t.kind == "Service") return NameRule::kDns1035;
@@ -1163,6 +1326,10 @@ std::vector<FieldCause> validate_create(const ResourceType& type, const json& ob
     }
   } else if (k == "Secret") {
     validate_config_keys(at(obj, "data"), "data", out);
+  } else if (k == "Ingress") {
+    validate_ingress(obj, out);
+  } else if (k == "IngressClass") {
+    validate_ingress_class(obj, out);
   } else if (k == "StorageClass") {
     if (str(obj, "provisioner").empty()) out.push_back(required("provisioner"));
     if (has(obj, "reclaimPolicy") && str(obj, "reclaimPolicy") != "Delete" && str(obj, "reclaimPolicy") != "Retain") {

@@ -208,3 +208,44 @@ TEST_CASE("Status for 422 Invalid") {
   CHECK(invalid_message(pod, "p", two) == "Pod \"p\" is invalid: [a: Required value, b: Required value]");
   CHECK_FALSE(invalid_status(pod, "p", two)["details"].contains("group"));
 }
+
+TEST_CASE("ingress: hosts, wildcard hosts, paths and backends as networking/v1 validates them") {
+  const auto& ing = type("networking.k8s.io/v1", "Ingress");
+  auto ok = validate_create(ing, json::parse(R"({"metadata":{"name":"i"},"spec":{"rules":[
+    {"host":"*.example.com","http":{"paths":[{"path":"/a","pathType":"Prefix",
+      "backend":{"service":{"name":"web","port":{"name":"http"}}}}]}},
+    {"http":{"paths":[{"path":"","pathType":"ImplementationSpecific",
+      "backend":{"service":{"name":"web","port":{"number":80}}}}]}}]}})"));
+  CHECK(texts(ok).empty());
+  auto bad = validate_create(ing, json::parse(R"({"metadata":{"name":"i"},"spec":{"rules":[
+    {"host":"10.0.0.1","http":{"paths":[{"path":"a//b","pathType":"Exact",
+      "backend":{"service":{"name":"web","port":{"number":80,"name":"http"}}}}]}},
+    {"host":"Foo.com","http":{"paths":[{"path":"/x","pathType":"Regex",
+      "backend":{"service":{"name":"web"}}},{"path":"/y","backend":{"service":{"name":"w","port":{"number":1}}}}]}},
+    {"host":"*.*.com"}]}})"));
+  CHECK(texts(bad) == std::vector<std::string>{
+      "spec.rules[0].host: Invalid value: \"10.0.0.1\": must be a DNS name, not an IP address",
+      "spec.rules[0].http.paths[0].path: Invalid value: \"a//b\": must be an absolute path",
+      "spec.rules[0].http.paths[0].path: Invalid value: \"a//b\": must not contain '//'",
+      "spec.rules[0].http.paths[0].backend: Invalid value: \"\": cannot set both port name & port number",
+      std::string("spec.rules[1].host: Invalid value: \"Foo.com\": ") + kSubdomainMsg,
+      "spec.rules[1].http.paths[0].pathType: Unsupported value: \"Regex\": supported values: \"Exact\", "
+      "\"ImplementationSpecific\", \"Prefix\"",
+      "spec.rules[1].http.paths[0].backend: Required value: port name or number is required",
+      "spec.rules[1].http.paths[1].pathType: Required value: pathType must be specified",
+      "spec.rules[2].host: Invalid value: \"*.*.com\": a wildcard DNS-1123 subdomain must start with '*.', followed "
+      "by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with "
+      "an alphanumeric character (e.g. '*.example.com', regex used for validation is "
+      "'\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"});
+  auto empty = validate_create(ing, json::parse(R"({"metadata":{"name":"i"},"spec":{}})"));
+  CHECK(texts(empty) == std::vector<std::string>{
+      "spec: Invalid value: []networking.IngressRule(nil): either `defaultBackend` or `rules` must be specified"});
+}
+
+TEST_CASE("ingressclass: the controller is a domain-prefixed path") {
+  const auto& ic = type("networking.k8s.io/v1", "IngressClass");
+  CHECK(texts(validate_create(ic, json::parse(R"({"metadata":{"name":"k3dpp"},"spec":{"controller":"k3dpp.io/ingress-nginx"}})")))
+            .empty());
+  CHECK(texts(validate_create(ic, json::parse(R"({"metadata":{"name":"k3dpp"},"spec":{}})"))) ==
+        std::vector<std::string>{"spec.controller: Required value"});
+}
