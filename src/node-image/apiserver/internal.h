@@ -138,6 +138,7 @@ struct ApiServer::Impl {
   void expire_events();
   void release_storage_protection();
   void admit_storage(const schema::ResourceType& t, json& obj);
+  void admit_ingress_class(const schema::ResourceType& t, json& obj);
 
   // CustomResourceDefinitions (custom_resources.cc): served types follow the stored CRDs.
   std::mutex crd_mu;

@@ -812,6 +812,36 @@ void ApiServer::Impl::admit_storage(const schema::ResourceType& t, json& obj) {
   }
 }
 
+// DefaultIngressClass admission: an Ingress created without spec.ingressClassName (and without
+// the deprecated kubernetes.io/ingress.class annotation) gets the default IngressClass; with
+// several marked default, the newest (Kubernetes 1.32 does the same).
+void ApiServer::Impl::admit_ingress_class(const schema::ResourceType& t, json& obj) {
+  if (t.group != "networking.k8s.io" || t.plural != "ingresses") return;
+  if (obj.contains("spec") && !obj["spec"].is_object() && !obj["spec"].is_null()) return;
+  if (obj.contains("spec") && obj["spec"].is_object() && obj["spec"].contains("ingressClassName") &&
+      !obj["spec"]["ingressClassName"].is_null())
+    return;
+  const json ann = obj.contains("metadata") ? obj["metadata"].value("annotations", json::object()) : json::object();
+  if (ann.is_object() && ann.contains("kubernetes.io/ingress.class")) return;
+  const auto* ict = schema::find_by_plural("networking.k8s.io", "v1", "ingressclasses");
+  if (!ict) return;
+  auto l = store->list(storage_prefix(*ict, ""));
+  if (!l) return;
+  std::string best, best_created;
+  for (auto& kv : l->items) {
+    json ic = json::parse(kv.value, nullptr, false);
+    if (ic.is_discarded() || !ic.contains("metadata") || !ic["metadata"].is_object()) continue;
+    const json a = ic["metadata"].value("annotations", json::object());
+    if (!a.is_object() || a.value("ingressclass.kubernetes.io/is-default-class", "") != "true") continue;
+    const std::string created = ic["metadata"].value("creationTimestamp", "");
+    if (best.empty() || created > best_created) {
+      best = ic["metadata"].value("name", "");
+      best_created = created;
+    }
+  }
+  if (!best.empty()) obj["spec"]["ingressClassName"] = best;
+}
+
 Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req) {
   const auto& t = *ri.type;
   if (!ri.subresource.empty()) {
@@ -954,6 +984,7 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
     obj.erase("status");
   }
   admit_storage(t, obj);
+  admit_ingress_class(t, obj);
   schema::apply_defaults(t, obj);
   schema::prepare_create(t, obj);
   if (t.plural == "pods" && t.group.empty()) {
