@@ -26,6 +26,7 @@ struct Options {
   std::string subnet;
   std::string token;
   std::string pod_network;
+  bool disable_ingress = false;
   bool wait = true;
   std::string timeout = "120s";
   bool no_rollback = false;
@@ -131,6 +132,7 @@ Result<cluster::CreateOptions> to_create_options(Options& o) {
   }
   // --server-arg ARG and --agent-arg ARG are --k3s-arg ARG@server:* / ARG@agent:*.
   std::vector<std::string> k3s = o.k3s_args;
+  if (o.disable_ingress) k3s.push_back("--disable=traefik@server:*");
   for (const auto& a : o.server_args) k3s.push_back(a + "@server:*");
   for (const auto& a : o.agent_args) k3s.push_back(a + "@agent:*");
   for (const auto& a : k3s) {
@@ -259,6 +261,8 @@ void add_cluster_create(CLI::App& parent, Context& ctx) {
   cmd->add_flag("--wait", o->wait, "Wait for every node to be Ready (default true; --wait=false to skip)");
   cmd->add_option("--timeout", o->timeout, "Rollback changes if the cluster is not up within this time (e.g. 120s, 2m)");
   cmd->add_flag("--no-rollback", o->no_rollback, "Keep what was created when creation fails");
+  cmd->add_flag("--disable-ingress", o->disable_ingress,
+                "Do not run the bundled ingress controller (k3d: --k3s-arg \"--disable=traefik@server:*\")");
   cmd->add_flag("--no-lb", o->no_lb, "Do not create the serverlb; the API port is published on server-0");
   cmd->add_flag("--no-image-volume", o->no_image_volume,
                 "Accepted for k3d: k3dpp clusters have no image volume (image import streams into every node)");

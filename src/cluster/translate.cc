@@ -272,7 +272,7 @@ Result<MappedK3sArg> map_k3s_arg(const std::string& arg) {
   std::string value = eq == std::string::npos ? "" : arg.substr(eq + 1);
   const std::string mapped =
       " (k3dpp maps --tls-san, --node-label, --node-taint, --flannel-backend=vxlan|host-gw, "
-      "--disable=traefik|metrics-server)";
+      "--disable=traefik|ingress|metrics-server)";
   if (name.rfind("--", 0) != 0) {
     return fail("k3s arg '" + arg + "': expected --flag[=value]" + mapped, "Invalid");
   }
@@ -289,15 +289,26 @@ Result<MappedK3sArg> map_k3s_arg(const std::string& arg) {
     return m;
   }
   if (name == "--disable") {
+    // traefik (and k3dpp's own name, ingress) is k3dpp's bundled ingress controller:
+    // k3dpp-node --disable=ingress (agents accept and ignore it: they run no ingress).
+    bool ingress = false;
     for (const auto& item : strings::split(value, ',')) {
-      if (item != "traefik" && item != "metrics-server") {
+      if (item == "traefik" || item == "ingress") {
+        ingress = true;
+        continue;
+      }
+      if (item != "metrics-server") {
         return fail("k3s arg '" + arg + "' is not supported by k3dpp: '" + item +
-                        "' is built into k3dpp-node and cannot be disabled (k3dpp deploys no traefik and no "
-                        "metrics-server: those two are accepted)",
+                        "' is built into k3dpp-node and cannot be disabled (traefik/ingress turns off the bundled "
+                        "ingress controller; metrics-server is accepted, k3dpp deploys none)",
                     "Invalid");
       }
     }
-    m.note = "k3s arg '" + arg + "': k3dpp deploys no traefik and no metrics-server; nothing to disable";
+    if (ingress) {
+      m.node_arg = "--disable=ingress";
+    } else {
+      m.note = "k3s arg '" + arg + "': k3dpp deploys no metrics-server; nothing to disable";
+    }
     return m;
   }
   std::string why = "k3dpp-node has no equivalent";

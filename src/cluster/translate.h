@@ -65,8 +65,8 @@ Result<std::map<std::string, NodeExtras>> node_extras(const ClusterSpec& spec, c
 void apply_extras(runtime::ContainerSpec& cs, const NodeExtras& extras, const ClusterSpec& spec);
 
 // k3d's --k3s-arg values mapped onto k3dpp-node: --tls-san (servers), --node-label, --node-taint
-// become node args; --flannel-backend=vxlan|host-gw chooses the pod network; --disable=traefik and
-// --disable=metrics-server are accepted (k3dpp deploys neither: note says so); anything else is
+// become node args; --flannel-backend=vxlan|host-gw chooses the pod network; --disable=traefik (or
+// ingress) becomes k3dpp-node's --disable=ingress, --disable=metrics-server is accepted (a note); anything else is
 // refused naming the argument.
 struct MappedK3sArg {
   std::string node_arg;     // "--tls-san=x" ("" = none)

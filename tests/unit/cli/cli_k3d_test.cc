@@ -140,6 +140,7 @@ TEST_CASE("cluster create flags reach the containers") {
   CHECK(has(a0.env, "ALL=1"));
   CHECK(has(lb.env, "ALL=1"));
   CHECK(has(s0.cmd, "--tls-san=api.example"));
+  CHECK(has(s0.cmd, "--disable=ingress"));  // --k3s-arg --disable=traefik: no bundled ingress controller
   CHECK_FALSE(has(a0.cmd, "--tls-san=api.example"));
   CHECK(has(a0.cmd, "--node-taint=dedicated=x:NoSchedule"));
   CHECK(has(a0.cmd, "--node-label=tier=web"));

@@ -177,8 +177,11 @@ TEST_CASE("k3s args map onto k3dpp-node flags or are refused by name") {
   CHECK(m->pod_network == "vxlan");
   m = map_k3s_arg("--disable=traefik,metrics-server");
   REQUIRE(m);
+  CHECK(m->node_arg == "--disable=ingress");  // the bundled ingress controller, k3dpp's traefik
+  m = map_k3s_arg("--disable=metrics-server");
+  REQUIRE(m);
   CHECK(m->node_arg.empty());
-  CHECK(m->note.find("no traefik") != std::string::npos);
+  CHECK(m->note.find("no metrics-server") != std::string::npos);
 
   auto no = map_k3s_arg("--kubelet-arg=max-pods=200");
   REQUIRE_FALSE(no);
