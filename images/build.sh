@@ -62,7 +62,8 @@ pause_image=k3dpp.local/pause:3.10
 # caches are not reused.
 recipe_version=1
 
-node_packages=(containerd runc crun containernetworking-plugins iptables iproute2 ca-certificates procps etcd-server)
+# nginx: the bundled ingress controller's proxy (http + ssl are in the nginx binary package).
+node_packages=(containerd runc crun containernetworking-plugins iptables iproute2 ca-certificates procps etcd-server nginx)
 # bookworm: nginx-light and nginx-core are only metapackages over the `nginx` binary package;
 # nginx-light does not pull in the stream module, nginx-core pulls it with mail, geoip, xslt,
 # image-filter. The smallest set with the stream proxy is nginx + libnginx-mod-stream.

@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
   server->add_option("--node-label", sf.node_labels, "Register this node with a label KEY[=VALUE] (repeatable)");
   server->add_option("--node-taint", sf.node_taints, "Register this node with a taint KEY[=VALUE]:EFFECT (repeatable)");
   server->add_flag("--no-kubelet", sf.no_kubelet, "Do not run this server as a node");
+  server->add_option("--disable", sf.disable, "Do not run a bundled component: ingress (repeatable)")
+      ->check(CLI::IsMember({"ingress"}))
+      ->delimiter(',');
   server->add_flag("--registration-only", sf.registration_only,
                    "Register and heartbeat this server's node, but run no kubelet, service proxy, cluster DNS "
                    "or pod-network routes (host-process tests: nothing touches the host's network)");

@@ -20,6 +20,7 @@
 #include "client/in_process_client.h"
 #include "controllers/manager.h"
 #include "hollow/hollow.h"
+#include "ingress/controller.h"
 #include "scheduler/scheduler.h"
 #include "cmd/bootstrap_endpoints.h"
 #include "cmd/ha_bootstrap.h"
@@ -162,6 +163,20 @@ void fallback_handler(const http::Request& req, http::Responder& r) {
   r.send(http::status_response(404, "NotFound", "the server could not find the requested resource"));
 }
 #endif
+
+// The bundled ingress controller (ingress/controller.h): on every server that runs as a node,
+// unless `--disable ingress`. It runs on the in-process client because it reads every TLS Secret,
+// which a node's own credentials may not.
+std::unique_ptr<ingress::IngressController> start_ingress(client::ApiClient& admin, const ServerFlags& f) {
+  if (std::find(f.disable.begin(), f.disable.end(), "ingress") != f.disable.end()) {
+    logger()->info("ingress controller disabled (--disable ingress)");
+    return nullptr;
+  }
+  auto c = std::make_unique<ingress::IngressController>(admin, ingress::ControllerOptions{});
+  c->start();
+  logger()->info("ingress controller started (IngressClass {}, nginx on :80 and :443)", ingress::kClassName);
+  return c;
+}
 
 }  // namespace
 
@@ -375,6 +390,7 @@ int run_server(const ServerFlags& f) {
   // k3s servers are nodes too.
   std::unique_ptr<agent::Agent> local_agent;
   std::unique_ptr<agent::NodeStack> local_node;
+  std::unique_ptr<ingress::IngressController> ingress;
 #ifdef K3DPP_HAVE_APISERVER
   // Control loops on an in-process admin client (no network, same admission as kubectl sees).
   client::InProcessClient admin([a = api.get()](const http::Request& q, http::Responder& r) { a->handle(q, r); });
@@ -447,6 +463,7 @@ int run_server(const ServerFlags& f) {
       no.token = *token;
       local_node = std::make_unique<agent::NodeStack>(no);
       local_node->start();
+      ingress = start_ingress(admin, f);
     }
   }
 #endif
@@ -464,6 +481,7 @@ int run_server(const ServerFlags& f) {
     sched_handover.join();
   }
 #endif
+  if (ingress) ingress->stop();
   if (local_node) local_node->stop();
   if (local_agent) local_agent->stop();
 #ifdef K3DPP_HAVE_APISERVER

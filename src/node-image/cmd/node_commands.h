@@ -23,6 +23,8 @@ struct ServerFlags {
   bool no_kubelet = false;
   bool no_controllers = false;  // API only: no controller manager, no scheduler (API tests)
   bool registration_only = false;  // the node registers and heartbeats; no kubelet/proxy/dns/routes
+  // Bundled components not to run (k3s's --disable): "ingress" (the ingress controller and its nginx).
+  std::vector<std::string> disable;
   // HA (embedded etcd, cmd/ha_bootstrap.h): the first server --cluster-init, the others --server.
   bool cluster_init = false;
   std::string join_server;        // https://host:port of an existing server
