@@ -16,8 +16,8 @@ http_get() { echo "timeout 5 wget -q -O- http://$1/"; }
 e2e_new_cluster c net
 lbport=$(free_port)
 editport=$(free_port)
-run "cluster create $c --agents 1 -p $lbport:80@loadbalancer" -- \
-  "$K3DPP" cluster create "$c" --agents 1 -p "$lbport:80@loadbalancer"
+run "cluster create $c --agents 1 -p $lbport:80@loadbalancer --disable-ingress (port 80 for LoadBalancer services, as k3s without Traefik)" -- \
+  "$K3DPP" cluster create "$c" --agents 1 -p "$lbport:80@loadbalancer" --disable-ingress
 run "image import nginx:1.24 busybox" -- "$K3DPP" image import nginx:1.24 busybox:latest -c "$c"
 
 node_ips=$(kubectl get nodes -o jsonpath='{range .items[*]}{.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' | sort | paste -sd, -)
