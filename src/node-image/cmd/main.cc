@@ -65,6 +65,12 @@ int main(int argc, char** argv) {
   agent->add_option("--token-file", af.token_file, "Node token file")->capture_default_str();
   agent->add_option("--node-label", af.node_labels, "Register this node with a label KEY[=VALUE] (repeatable)");
   agent->add_option("--node-taint", af.node_taints, "Register this node with a taint KEY[=VALUE]:EFFECT (repeatable)");
+  // Accepted so that one `--k3s-arg --disable=traefik` can go to every node: agents run no
+  // bundled component (the ingress controller runs on servers only).
+  std::vector<std::string> agent_disable;
+  agent->add_option("--disable", agent_disable, "Accepted for servers' sake; agents run no bundled component")
+      ->check(CLI::IsMember({"ingress"}))
+      ->delimiter(',');
   agent->add_option("--hollow", af.hollow,
                     "Run N hollow nodes (no containers; test/benchmark tool). --node-name is their name prefix");
   agent->add_flag("--registration-only", af.registration_only,
