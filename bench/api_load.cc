@@ -8,6 +8,7 @@
 //       each connection sends its next request as soon as the last answer arrived; at saturation
 //       latency = C / throughput by Little's law). client_cpu_us: this generator's own CPU per
 //       request (user + system), the share of the machine the measurement itself takes.
+//     [--plain 1]: plain HTTP instead of TLS; [--host-header H]: the Host header sent.
 //     [--rate R]: open loop instead — R requests/s in total, spread evenly over the connections,
 //       each request sent at its scheduled time (or at once when the connection is still busy)
 //       and timed FROM that scheduled time, so a stall counts for every request it delayed (no
@@ -50,6 +51,8 @@ struct Args {
   int port = 0, connections = 1, requests = 100, watchers = 10, events = 20;
   double seconds = 0;  // > 0: each connection stops after this long (or after `requests`)
   double rate = 0;     // > 0: open loop, total requests per second over all connections
+  bool plain = false;       // --plain 1: HTTP without TLS (bench/ingress.sh: nginx pods, Ingress on :80)
+  std::string host_header;  // --host-header H: the Host header (default: --host)
 };
 
 class Conn {
@@ -63,6 +66,10 @@ class Conn {
     if (connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return;
     int one = 1;
     setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (a.plain) {
+      ok_ = true;
+      return;
+    }
     ssl_ = SSL_new(ctx);
     SSL_set_fd(ssl_, fd_);
     SSL_set_tlsext_host_name(ssl_, "localhost");
@@ -79,7 +86,7 @@ class Conn {
 
   bool send(const std::string& method, const std::string& path, const std::string& body,
             const std::string& ctype) {
-    std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + a_.host + "\r\nAccept: application/json\r\n"
+    std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + (a_.host_header.empty() ? a_.host : a_.host_header) + "\r\nAccept: application/json\r\n"
                       "User-Agent: k3dpp-api-load\r\nConnection: keep-alive\r\n";
     if (!body.empty() || method == "POST" || method == "PUT") {
       req += "Content-Type: " + (ctype.empty() ? std::string("application/json") : ctype) + "\r\n";
@@ -88,7 +95,8 @@ class Conn {
     req += "\r\n" + body;
     size_t off = 0;
     while (off < req.size()) {
-      int n = SSL_write(ssl_, req.data() + off, static_cast<int>(req.size() - off));
+      int n = ssl_ ? SSL_write(ssl_, req.data() + off, static_cast<int>(req.size() - off))
+                   : static_cast<int>(::write(fd_, req.data() + off, req.size() - off));
       if (n <= 0) return false;
       off += static_cast<size_t>(n);
     }
@@ -153,7 +161,7 @@ class Conn {
  private:
   bool fill() {
     char tmp[16384];
-    int n = SSL_read(ssl_, tmp, sizeof tmp);
+    int n = ssl_ ? SSL_read(ssl_, tmp, sizeof tmp) : static_cast<int>(::read(fd_, tmp, sizeof tmp));
     if (n <= 0) return false;
     buf_.append(tmp, static_cast<size_t>(n));
     return true;
@@ -342,6 +350,8 @@ int main(int argc, char** argv) {
   a.requests = std::min(std::stoi(get("--requests", "100")), 100000);
   a.seconds = std::min(std::stod(get("--seconds", "0")), 60.0);
   a.rate = std::stod(get("--rate", "0"));
+  a.plain = get("--plain", "0") == "1";
+  a.host_header = get("--host-header", "");
   a.watchers = std::min(std::stoi(get("--watchers", "10")), 200);
   a.events = std::min(std::stoi(get("--events", "20")), 1000);
   if (kv.count("--body-file")) {
