@@ -1114,7 +1114,7 @@ const char* kWildcardDns1123SubdomainFmt = "\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(
 std::vector<std::string> wildcard_dns1123_subdomain(const std::string& v) {
   std::vector<std::string> errs;
   if (v.size() > 253) errs.push_back("must be no more than 253 characters");
-  if (!full_match(v, kWildcardDns1123SubdomainFmt)) {
+  if (v.size() < 3 || v.compare(0, 2, "*.") != 0 || !match_dns1123_subdomain(v.substr(2))) {
     errs.push_back(regex_error("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, "
                                "which must consist of lower case alphanumeric characters, '-' or '.' and end with an "
                                "alphanumeric character",
