@@ -666,11 +666,21 @@ Status edit_cluster_ports(runtime::Runtime& rt, const std::string& name, const s
   K3DPP_TRY(check_host_port_clashes(uses));
 
   NodeContext ctx{name, st->network, lb->image, version_of(*lb), ""};
+  std::vector<std::string> old_lb_env, old_lb_hosts;
+  if (auto old = rt.inspect_container(lb->name); old) {
+    old_lb_env = old->env;
+    old_lb_hosts = old->extra_hosts;
+  } else {
+    return old.error().wrap("inspecting load balancer '" + lb->name + "'");
+  }
   ApiPort api{st->api_host, st->api_port, st->api_hostname};
   auto recreate = [&](const std::vector<ResolvedPort>& with) -> Status {
     auto spec = lb_container(ctx, api, with);
-    // What the LB was created with beyond its ports (runtime labels, env, settings) stays.
+    // What the LB was created with beyond its ports stays: runtime labels, settings (labels), env
+    // (-e ...@loadbalancer) and host aliases.
     for (const auto& [k, v] : lb->labels) spec.labels.emplace(k, v);
+    spec.env = old_lb_env;
+    spec.extra_hosts = old_lb_hosts;
     auto r = rt.create_container(spec);
     if (!r) return r.error().wrap("creating load balancer '" + spec.name + "'");
     ClusterState next = *st;

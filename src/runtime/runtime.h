@@ -78,6 +78,7 @@ struct ContainerInfo {
   std::vector<PortBinding> ports;          // published ports (as bound by the engine)
   int64_t memory = 0;                      // HostConfig.Memory: limit in bytes (0 = none)
   std::vector<std::string> env;            // Config.Env, "KEY=value"
+  std::vector<std::string> extra_hosts;    // HostConfig.ExtraHosts, "name:ip"
 };
 
 struct NetworkInfo {

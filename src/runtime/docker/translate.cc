@@ -128,6 +128,11 @@ ContainerInfo parse_container_inspect(const json& j) {
   if (j.contains("HostConfig") && j["HostConfig"].is_object()) {
     const json& h = j["HostConfig"];
     if (h.contains("Memory") && h["Memory"].is_number_integer()) c.memory = h["Memory"].get<int64_t>();
+    if (h.contains("ExtraHosts") && h["ExtraHosts"].is_array()) {
+      for (const auto& e : h["ExtraHosts"]) {
+        if (e.is_string()) c.extra_hosts.push_back(e.get<std::string>());
+      }
+    }
   }
   if (j.contains("State") && j["State"].is_object()) {
     const json& s = j["State"];

@@ -331,11 +331,19 @@ TEST_CASE("cluster delete of several names and --all; node delete --all") {
 
 TEST_CASE("node edit --port-add recreates the load balancer; other nodes are refused") {
   CliHarness h;
-  REQUIRE(h.run({"cluster", "create", "e"}).code == 0);
+  REQUIRE(h.run({"cluster", "create", "e", "-e", "LBVAR=1@loadbalancer", "--host-alias", "1.2.3.4:a.local",
+                 "--runtime-label", "team=blue@loadbalancer", "--lb-config-override", "settings.workerConnections=999"})
+              .code == 0);
   auto r = h.run({"node", "edit", "k3dpp-e-serverlb", "--port-add", "8080:80"});
   CHECK(r.err == "");
   REQUIRE(r.code == 0);
-  CHECK(h.rt.containers.at("k3dpp-e-serverlb").spec.ports.size() == 2);
+  const auto& lb = h.rt.containers.at("k3dpp-e-serverlb");
+  CHECK(lb.spec.ports.size() == 2);
+  // What the LB was created with stays on the recreated one.
+  CHECK(has(lb.spec.env, "LBVAR=1"));
+  CHECK(has(lb.spec.extra_hosts, "a.local:1.2.3.4"));
+  CHECK(lb.spec.labels.at("team") == "blue");
+  CHECK(lb.files.at("/etc/k3dpp-lb/ports.json").find("\"workerConnections\":999") != std::string::npos);
   r = h.run({"node", "edit", "k3dpp-e-server-0", "--port-add", "8081:81"});
   CHECK(r.err.find("is a server: only the load balancer's ports can be edited") != std::string::npos);
 }

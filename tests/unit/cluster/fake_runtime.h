@@ -227,6 +227,7 @@ class FakeRuntime : public runtime::Runtime {
     i.ports = c.spec.ports;
     i.memory = c.spec.memory;
     i.env = c.spec.env;
+    i.extra_hosts = c.spec.extra_hosts;
     if (!c.spec.network.empty()) i.ips[c.spec.network] = "172.19.0.2";
     for (const auto& n : c.networks) i.ips[n] = "172.19.0.3";
     return i;
