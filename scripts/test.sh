@@ -19,4 +19,6 @@ cd "$build"
 if [ $# -eq 0 ]; then
   set -- -L 'unit|integration|e2e'
 fi
-ctest --output-on-failure --timeout 1800 "$@"
+# Tests run side by side (K3DPP_TEST_JOBS, default 3): the e2e chapters mostly wait on their clusters,
+# so three at a time fit 2 cores; each picks free ports and makes its own clusters.
+ctest --output-on-failure --timeout 1800 -j "${K3DPP_TEST_JOBS:-3}" "$@"
