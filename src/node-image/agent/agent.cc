@@ -6,6 +6,7 @@
 #include "agent/node_info.h"
 #include "common/log.h"
 #include "pki/pki.h"
+#include "common/json_read.h"
 
 namespace k3dpp::agent {
 
@@ -63,7 +64,7 @@ class Session {
     if (!r) return unexpected(r.error());
     if (r->status == 201 || r->status == 200) {
       auto j = json::parse(r->body, nullptr, false);
-      if (j.is_object()) uid_ = j["metadata"].value("uid", "");
+      if (j.is_object()) uid_ = jvalue(j["metadata"], "uid", "");
       logger()->info("registered node {} ({})", facts_.name, facts_.internal_ip);
       // The API server may drop the status of a create (status is a subresource): set it now.
       return update_status();
@@ -75,7 +76,7 @@ class Session {
     if (got->status != 200) return unexpected(http_error("reading node " + facts_.name, *got));
     auto node = json::parse(got->body, nullptr, false);
     if (!node.is_object()) return fail("reading node " + facts_.name + ": invalid JSON");
-    uid_ = node["metadata"].value("uid", "");
+    uid_ = jvalue(node["metadata"], "uid", "");
     bool changed = false;
     const json labels = node_labels(facts_);
     if (!node["metadata"].contains("labels") || !node["metadata"]["labels"].is_object())
@@ -113,8 +114,8 @@ class Session {
     if (got->status != 200) return unexpected(http_error("reading node " + facts_.name, *got));
     auto node = json::parse(got->body, nullptr, false);
     if (!node.is_object()) return fail("reading node: invalid JSON");
-    uid_ = node["metadata"].value("uid", uid_);
-    node["status"] = node_status(facts_, node.value("status", json(nullptr)));
+    uid_ = jvalue(node["metadata"], "uid", uid_);
+    node["status"] = node_status(facts_, jvalue(node, "status", json(nullptr)));
     auto put = api_.request("PUT", "/api/v1/nodes/" + facts_.name + "/status", node.dump());
     if (!put) return unexpected(put.error());
     if (put->status == 404 || put->status == 405) {

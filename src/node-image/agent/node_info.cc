@@ -18,6 +18,7 @@
 
 #include "common/files.h"
 #include "common/strings.h"
+#include "common/json_read.h"
 
 namespace k3dpp::agent {
 
@@ -222,7 +223,7 @@ nlohmann::json node_status(const NodeFacts& f, const nlohmann::json& previous) {
     std::string transition = now;
     if (previous.is_object() && previous.contains("conditions") && previous["conditions"].is_array()) {
       for (const auto& p : previous["conditions"]) {
-        if (p.value("type", "") == c.type && p.value("status", "") == c.status &&
+        if (jvalue(p, "type", "") == c.type && jvalue(p, "status", "") == c.status &&
             p.contains("lastTransitionTime") && p["lastTransitionTime"].is_string())
           transition = p["lastTransitionTime"].get<std::string>();
       }

@@ -2,6 +2,7 @@
 
 #include "agent/agent.h"
 #include "client/https_client.h"
+#include "common/json_read.h"
 
 namespace k3dpp::agent {
 
@@ -31,18 +32,18 @@ Result<client::ApiClient*> NodeRoutingClient::for_node(const std::string& node_i
 std::string NodeRoutingClient::owner(const client::Resource& r, const std::string& ns, const std::string& name,
                                      const json* object) {
   std::string n = name;
-  if (n.empty() && object && object->contains("metadata")) n = (*object)["metadata"].value("name", "");
+  if (n.empty() && object && object->contains("metadata")) n = jvalue((*object)["metadata"], "name", "");
   if (r.group_version == "v1" && r.plural == "nodes") return n;
   if (r.plural == "leases" && ns == "kube-node-lease") return n;
   if (r.group_version == "v1" && r.plural == "pods") {
     if (object && object->contains("spec") && (*object)["spec"].is_object()) {
-      std::string node = (*object)["spec"].value("nodeName", "");
+      std::string node = jvalue((*object)["spec"], "nodeName", "");
       if (!node.empty()) return node;
     }
     auto reader = for_node(default_node_);
     if (!reader) return {};
     auto pod = (*reader)->get(r, ns, n);
-    if (pod && pod->contains("spec")) return (*pod)["spec"].value("nodeName", "");
+    if (pod && pod->contains("spec")) return jvalue((*pod)["spec"], "nodeName", "");
   }
   return {};
 }

@@ -6,6 +6,7 @@
 #include "apiserver/internal.h"
 #include "node-image/schema/custom_types.h"
 #include "common/strings.h"
+#include "common/json_read.h"
 
 namespace k3dpp::apiserver {
 
@@ -17,7 +18,7 @@ void send_json(http::Responder& resp, int code, const json& body, const std::str
   r.status = code;
   r.headers.emplace_back("Content-Type", content_type);
   for (auto& h : extra) r.headers.push_back(h);
-  r.body = body.dump();
+  r.body = to_text(body);
   resp.send(std::move(r));
 }
 
@@ -321,7 +322,7 @@ void ApiServer::handle_request(const http::Request& req, http::Responder& resp) 
     json body = r.raw_body.empty() ? std::move(r.body) : json::parse(r.raw_body, nullptr, false);
     if (body.is_object()) {
       auto set = [&](json& obj) {
-        if (obj.is_object() && obj.value("kind", "") == t.kind) obj["apiVersion"] = t.api_version();
+        if (obj.is_object() && jvalue(obj, "kind", "") == t.kind) obj["apiVersion"] = t.api_version();
       };
       set(body);
       if (body.contains("items") && body["items"].is_array())
@@ -363,7 +364,7 @@ std::optional<ApiError> ApiServer::Impl::authorize(const http::User& user, const
   if (ri.verb == "create" && target.empty()) {
     json b = json::parse(req.body, nullptr, false);
     if (!b.is_discarded() && b.is_object() && b.contains("metadata") && b["metadata"].is_object()) {
-      target = b["metadata"].value("name", "");
+      target = jvalue(b["metadata"], "name", "");
     }
   }
   if (t.group.empty() && t.plural == "nodes") {
@@ -381,7 +382,7 @@ std::optional<ApiError> ApiServer::Impl::authorize(const http::User& user, const
   if (t.group.empty() && t.plural == "pods" && !ri.name.empty()) {
     auto pod = read(t, ri.namespace_, ri.name);
     if (!pod) return std::nullopt;  // let the handler answer NotFound
-    if ((*pod)["spec"].value("nodeName", "") != node) {
+    if (jvalue((*pod)["spec"], "nodeName", "") != node) {
       return forbidden(gr, ri.name, "node \"" + node + "\" can only modify pods bound to itself");
     }
     if (ri.verb == "delete" || ri.subresource == "status") return std::nullopt;

@@ -6,6 +6,7 @@
 #include "apiserver/internal.h"
 #include "node-image/apimachinery/apimachinery.h"
 #include "node-image/schema/custom_types.h"
+#include "common/json_read.h"
 
 namespace k3dpp::apiserver {
 
@@ -77,19 +78,19 @@ Outcome ApiServer::Impl::apply(const RequestInfo& ri, const http::Request& req) 
   if (!y) return bad_request("error decoding YAML: " + y.error().message);
   json cfg = std::move(*y);
   if (!cfg.is_object()) return bad_request("the body of the request must be a JSON object");
-  if (cfg.value("kind", "").empty()) return bad_request("Object 'Kind' is missing in '" + req.body.substr(0, 200) + "'");
-  if (cfg.value("apiVersion", "") != t.api_version() || cfg.value("kind", "") != t.kind) {
-    return bad_request("the API version in the data (" + cfg.value("apiVersion", "") +
+  if (jvalue(cfg, "kind", "").empty()) return bad_request("Object 'Kind' is missing in '" + req.body.substr(0, 200) + "'");
+  if (jvalue(cfg, "apiVersion", "") != t.api_version() || jvalue(cfg, "kind", "") != t.kind) {
+    return bad_request("the API version in the data (" + jvalue(cfg, "apiVersion", "") +
                        ") does not match the expected API version (" + t.api_version() + ")");
   }
   if (!cfg.contains("metadata") || !cfg["metadata"].is_object()) cfg["metadata"] = json::object();
-  std::string body_name = cfg["metadata"].value("name", "");
+  std::string body_name = jvalue(cfg["metadata"], "name", "");
   if (!body_name.empty() && body_name != ri.name) {
     return bad_request("the name of the object (" + body_name + ") does not match the name on the URL (" + ri.name + ")");
   }
   cfg["metadata"]["name"] = ri.name;
   if (t.namespaced) {
-    std::string body_ns = cfg["metadata"].value("namespace", "");
+    std::string body_ns = jvalue(cfg["metadata"], "namespace", "");
     if (!body_ns.empty() && body_ns != ri.namespace_) {
       return bad_request("the namespace of the provided object does not match the namespace sent on the request");
     }
@@ -113,7 +114,7 @@ Outcome ApiServer::Impl::apply(const RequestInfo& ri, const http::Request& req) 
   } else if (has_status) {
     cfg.erase("status");  // the status subresource's fields are not applied through the main resource
   }
-  std::string rv = cfg["metadata"].value("resourceVersion", "");
+  std::string rv = jvalue(cfg["metadata"], "resourceVersion", "");
   cfg["metadata"].erase("resourceVersion");
 
   am::WriteContext ctx{manager, t.api_version(), ri.subresource, now_rfc3339(), list_types(t)};
@@ -140,7 +141,7 @@ Outcome ApiServer::Impl::apply(const RequestInfo& ri, const http::Request& req) 
     } applying;
     if (!cur) {
       auto o = create_object(t, ri.namespace_, std::move(result.object), warnings);
-      if (auto* e = std::get_if<ApiError>(&o); e && e->code == 409 && e->status.value("reason", "") == "AlreadyExists")
+      if (auto* e = std::get_if<ApiError>(&o); e && e->code == 409 && jvalue(e->status, "reason", "") == "AlreadyExists")
         continue;  // created meanwhile: apply onto it
       if (auto* r = std::get_if<Reply>(&o)) {
         for (const auto& w : warnings) r->headers.emplace_back("Warning", "299 - \"" + w + "\"");
@@ -150,7 +151,7 @@ Outcome ApiServer::Impl::apply(const RequestInfo& ri, const http::Request& req) 
     result.object["metadata"]["resourceVersion"] = std::to_string(rev);
     auto o = update_object(t, ri.namespace_, ri.name, ri.subresource, std::move(result.object), *cur, rev, warnings);
     if (auto* e = std::get_if<ApiError>(&o);
-        e && e->code == 409 && e->status.value("reason", "") == "Conflict" && rv.empty()) {
+        e && e->code == 409 && jvalue(e->status, "reason", "") == "Conflict" && rv.empty()) {
       continue;  // a racing write: apply again onto it
     }
     return o;

@@ -8,6 +8,7 @@
 
 #include "apiserver/internal.h"
 #include "node-image/schema/custom_types.h"
+#include "common/json_read.h"
 
 namespace k3dpp::apiserver {
 namespace {
@@ -140,7 +141,7 @@ void ApiServer::Impl::reconcile_custom_resource(const schema::ResourceType& crdt
     }
     json& status = crd["status"];
     if (!status.is_object()) status = json::object();
-    json conditions = status.value("conditions", json::array());
+    json conditions = jvalue(status, "conditions", json::array());
     json next_conditions = json::array();
     for (const auto& c : conditions)
       if (str(c, "type") != "Terminating") next_conditions.push_back(c);
@@ -170,7 +171,7 @@ void ApiServer::Impl::reconcile_custom_resource(const schema::ResourceType& crdt
   std::string conflict = name_conflict(crd, reason);
   json& status = crd["status"];
   if (!status.is_object()) status = json::object();
-  json conditions = status.value("conditions", json::array());
+  json conditions = jvalue(status, "conditions", json::array());
   json next_conditions = json::array();
   const json& spec = at(crd, "spec");
   bool accepted = conflict.empty();
@@ -185,12 +186,12 @@ void ApiServer::Impl::reconcile_custom_resource(const schema::ResourceType& crdt
     next_conditions.push_back(condition("Established", false, "NotAccepted", "not all names are accepted", conditions));
   }
   status["conditions"] = next_conditions;
-  json stored_versions = status.value("storedVersions", json::array());
+  json stored_versions = jvalue(status, "storedVersions", json::array());
   if (at(spec, "versions").is_array())
     for (const auto& v : spec["versions"])
-      if (v.value("storage", false) &&
-          std::find(stored_versions.begin(), stored_versions.end(), v.value("name", "")) == stored_versions.end())
-        stored_versions.push_back(v.value("name", ""));
+      if (jvalue(v, "storage", false) &&
+          std::find(stored_versions.begin(), stored_versions.end(), jvalue(v, "name", "")) == stored_versions.end())
+        stored_versions.push_back(jvalue(v, "name", ""));
   status["storedVersions"] = stored_versions;
   if (std::find(finalizers.begin(), finalizers.end(), kCleanupFinalizer) == finalizers.end()) {
     finalizers.push_back(kCleanupFinalizer);
@@ -208,7 +209,7 @@ void ApiServer::Impl::reconcile_custom_resource(const schema::ResourceType& crdt
   if (!kv || kv->mod_revision != revision) return;  // changed meanwhile: next round
   json old = json::parse(kv->value, nullptr, false);
   if (old.is_discarded()) return;
-  if (old.value("status", json()) == crd["status"] && at(old, "metadata").value("finalizers", json()) == meta["finalizers"]) {
+  if (jvalue(old, "status", json()) == crd["status"] && jvalue(at(old, "metadata"), "finalizers", json()) == meta["finalizers"]) {
     crd_revisions[name] = revision;
     return;
   }

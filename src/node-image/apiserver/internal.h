@@ -24,6 +24,10 @@
 
 namespace k3dpp::apiserver {
 
+// JSON text for a client or the store. Invalid UTF-8 (a name from the URL such as %FF, a YAML or
+// protobuf string) is replaced with U+FFFD, as Go's encoder does, instead of throwing.
+inline std::string to_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 // A parsed API path: /api/v1/namespaces/NS/pods/NAME/status, /apis/apps/v1/deployments, ...
 struct RequestInfo {
   std::shared_ptr<const schema::ResourceType> type_owner;  // keeps a custom type alive (watches)

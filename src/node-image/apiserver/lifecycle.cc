@@ -9,6 +9,8 @@
 #include "apiserver/internal.h"
 #include "node-image/schema/custom_types.h"
 #include "common/strings.h"
+#include "common/guard.h"
+#include "common/json_read.h"
 
 namespace k3dpp::apiserver {
 
@@ -56,10 +58,10 @@ json cause(const std::string& field, const std::string& message, const std::stri
 std::optional<ApiError> ApiServer::Impl::allocate_service(const schema::ResourceType& t, json& svc,
                                                           const json* old) {
   auto gr = group_resource(t);
-  std::string name = svc["metadata"].value("name", "");
-  std::string key = storage_key(t, svc["metadata"].value("namespace", ""), name);
+  std::string name = jvalue(svc["metadata"], "name", "");
+  std::string key = storage_key(t, jvalue(svc["metadata"], "namespace", ""), name);
   json& spec = svc["spec"];
-  std::string type = spec.value("type", "ClusterIP");
+  std::string type = jvalue(spec, "type", "ClusterIP");
   // What other services hold.
   std::set<uint32_t> used_ips;
   std::set<int> used_ports;
@@ -69,8 +71,8 @@ std::optional<ApiError> ApiServer::Impl::allocate_service(const schema::Resource
     if (kv.key == key) continue;
     json o = json::parse(kv.value, nullptr, false);
     if (o.is_discarded() || !o.contains("spec")) continue;
-    if (auto ip = parse_ip(o["spec"].value("clusterIP", ""))) used_ips.insert(*ip);
-    for (auto& p : o["spec"].value("ports", json::array())) {
+    if (auto ip = parse_ip(jvalue(o["spec"], "clusterIP", ""))) used_ips.insert(*ip);
+    for (auto& p : jvalue(o["spec"], "ports", json::array())) {
       if (p.contains("nodePort") && p["nodePort"].is_number_integer()) used_ports.insert(p["nodePort"].get<int>());
     }
   }
@@ -84,8 +86,8 @@ std::optional<ApiError> ApiServer::Impl::allocate_service(const schema::Resource
     spec.erase("clusterIP");
     spec.erase("clusterIPs");
   } else {
-    std::string want = spec.value("clusterIP", "");
-    std::string had = old && (*old)["spec"].contains("clusterIP") ? (*old)["spec"].value("clusterIP", "") : "";
+    std::string want = jvalue(spec, "clusterIP", "");
+    std::string had = old && (*old)["spec"].contains("clusterIP") ? jvalue((*old)["spec"], "clusterIP", "") : "";
     if (want.empty() && !had.empty()) want = had;
     if (want == "None") {
       spec["clusterIPs"] = json::array({"None"});
@@ -124,7 +126,7 @@ std::optional<ApiError> ApiServer::Impl::allocate_service(const schema::Resource
   bool node_ports = type == "NodePort" || type == "LoadBalancer";
   std::set<int> old_ports;
   if (old) {
-    for (auto& p : (*old)["spec"].value("ports", json::array())) {
+    for (auto& p : jvalue((*old)["spec"], "ports", json::array())) {
       if (p.contains("nodePort") && p["nodePort"].is_number_integer()) old_ports.insert(p["nodePort"].get<int>());
     }
   }
@@ -154,7 +156,7 @@ std::optional<ApiError> ApiServer::Impl::allocate_service(const schema::Resource
       // Keep the port this service already had at the same index, else a random free one.
       int keep = 0;
       if (old) {
-        auto ops = (*old)["spec"].value("ports", json::array());
+        auto ops = jvalue((*old)["spec"], "ports", json::array());
         if (i < ops.size() && ops[i].contains("nodePort") && ops[i]["nodePort"].is_number_integer()) {
           keep = ops[i]["nodePort"].get<int>();
         }
@@ -232,7 +234,7 @@ void ApiServer::Impl::finalize_namespaces() {
   for (auto& kv : l->items) {
     json ns = json::parse(kv.value, nullptr, false);
     if (ns.is_discarded() || !ns["metadata"].contains("deletionTimestamp")) continue;
-    std::string name = ns["metadata"].value("name", "");
+    std::string name = jvalue(ns["metadata"], "name", "");
     // Delete the namespace's contents, type by type.
     bool empty = true;
     std::vector<const schema::ResourceType*> types;
@@ -249,17 +251,17 @@ void ApiServer::Impl::finalize_namespaces() {
         json o = json::parse(item.value, nullptr, false);
         if (o.is_discarded() || o["metadata"].contains("deletionTimestamp")) continue;  // already going
         // A normal delete: finalizers and graceful pod termination are honoured.
-        (void)delete_object(t, name, o["metadata"].value("name", ""), json::object());
+        (void)delete_object(t, name, jvalue(o["metadata"], "name", ""), json::object());
       }
     }
     if (!empty) continue;  // next round: confirm nothing is left
     // Empty: drop the "kubernetes" finalizer, then the namespace itself.
-    json spec_f = ns["spec"].value("finalizers", json::array());
+    json spec_f = jvalue(ns["spec"], "finalizers", json::array());
     json keep = json::array();
     for (auto& f : spec_f) {
       if (f != "kubernetes") keep.push_back(f);
     }
-    if (!keep.empty() || !ns["metadata"].value("finalizers", json::array()).empty()) {
+    if (!keep.empty() || !jvalue(ns["metadata"], "finalizers", json::array()).empty()) {
       ns["spec"]["finalizers"] = keep;
       (void)store->update(kv.key, ns.dump(), kv.mod_revision);
       continue;
@@ -278,11 +280,11 @@ void ApiServer::Impl::release_storage_protection() {
   if (!pvct || !pvt || !podt) return;
   auto drop = [&](const schema::ResourceType& t, json obj, const std::string& finalizer) {
     json keep = json::array();
-    for (auto& f : obj["metadata"].value("finalizers", json::array())) {
+    for (auto& f : jvalue(obj["metadata"], "finalizers", json::array())) {
       if (f != finalizer) keep.push_back(f);
     }
-    std::string ns = obj["metadata"].value("namespace", "");
-    std::string name = obj["metadata"].value("name", "");
+    std::string ns = jvalue(obj["metadata"], "namespace", "");
+    std::string name = jvalue(obj["metadata"], "name", "");
     int64_t rev = 0;
     auto cur = read(t, ns, name, &rev);
     if (!cur) return;
@@ -295,18 +297,18 @@ void ApiServer::Impl::release_storage_protection() {
     for (auto& kv : pvcs->items) {
       json pvc = json::parse(kv.value, nullptr, false);
       if (pvc.is_discarded() || !pvc["metadata"].contains("deletionTimestamp")) continue;
-      std::string ns = pvc["metadata"].value("namespace", "");
-      std::string name = pvc["metadata"].value("name", "");
+      std::string ns = jvalue(pvc["metadata"], "namespace", "");
+      std::string name = jvalue(pvc["metadata"], "name", "");
       bool used = false;
       auto pods = store->list(storage_prefix(*podt, ns));
       if (pods) {
         for (auto& pkv : pods->items) {
           json pod = json::parse(pkv.value, nullptr, false);
           if (pod.is_discarded()) continue;
-          std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
+          std::string phase = pod.contains("status") ? jvalue(pod["status"], "phase", "") : "";
           if (phase == "Succeeded" || phase == "Failed") continue;
-          for (auto& v : pod["spec"].value("volumes", json::array())) {
-            if (v.contains("persistentVolumeClaim") && v["persistentVolumeClaim"].value("claimName", "") == name) {
+          for (auto& v : jvalue(pod["spec"], "volumes", json::array())) {
+            if (v.contains("persistentVolumeClaim") && jvalue(v["persistentVolumeClaim"], "claimName", "") == name) {
               used = true;
             }
           }
@@ -320,7 +322,7 @@ void ApiServer::Impl::release_storage_protection() {
     for (auto& kv : pvs->items) {
       json pv = json::parse(kv.value, nullptr, false);
       if (pv.is_discarded() || !pv["metadata"].contains("deletionTimestamp")) continue;
-      std::string phase = pv.contains("status") ? pv["status"].value("phase", "") : "";
+      std::string phase = pv.contains("status") ? jvalue(pv["status"], "phase", "") : "";
       if (phase != "Bound") drop(*pvt, pv, "kubernetes.io/pv-protection");
     }
   }
@@ -336,9 +338,9 @@ void ApiServer::Impl::expire_events() {
   for (auto& kv : l->items) {
     json e = json::parse(kv.value, nullptr, false);
     if (e.is_discarded()) continue;
-    std::string ts = e.value("lastTimestamp", json()).is_string() ? e.value("lastTimestamp", "") : "";
-    if (ts.empty() && e.value("eventTime", json()).is_string()) ts = e.value("eventTime", "");
-    if (ts.empty()) ts = e["metadata"].value("creationTimestamp", "");
+    std::string ts = jvalue(e, "lastTimestamp", json()).is_string() ? jvalue(e, "lastTimestamp", "") : "";
+    if (ts.empty() && jvalue(e, "eventTime", json()).is_string()) ts = jvalue(e, "eventTime", "");
+    if (ts.empty()) ts = jvalue(e["metadata"], "creationTimestamp", "");
     std::tm tm{};
     if (ts.size() < 19 || !strptime(ts.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) continue;
     if (now - timegm(&tm) > 3600) (void)store->remove(kv.key, kv.mod_revision);
@@ -353,15 +355,13 @@ void ApiServer::Impl::background_loop() {
       bg_cv.wait_for(l, std::chrono::seconds(1), [&] { return stopping.load(); });
     }
     if (stopping.load()) break;
-    try {
-      sync_custom_resources();
-    } catch (const std::exception& e) {
-      log->warn("custom resources: {}", e.what());
-    }
-    if (opts.builtin_namespace_finalizer) finalize_namespaces();
-    release_storage_protection();
+    // Each step on its own: a malformed stored object is logged and skipped, never the end of
+    // the loop (or, through an escaping exception, of the process).
+    log::guarded(log, "custom resources", [&] { sync_custom_resources(); });
+    if (opts.builtin_namespace_finalizer) log::guarded(log, "namespace finalizer", [&] { finalize_namespaces(); });
+    log::guarded(log, "pvc/pv protection", [&] { release_storage_protection(); });
     if (std::chrono::steady_clock::now() - last_compact > std::chrono::minutes(1)) {
-      expire_events();
+      log::guarded(log, "event expiry", [&] { expire_events(); });
       last_compact = std::chrono::steady_clock::now();
       if (auto st = store->compact_keep(opts.compact_keep_revisions, std::chrono::seconds(opts.compact_min_age_seconds));
           !st) {

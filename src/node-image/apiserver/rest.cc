@@ -2,6 +2,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -15,6 +16,7 @@
 #include "node-image/apimachinery/apimachinery.h"
 #include "node-image/printers/printers.h"
 #include "node-image/schema/custom_types.h"
+#include "common/json_read.h"
 
 namespace k3dpp::apiserver {
 
@@ -132,6 +134,72 @@ std::optional<std::string> param(const http::Request& r, const std::string& name
   if (it == r.query.end()) return std::nullopt;
   return it->second;
 }
+// Go's strconv.Quote, close enough for messages: quotes and backslashes escaped.
+std::string go_quote(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// An integer query parameter (limit, timeoutSeconds, gracePeriodSeconds) as Kubernetes' parameter
+// codec reads it with strconv.ParseInt: absent → nullopt; not an integer, or outside int64 →
+// 400 with Go's message (never an exception, never silently ignored).
+std::variant<std::optional<long long>, ApiError> int_param(const http::Request& r, const std::string& name) {
+  auto v = param(r, name);
+  if (!v) return std::optional<long long>{};
+  long long out = 0;
+  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec == std::errc::result_out_of_range) {
+    return bad_request("strconv.ParseInt: parsing " + go_quote(*v) + ": value out of range");
+  }
+  if (v->empty() || ec != std::errc() || ptr != v->data() + v->size()) {
+    return bad_request("strconv.ParseInt: parsing " + go_quote(*v) + ": invalid syntax");
+  }
+  return std::optional<long long>{out};
+}
+
+// fmt's %+v of a decoded JSON patch (a Go map[string]interface{}), for Kubernetes' patch messages.
+void go_sprint(const json& v, std::string& out) {
+  if (v.is_object()) {
+    out += "map[";
+    bool first = true;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (!first) out += ' ';
+      first = false;
+      out += it.key() + ":";
+      go_sprint(it.value(), out);
+    }
+    out += ']';
+  } else if (v.is_array()) {
+    out += '[';
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) out += ' ';
+      go_sprint(v[i], out);
+    }
+    out += ']';
+  } else if (v.is_string()) {
+    out += v.get<std::string>();
+  } else if (v.is_null()) {
+    out += "<nil>";
+  } else {
+    out += v.dump();
+  }
+}
+
+// The 422 Kubernetes' patch handler answers when the patched object does not decode (a wrongly
+// typed field): NewInvalid(GroupKind{}, "", [Invalid("patch", <patch or patched object>, err)]).
+ApiError invalid_patch(const std::string& value, const std::string& decode_error) {
+  std::string cause = "Invalid value: " + go_quote(value) + ": " + decode_error;
+  json details = {{"name", ""},
+                  {"group", ""},
+                  {"kind", ""},
+                  {"causes", json::array({{{"reason", "FieldValueInvalid"}, {"message", cause}, {"field", "patch"}}})}};
+  return ApiError{422, status_object(422, "Invalid", " \"\" is invalid: patch: " + cause, std::move(details))};
+}
+
 std::string header(const http::Request& r, const std::string& name) {
   auto it = r.headers.find(name);
   return it == r.headers.end() ? std::string() : it->second;
@@ -186,7 +254,7 @@ json decode_stored(const store::KeyValue& kv) {
 
 std::string encode_stored(json obj) {
   if (obj.contains("metadata") && obj["metadata"].is_object()) obj["metadata"].erase("resourceVersion");
-  return obj.dump();
+  return to_text(obj);
 }
 
 bool wants_table(const http::Request& r) {
@@ -228,10 +296,10 @@ bool has_status_subresource(const schema::ResourceType& t) {
 
 std::string pod_qos(const json& pod) {
   bool any = false, guaranteed = true;
-  auto containers = pod["spec"].value("containers", json::array());
+  auto containers = jvalue(pod["spec"], "containers", json::array());
   for (auto& c : containers) {
-    json req = c.contains("resources") ? c["resources"].value("requests", json::object()) : json::object();
-    json lim = c.contains("resources") ? c["resources"].value("limits", json::object()) : json::object();
+    json req = c.contains("resources") ? jvalue(c["resources"], "requests", json::object()) : json::object();
+    json lim = c.contains("resources") ? jvalue(c["resources"], "limits", json::object()) : json::object();
     if (!req.empty() || !lim.empty()) any = true;
     for (const char* r : {"cpu", "memory"}) {
       if (!lim.contains(r)) guaranteed = false;
@@ -284,7 +352,7 @@ struct Selectors {
   am::FieldSelector fields;
   bool matches(const json& obj) const {
     if (!labels.empty()) {
-      json l = obj.contains("metadata") ? obj["metadata"].value("labels", json::object()) : json::object();
+      json l = obj.contains("metadata") ? jvalue(obj["metadata"], "labels", json::object()) : json::object();
       if (!labels.matches(l)) return false;
     }
     return fields.empty() || fields.matches(obj);
@@ -361,7 +429,7 @@ Result<std::string> unbase64url(std::string_view in) {
 }
 
 std::string encode_continue(int64_t revision, const std::string& start) {
-  return base64url(json{{"v", "meta.k8s.io/v1"}, {"rv", revision}, {"start", start}}.dump());
+  return base64url(to_text(json{{"v", "meta.k8s.io/v1"}, {"rv", revision}, {"start", start}}));
 }
 
 Result<ContinueToken> decode_continue(const std::string& token) {
@@ -369,7 +437,7 @@ Result<ContinueToken> decode_continue(const std::string& token) {
   if (!raw) return raw.error();
   json j = json::parse(*raw, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail("not a continue token");
-  if (j.value("v", "") != "meta.k8s.io/v1") return fail("incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+  if (jvalue(j, "v", "") != "meta.k8s.io/v1") return fail("incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
   if (!j.contains("rv") || !j["rv"].is_number_integer() || !j.contains("start") || !j["start"].is_string()) {
     return fail("missing rv or start");
   }
@@ -409,22 +477,22 @@ Reply table_reply(const schema::ResourceType& t, const std::vector<json>& objs, 
 }
 
 std::string scale_selector(const json& obj) {
-  json sel = obj.contains("spec") ? obj["spec"].value("selector", json()) : json();
+  json sel = obj.contains("spec") ? jvalue(obj["spec"], "selector", json()) : json();
   if (sel.is_null()) return "";
   auto ls = am::LabelSelector::from_json(sel);
   return ls ? ls->to_string() : "";
 }
 
 json to_scale(const json& obj) {
-  json meta = {{"name", obj["metadata"].value("name", "")},
-               {"namespace", obj["metadata"].value("namespace", "")},
-               {"uid", obj["metadata"].value("uid", "")},
-               {"resourceVersion", obj["metadata"].value("resourceVersion", "")},
-               {"creationTimestamp", obj["metadata"].value("creationTimestamp", "")}};
+  json meta = {{"name", jvalue(obj["metadata"], "name", "")},
+               {"namespace", jvalue(obj["metadata"], "namespace", "")},
+               {"uid", jvalue(obj["metadata"], "uid", "")},
+               {"resourceVersion", jvalue(obj["metadata"], "resourceVersion", "")},
+               {"creationTimestamp", jvalue(obj["metadata"], "creationTimestamp", "")}};
   json spec = json::object();
   if (obj.contains("spec") && obj["spec"].contains("replicas")) spec["replicas"] = obj["spec"]["replicas"];
   else spec["replicas"] = 1;
-  json status = {{"replicas", obj.contains("status") ? obj["status"].value("replicas", 0) : 0}};
+  json status = {{"replicas", obj.contains("status") ? jvalue(obj["status"], "replicas", 0) : 0}};
   std::string sel = scale_selector(obj);
   if (!sel.empty()) status["selector"] = sel;
   return {{"kind", "Scale"}, {"apiVersion", "autoscaling/v1"}, {"metadata", meta},
@@ -450,6 +518,12 @@ std::variant<json, ApiError> ApiServer::Impl::decode_body(const schema::Resource
     }
     obj = std::move(*d);
   } else if (ct.empty() || ct == "application/json" || ct == "*/*") {
+    if (auto deep = am::json_text_depth_error(req.body)) {
+      // What Kubernetes answers: its decoder's first pass (version/kind) fails on the depth.
+      std::string summary = req.body.size() > 30 ? req.body.substr(0, 30) + " ..." : req.body;
+      return bad_request("the object provided is unrecognized (must be of type " + t.kind +
+                         "): couldn't get version/kind; json parse error: " + *deep + " (" + summary + ")");
+    }
     obj = json::parse(req.body, nullptr, false);
     if (obj.is_discarded()) {
       return bad_request("the body of the request could not be decoded as JSON");
@@ -462,6 +536,10 @@ std::variant<json, ApiError> ApiServer::Impl::decode_body(const schema::Resource
     return unsupported_media_type(ct, false);
   }
   if (!obj.is_object()) return bad_request("the body of the request must be a JSON object");
+  if (am::json_depth_exceeds(obj)) {
+    return bad_request(t.kind + " in version \"" + t.version + "\" cannot be handled as a " + t.kind +
+                       ": exceeded max depth");
+  }
   if (auto te = schema::decode_type_error(t, obj)) return bad_request(*te);
   if (check_fields) {
     std::string mode = param(req, "fieldValidation").value_or("Warn");
@@ -511,7 +589,7 @@ Outcome ApiServer::Impl::get(const RequestInfo& ri, const http::Request& req) {
   if (!obj) return from_store_error(obj.error(), group_resource(t), ri.name);
   if (ri.subresource == "scale") return ok(to_scale(*obj));
   if (wants_table(req) && ri.subresource.empty()) {
-    return table_reply(t, {*obj}, (*obj)["metadata"].value("resourceVersion", ""), req);
+    return table_reply(t, {*obj}, jvalue((*obj)["metadata"], "resourceVersion", ""), req);
   }
   return ok(std::move(*obj));
 }
@@ -525,9 +603,9 @@ Outcome ApiServer::Impl::list(const RequestInfo& ri, const http::Request& req) {
 
   // limit/continue: pages of one consistent snapshot (the revision travels in the token).
   long long limit = 0;
-  if (auto l = param(req, "limit"); l && !l->empty()) {
-    if (!strings::parse_int(*l, limit) || limit < 0) limit = 0;
-  }
+  auto limit_param = int_param(req, "limit");
+  if (auto* e = std::get_if<ApiError>(&limit_param)) return *e;
+  if (auto l = std::get<std::optional<long long>>(limit_param); l && *l > 0) limit = *l;
   store::ListOptions lo;
   lo.limit = limit;
   if (auto c = param(req, "continue"); c && !c->empty()) {
@@ -575,7 +653,7 @@ Outcome ApiServer::Impl::list(const RequestInfo& ri, const http::Request& req) {
         }
         Reply r;
         r.raw_body = "{\"apiVersion\":" + json(t.api_version()).dump() + ",\"items\":[" + items +
-                     "],\"kind\":" + json(t.list_kind()).dump() + ",\"metadata\":" + meta.dump() + "}";
+                     "],\"kind\":" + json(t.list_kind()).dump() + ",\"metadata\":" + to_text(meta) + "}";
         return r;
       }
     }
@@ -642,7 +720,7 @@ void ApiServer::Impl::watch(const RequestInfo& ri, const http::Request& req, htt
     http::Response r;
     r.status = e.code;
     r.headers = {{"Content-Type", "application/json"}};
-    r.body = e.status.dump();
+    r.body = to_text(e.status);
     resp.send(std::move(r));
   };
   if (auto* e = std::get_if<ApiError>(&sel)) return send_error(*e);
@@ -650,10 +728,9 @@ void ApiServer::Impl::watch(const RequestInfo& ri, const http::Request& req, htt
   bool table = wants_table(req);
   bool bookmarks = param(req, "allowWatchBookmarks").value_or("") == "true";
   long long timeout = 1800;
-  if (auto ts = param(req, "timeoutSeconds")) {
-    long long v;
-    if (strings::parse_int(*ts, v) && v > 0) timeout = v;
-  }
+  auto timeout_param = int_param(req, "timeoutSeconds");
+  if (auto* e = std::get_if<ApiError>(&timeout_param)) return send_error(*e);
+  if (auto ts = std::get<std::optional<long long>>(timeout_param); ts && *ts > 0) timeout = *ts;
   std::string rv = param(req, "resourceVersion").value_or("");
   long long from = 0;
   if (!rv.empty() && !strings::parse_int(rv, from)) {
@@ -683,10 +760,10 @@ void ApiServer::Impl::watch(const RequestInfo& ri, const http::Request& req, htt
   auto emit_object = [&](const std::string& type, std::shared_ptr<const json> obj) {
     if (table && type != "ERROR" && type != "BOOKMARK") {
       obj = std::make_shared<const json>(printers::to_table(t.group, t.kind, {*obj}, std::chrono::system_clock::now(),
-                                                            (*obj)["metadata"].value("resourceVersion", "")));
+                                                            jvalue((*obj)["metadata"], "resourceVersion", "")));
     }
     if (sink) return sink->write_event(type, std::move(obj));
-    return out.write(json{{"type", type}, {"object", *obj}}.dump() + "\n");
+    return out.write(to_text(json{{"type", type}, {"object", *obj}}) + "\n");
   };
   auto emit = [&](const std::string& type, json obj) {
     return emit_object(type, std::make_shared<const json>(std::move(obj)));
@@ -804,9 +881,9 @@ void ApiServer::Impl::admit_storage(const schema::ResourceType& t, json& obj) {
   for (auto& kv : l->items) {
     json sc = json::parse(kv.value, nullptr, false);
     if (sc.is_discarded() || !sc.contains("metadata")) continue;
-    json ann = sc["metadata"].value("annotations", json::object());
-    if (ann.value("storageclass.kubernetes.io/is-default-class", "") == "true") {
-      obj["spec"]["storageClassName"] = sc["metadata"].value("name", "");
+    json ann = jvalue(sc["metadata"], "annotations", json::object());
+    if (jvalue(ann, "storageclass.kubernetes.io/is-default-class", "") == "true") {
+      obj["spec"]["storageClassName"] = jvalue(sc["metadata"], "name", "");
       return;
     }
   }
@@ -848,7 +925,7 @@ Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req)
     if (t.plural == "pods" && ri.subresource == "binding") {
       json body = json::parse(req.body, nullptr, false);
       if (body.is_discarded() || !body.is_object()) return bad_request("invalid Binding body");
-      std::string node = body.contains("target") ? body["target"].value("name", "") : "";
+      std::string node = body.contains("target") ? jvalue(body["target"], "name", "") : "";
       if (node.empty()) return bad_request("Binding target name is required");
       const std::string key = storage_key(t, ri.namespace_, ri.name);
       for (int attempt = 0; attempt < 5; ++attempt) {
@@ -860,7 +937,7 @@ Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req)
         // decided on the store's object.
         auto known = attempt == 0 && !t_dry_run ? decoded_objects.latest(key) : DecodedObjects::Latest{};
         if (known.object && known.object->is_object() && known.object->contains("spec") &&
-            (*known.object)["spec"].value("nodeName", "").empty() &&
+            jvalue((*known.object)["spec"], "nodeName", "").empty() &&
             !(known.object->contains("metadata") && (*known.object)["metadata"].contains("deletionTimestamp"))) {
           cur = *known.object;
           rev = known.revision;
@@ -871,7 +948,7 @@ Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req)
         if (cur->contains("metadata") && (*cur)["metadata"].contains("deletionTimestamp")) {
           return conflict(group_resource(t), ri.name, "pod is being deleted, cannot be assigned to a host");
         }
-        std::string have = (*cur)["spec"].value("nodeName", "");
+        std::string have = jvalue((*cur)["spec"], "nodeName", "");
         if (!have.empty()) {
           return conflict(group_resource(t), ri.name, "pod " + ri.name + " is already assigned to node \"" + have + "\"");
         }
@@ -880,8 +957,8 @@ Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req)
         json cond = {{"type", "PodScheduled"}, {"status", "True"}, {"lastProbeTime", nullptr},
                      {"lastTransitionTime", now_rfc3339()}};
         json conds = json::array();
-        for (auto& c : next["status"].value("conditions", json::array())) {
-          if (c.value("type", "") != "PodScheduled") conds.push_back(c);
+        for (auto& c : jvalue(next["status"], "conditions", json::array())) {
+          if (jvalue(c, "type", "") != "PodScheduled") conds.push_back(c);
         }
         conds.push_back(cond);
         next["status"]["conditions"] = conds;
@@ -897,7 +974,7 @@ Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req)
     if (t.plural == "pods" && ri.subresource == "eviction") {
       // Eviction without PodDisruptionBudgets: a normal delete with the eviction's DeleteOptions.
       json body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-      json options = body.is_object() ? body.value("deleteOptions", json::object()) : json::object();
+      json options = body.is_object() ? jvalue(body, "deleteOptions", json::object()) : json::object();
       auto o = delete_object(t, ri.namespace_, ri.name, options);
       if (auto* e = std::get_if<ApiError>(&o)) return *e;
       return ok({{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},
@@ -911,7 +988,7 @@ Outcome ApiServer::Impl::create(const RequestInfo& ri, const http::Request& req)
   if (auto* e = std::get_if<ApiError>(&body)) return *e;
   json obj = std::move(std::get<json>(body));
   if (t.namespaced) {
-    std::string body_ns = obj.contains("metadata") ? obj["metadata"].value("namespace", "") : "";
+    std::string body_ns = obj.contains("metadata") ? jvalue(obj["metadata"], "namespace", "") : "";
     if (!body_ns.empty() && body_ns != ri.namespace_) {
       return bad_request("the namespace of the provided object does not match the namespace sent on the request");
     }
@@ -923,8 +1000,8 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
                                        std::vector<std::string> warnings) {
   (void)warnings;
   auto gr = group_resource(t);
-  std::string kind = obj.value("kind", "");
-  std::string api_version = obj.value("apiVersion", "");
+  std::string kind = jvalue(obj, "kind", "");
+  std::string api_version = jvalue(obj, "apiVersion", "");
   if ((!kind.empty() && kind != t.kind) || (!api_version.empty() && api_version != t.api_version())) {
     return bad_request("the API version in the data (" + api_version + ") does not match the expected API version (" +
                        t.api_version() + ")");
@@ -935,10 +1012,10 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
   json& meta = obj["metadata"];
   if (t.namespaced) meta["namespace"] = ns;
   else meta.erase("namespace");
-  std::string name = meta.value("name", "");
+  std::string name = jvalue(meta, "name", "");
   bool generated = false;
   if (name.empty()) {
-    std::string gen = meta.value("generateName", "");
+    std::string gen = jvalue(meta, "generateName", "");
     if (gen.empty()) {
       return invalid(gr, t.kind, "",
                      json::array({{{"reason", "FieldValueRequired"},
@@ -1006,7 +1083,7 @@ Outcome ApiServer::Impl::create_object(const schema::ResourceType& t, const std:
   auto kv = put_new(storage_key(t, ns, name), encode_stored(obj));
   // A generated name that is taken: try other suffixes, as Kubernetes 1.32 does (RetryGenerateName).
   for (int retry = 0; generated && !kv && kv.error().kind == "AlreadyExists" && retry < 7; ++retry) {
-    name = obj["metadata"].value("generateName", "") + random_suffix(5);
+    name = jvalue(obj["metadata"], "generateName", "") + random_suffix(5);
     obj["metadata"]["name"] = name;
     kv = put_new(storage_key(t, ns, name), encode_stored(obj));
   }
@@ -1044,13 +1121,13 @@ Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std:
   auto gr = group_resource(t);
   if (!obj.is_object()) return bad_request("the body must be an object");
   if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = json::object();
-  std::string body_name = obj["metadata"].value("name", "");
+  std::string body_name = jvalue(obj["metadata"], "name", "");
   if (!body_name.empty() && body_name != name) {
     return bad_request("the name of the object (" + body_name + ") does not match the name on the URL (" + name + ")");
   }
-  std::string rv = obj["metadata"].value("resourceVersion", "");
+  std::string rv = jvalue(obj["metadata"], "resourceVersion", "");
   if (!rv.empty() && rv != std::to_string(revision)) return conflict_modified(gr, name);
-  json applied_fields = t_applying ? obj["metadata"].value("managedFields", json()) : json();
+  json applied_fields = t_applying ? jvalue(obj["metadata"], "managedFields", json()) : json();
 
   json next;
   if (subresource == "finalize" && t.plural == "namespaces") {
@@ -1082,8 +1159,8 @@ Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std:
       if (old.contains("spec")) next["spec"] = old["spec"];  // spec.finalizers: finalize subresource only
     }
     schema::apply_defaults(t, next);
-    if (tracks_generation(t) && next.value("spec", json()) != old.value("spec", json())) {
-      next["metadata"]["generation"] = old["metadata"].value("generation", 0) + 1;
+    if (tracks_generation(t) && jvalue(next, "spec", json()) != jvalue(old, "spec", json())) {
+      next["metadata"]["generation"] = jvalue(old["metadata"], "generation", 0) + 1;
     }
   }
   // An emptied finalizers list is no list (Go's omitempty), e.g. after a strategic merge patch
@@ -1109,9 +1186,9 @@ Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std:
   // Finalizers all gone on an object being deleted: the delete completes now, unless a graceful
   // deletion is still running (a pod whose kubelet has not confirmed with grace period 0 yet).
   if (next["metadata"].contains("deletionTimestamp") &&
-      next["metadata"].value("finalizers", json::array()).empty() &&
-      next["metadata"].value("deletionGracePeriodSeconds", 0LL) == 0 &&
-      !(t.plural == "namespaces" && !next["spec"].value("finalizers", json::array()).empty())) {
+      jvalue(next["metadata"], "finalizers", json::array()).empty() &&
+      jvalue(next["metadata"], "deletionGracePeriodSeconds", 0LL) == 0 &&
+      !(t.plural == "namespaces" && !jvalue(next["spec"], "finalizers", json::array()).empty())) {
     // As Kubernetes does: the update is stored (watchers see MODIFIED without the finalizers),
     // then the object is deleted (DELETED carries that last state).
     auto kv = put(key, encode_stored(next), revision);
@@ -1121,7 +1198,7 @@ Outcome ApiServer::Impl::update_object(const schema::ResourceType& t, const std:
       // Written in between: still finalizer-free and deleting → delete it anyway.
       auto again = read(t, ns, name);
       if (again && (*again)["metadata"].contains("deletionTimestamp") &&
-          (*again)["metadata"].value("finalizers", json::array()).empty()) {
+          jvalue((*again)["metadata"], "finalizers", json::array()).empty()) {
         r = drop(key, 0);
       }
     }
@@ -1156,10 +1233,10 @@ Outcome ApiServer::Impl::update(const RequestInfo& ri, const http::Request& req)
     int64_t rev = 0;
     auto cur = read(t, ri.namespace_, ri.name, &rev);
     if (!cur) return from_store_error(cur.error(), gr, ri.name);
-    std::string rv = body.contains("metadata") ? body["metadata"].value("resourceVersion", "") : "";
+    std::string rv = body.contains("metadata") ? jvalue(body["metadata"], "resourceVersion", "") : "";
     if (!rv.empty() && rv != std::to_string(rev)) return conflict_modified(gr, ri.name);
     json next = *cur;
-    next["spec"]["replicas"] = body.contains("spec") ? body["spec"].value("replicas", 0) : 0;
+    next["spec"]["replicas"] = body.contains("spec") ? jvalue(body["spec"], "replicas", 0) : 0;
     auto o = update_object(t, ri.namespace_, ri.name, "", next, *cur, rev);
     if (auto* r = std::get_if<Reply>(&o)) r->body = to_scale(r->body);
     return o;
@@ -1197,6 +1274,7 @@ Outcome ApiServer::Impl::patch(const RequestInfo& ri, const http::Request& req) 
   if (!ri.subresource.empty() && ri.subresource != "status" && ri.subresource != "scale") {
     return method_not_allowed();
   }
+  if (auto deep = am::json_text_depth_error(req.body)) return bad_request(*deep);
   json p = json::parse(req.body, nullptr, false);
   if (p.is_discarded()) return bad_request("error decoding patch: invalid JSON");
   std::string mode = param(req, "fieldValidation").value_or("Warn");
@@ -1219,13 +1297,21 @@ Outcome ApiServer::Impl::patch(const RequestInfo& ri, const http::Request& req) 
     std::vector<std::string> warnings;
     if (ri.subresource == "scale") {
       json obj = *cur;
-      obj["spec"]["replicas"] = next.contains("spec") ? next["spec"].value("replicas", 0) : 0;
+      obj["spec"]["replicas"] = next.contains("spec") ? jvalue(next["spec"], "replicas", 0) : 0;
       auto o = update_object(t, ri.namespace_, ri.name, "", obj, *cur, rev);
       if (auto* e = std::get_if<ApiError>(&o); e && e->code == 409 && !p.contains("metadata")) continue;
       if (auto* r = std::get_if<Reply>(&o)) r->body = to_scale(r->body);
       return o;
     }
-    if (auto te = schema::decode_type_error(t, next)) return bad_request(*te);
+    if (auto te = schema::decode_type_error(t, next)) {
+      // Kubernetes: 422 Invalid on the field "patch", the value being the patch (strategic) or
+      // the patched object (merge, json), the detail the decoder's error.
+      std::string err = te->substr(std::min(te->size(), te->find("json: ")));
+      std::string value;
+      if (ct == "application/strategic-merge-patch+json") go_sprint(p, value);
+      else value = to_text(next);
+      return invalid_patch(value, err);
+    }
     auto unknown = schema::unknown_fields(t, next);
     if (!unknown.empty()) {
       if (mode == "Strict") return bad_request(schema::strict_decoding_message(t, unknown));
@@ -1233,11 +1319,11 @@ Outcome ApiServer::Impl::patch(const RequestInfo& ri, const http::Request& req) 
     }
     schema::drop_unknown_fields(t, next);
     // A resourceVersion in the patch is a precondition; otherwise retry on a racing write.
-    bool precondition = next.contains("metadata") && next["metadata"].value("resourceVersion", "") != std::to_string(rev);
+    bool precondition = next.contains("metadata") && jvalue(next["metadata"], "resourceVersion", "") != std::to_string(rev);
     if (!precondition && next.contains("metadata")) next["metadata"]["resourceVersion"] = std::to_string(rev);
     auto o = update_object(t, ri.namespace_, ri.name, ri.subresource, std::move(next), *cur, rev, warnings);
     if (auto* e = std::get_if<ApiError>(&o); e && e->code == 409 && !precondition &&
-                                             e->status.value("reason", "") == "Conflict") {
+                                             jvalue(e->status, "reason", "") == "Conflict") {
       continue;
     }
     return o;
@@ -1258,15 +1344,15 @@ Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std:
     json& meta = (*cur)["metadata"];
     if (options.contains("preconditions") && options["preconditions"].is_object()) {
       const json& pre = options["preconditions"];
-      if (pre.contains("uid") && pre["uid"].is_string() && pre["uid"] != meta.value("uid", "")) {
+      if (pre.contains("uid") && pre["uid"].is_string() && pre["uid"] != jvalue(meta, "uid", "")) {
         return conflict(gr, name, "Precondition failed: UID in precondition: " + pre["uid"].get<std::string>() +
-                                      ", UID in object meta: " + meta.value("uid", ""));
+                                      ", UID in object meta: " + jvalue(meta, "uid", ""));
       }
       if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string() &&
-          pre["resourceVersion"] != meta.value("resourceVersion", "")) {
+          pre["resourceVersion"] != jvalue(meta, "resourceVersion", "")) {
         return conflict(gr, name, "Precondition failed: ResourceVersion in precondition: " +
                                       pre["resourceVersion"].get<std::string>() +
-                                      ", ResourceVersion in meta: " + meta.value("resourceVersion", ""));
+                                      ", ResourceVersion in meta: " + jvalue(meta, "resourceVersion", ""));
       }
     }
     bool is_ns = t.plural == "namespaces" && t.group.empty();
@@ -1294,10 +1380,10 @@ Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std:
       if (policy == "Foreground") gc_finalizer = "foregroundDeletion";
     }
     bool has_gc_finalizer = false;
-    for (const auto& f : meta.value("finalizers", json::array())) {
+    for (const auto& f : jvalue(meta, "finalizers", json::array())) {
       if (f == gc_finalizer) has_gc_finalizer = true;
     }
-    bool finalizers = !meta.value("finalizers", json::array()).empty() || !gc_finalizer.empty();
+    bool finalizers = !jvalue(meta, "finalizers", json::array()).empty() || !gc_finalizer.empty();
     bool pod_graceful = false;
     long long grace = -1;
     if (options.contains("gracePeriodSeconds") && options["gracePeriodSeconds"].is_number_integer()) {
@@ -1305,9 +1391,9 @@ Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std:
     }
     if (t.plural == "pods" && t.group.empty()) {
       // Graceful deletion only matters for a pod a kubelet runs: bound and not finished.
-      std::string phase = (*cur)["status"].value("phase", "");
-      if (grace < 0) grace = (*cur)["spec"].value("terminationGracePeriodSeconds", 30LL);
-      std::string node = (*cur)["spec"].value("nodeName", "");
+      std::string phase = jvalue((*cur)["status"], "phase", "");
+      if (grace < 0) grace = jvalue((*cur)["spec"], "terminationGracePeriodSeconds", 30LL);
+      std::string node = jvalue((*cur)["spec"], "nodeName", "");
       pod_graceful = grace > 0 && !node.empty() && phase != "Succeeded" && phase != "Failed";
       if (pod_graceful) {
         // No Node object: no kubelet will ever finish the deletion (the pod GC would delete it).
@@ -1321,7 +1407,7 @@ Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std:
       if (add_gc_finalizer) {
         // One propagation finalizer at a time: a later delete may switch Orphan ↔ Foreground.
         json fs = json::array();
-        for (const auto& f : meta.value("finalizers", json::array())) {
+        for (const auto& f : jvalue(meta, "finalizers", json::array())) {
           if (f != "orphan" && f != "foregroundDeletion") fs.push_back(f);
         }
         fs.push_back(gc_finalizer);
@@ -1342,7 +1428,7 @@ Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std:
         next["metadata"]["deletionGracePeriodSeconds"] = pod_graceful ? grace : 0;
         if (is_ns) next["status"]["phase"] = "Terminating";
       } else if (t.plural == "pods" && t.group.empty() && grace >= 0 &&
-                 grace < next["metadata"].value("deletionGracePeriodSeconds", 0LL)) {
+                 grace < jvalue(next["metadata"], "deletionGracePeriodSeconds", 0LL)) {
         // A shorter grace period (the kubelet's final grace-0 delete while finalizers remain).
         next["metadata"]["deletionGracePeriodSeconds"] = grace;
       } else if (!add_gc_finalizer) {
@@ -1364,7 +1450,7 @@ Outcome ApiServer::Impl::delete_object(const schema::ResourceType& t, const std:
       json gone = *cur;
       return ok(gone);
     }
-    return ok(status_success(gr, name, meta.value("uid", "")));
+    return ok(status_success(gr, name, jvalue(meta, "uid", "")));
   }
   return conflict_modified(gr, name);
 }
@@ -1376,10 +1462,9 @@ Outcome ApiServer::Impl::remove(const RequestInfo& ri, const http::Request& req)
     options = json::parse(req.body, nullptr, false);
     if (options.is_discarded() || !options.is_object()) return bad_request("invalid DeleteOptions body");
   }
-  if (auto g = param(req, "gracePeriodSeconds")) {
-    long long v;
-    if (strings::parse_int(*g, v)) options["gracePeriodSeconds"] = v;
-  }
+  auto grace_param = int_param(req, "gracePeriodSeconds");
+  if (auto* e = std::get_if<ApiError>(&grace_param)) return *e;
+  if (auto g = std::get<std::optional<long long>>(grace_param)) options["gracePeriodSeconds"] = *g;
   if (auto p = param(req, "propagationPolicy")) options["propagationPolicy"] = *p;
   if (auto u = param(req, "preconditions.uid")) options["preconditions"]["uid"] = *u;
   if (auto v = param(req, "preconditions.resourceVersion")) options["preconditions"]["resourceVersion"] = *v;
@@ -1399,16 +1484,15 @@ Outcome ApiServer::Impl::remove_collection(const RequestInfo& ri, const http::Re
     if (options.is_discarded() || !options.is_object()) options = json::object();
   }
   if (auto p = param(req, "propagationPolicy")) options["propagationPolicy"] = *p;
-  if (auto g = param(req, "gracePeriodSeconds")) {
-    long long v;
-    if (strings::parse_int(*g, v)) options["gracePeriodSeconds"] = v;
-  }
+  auto grace_param = int_param(req, "gracePeriodSeconds");
+  if (auto* e = std::get_if<ApiError>(&grace_param)) return *e;
+  if (auto g = std::get<std::optional<long long>>(grace_param)) options["gracePeriodSeconds"] = *g;
   json items = json::array();
   for (auto& kv : res->items) {
     json o = decode_stored(kv);
     if (!s.matches(o)) continue;
-    auto r = delete_object(t, o["metadata"].value("namespace", ""), o["metadata"].value("name", ""), options);
-    if (auto* rep = std::get_if<Reply>(&r); rep && rep->body.value("kind", "") == t.kind) items.push_back(rep->body);
+    auto r = delete_object(t, jvalue(o["metadata"], "namespace", ""), jvalue(o["metadata"], "name", ""), options);
+    if (auto* rep = std::get_if<Reply>(&r); rep && jvalue(rep->body, "kind", "") == t.kind) items.push_back(rep->body);
     else items.push_back(o);
   }
   return ok(list_of(t, std::move(items), store->current_revision()));

@@ -1,4 +1,5 @@
 #include "apiserver/status.h"
+#include "common/json_read.h"
 
 namespace k3dpp::apiserver {
 
@@ -108,12 +109,12 @@ ApiError invalid(const GroupResource& gr, std::string_view kind, std::string_vie
   std::string qualified = std::string(kind) + (gr.group.empty() ? "" : "." + gr.group);
   std::string msg = qualified + " " + quoted(name) + " is invalid";
   if (causes.size() == 1) {
-    msg += ": " + causes[0].value("field", "") + ": " + causes[0].value("message", "");
+    msg += ": " + jvalue(causes[0], "field", "") + ": " + jvalue(causes[0], "message", "");
   } else if (causes.size() > 1) {
     msg += ": [";
     for (size_t i = 0; i < causes.size(); ++i) {
       if (i) msg += ", ";
-      msg += causes[i].value("field", "") + ": " + causes[i].value("message", "");
+      msg += jvalue(causes[i], "field", "") + ": " + jvalue(causes[i], "message", "");
     }
     msg += "]";
   }

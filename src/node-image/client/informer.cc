@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 
+#include "client/json_fields.h"
 #include "common/log.h"
 
 namespace k3dpp::client {
@@ -11,9 +12,24 @@ std::string object_key(const std::string& ns, const std::string& name) {
 }
 
 std::string object_key(const json& obj) {
-  const json& m = obj.contains("metadata") ? obj["metadata"] : json::object();
-  return object_key(m.value("namespace", ""), m.value("name", ""));
+  static const json kNone = json::object();
+  const json& m = obj.is_object() && obj.contains("metadata") ? obj["metadata"] : kNone;
+  return object_key(str_field(m, "namespace"), str_field(m, "name"));
 }
+
+namespace {
+// Runs one handler; an exception (a wrongly typed field in an odd object) is logged and skipped:
+// it must neither end the informer's thread (std::terminate) nor keep the other handlers from
+// seeing the event.
+template <typename F>
+void guarded(const char* what, const std::string& plural, const std::string& key, F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    log::get("client")->warn("{} handler for {} {}: {} (event skipped)", what, plural, key, e.what());
+  }
+}
+}  // namespace
 
 Informer::Informer(ApiClient& client, Resource resource, std::string ns, ListOptions opts)
     : client_(client), resource_(std::move(resource)), ns_(std::move(ns)), opts_(std::move(opts)) {}
@@ -90,12 +106,12 @@ void Informer::upsert(ObjectPtr ptr) {
       cache_.emplace(key, ptr);
     }
   }
-  for (auto& h : change_handlers_) h(old, ptr);
+  for (auto& h : change_handlers_) guarded("change", resource_.plural, key, [&] { h(old, ptr); });
   for (auto& h : handlers_) {
     if (old) {
-      if (h.on_update) h.on_update(*old, *ptr);
+      if (h.on_update) guarded("update", resource_.plural, key, [&] { h.on_update(*old, *ptr); });
     } else if (h.on_add) {
-      h.on_add(*ptr);
+      guarded("add", resource_.plural, key, [&] { h.on_add(*ptr); });
     }
   }
 }
@@ -113,10 +129,10 @@ void Informer::erase(const json& obj, const ObjectPtr& shared) {
   }
   if (!change_handlers_.empty()) {
     ObjectPtr gone = old ? old : shared ? shared : std::make_shared<const json>(obj);  // not cached: the event's
-    for (auto& h : change_handlers_) h(gone, nullptr);
+    for (auto& h : change_handlers_) guarded("change", resource_.plural, key, [&] { h(gone, nullptr); });
   }
   for (auto& h : handlers_) {
-    if (h.on_delete) h.on_delete(old ? *old : obj);
+    if (h.on_delete) guarded("delete", resource_.plural, key, [&] { h.on_delete(old ? *old : obj); });
   }
 }
 
@@ -131,7 +147,10 @@ bool Informer::relist(std::string& rv) {
     std::string key = object_key(item);
     seen[key] = true;
     ObjectPtr cur = get(key);
-    if (cur && (*cur)["metadata"].value("resourceVersion", "") == item["metadata"].value("resourceVersion", "")) {
+    auto rv_of = [](const json& o) {
+      return o.is_object() && o.contains("metadata") ? str_field(o["metadata"], "resourceVersion") : std::string();
+    };
+    if (cur && rv_of(*cur) == rv_of(item)) {
       continue;
     }
     upsert(std::move(item));
@@ -174,8 +193,8 @@ void Informer::run(std::stop_token stop) {
         resource_, ns_, opts_, rv,
         [&](const WatchEvent& e) {
           const json& o = e.obj();
-          if (o.contains("metadata")) {
-            std::string erv = o["metadata"].value("resourceVersion", "");
+          if (o.is_object() && o.contains("metadata")) {
+            std::string erv = str_field(o["metadata"], "resourceVersion");
             if (!erv.empty()) rv = erv;
           }
           if (e.type == "ADDED" || e.type == "MODIFIED") {

@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "client/api_client.h"
+#include "common/json_read.h"
 
 namespace k3dpp::client {
 
@@ -53,7 +54,7 @@ std::string selector_query(const ListOptions& opts) {
 }
 
 std::string kind_of_list(const json& list) {
-  std::string k = list.value("kind", "");
+  std::string k = jvalue(list, "kind", "");
   if (k.size() > 4 && k.compare(k.size() - 4, 4, "List") == 0) return k.substr(0, k.size() - 4);
   return k;
 }
@@ -89,8 +90,8 @@ Error error_from_response(int status, const std::string& body) {
   json j = json::parse(body, nullptr, false);
   std::string reason, message;
   if (j.is_object()) {
-    reason = j.value("reason", "");
-    message = j.value("message", "");
+    reason = jvalue(j, "reason", "");
+    message = jvalue(j, "message", "");
   }
   if (reason.empty()) reason = reason_for_code(status);
   if (reason == "Gone") reason = "Expired";
@@ -109,9 +110,9 @@ Result<ListResult> RestClient::list(const Resource& r, const std::string& ns, co
   auto j = to_result(request("GET", target, "", ""));
   if (!j) return unexpected(j.error());
   ListResult out;
-  out.resource_version = (*j)["metadata"].value("resourceVersion", "");
+  out.resource_version = jvalue((*j)["metadata"], "resourceVersion", "");
   std::string kind = kind_of_list(*j);
-  std::string api_version = j->value("apiVersion", r.group_version);
+  std::string api_version = jvalue(*j, "apiVersion", r.group_version);
   if (j->contains("items") && (*j)["items"].is_array()) {
     for (auto& it : (*j)["items"]) {
       if (!it.contains("kind")) it["kind"] = kind;
@@ -134,7 +135,7 @@ Status RestClient::watch(const Resource& r, const std::string& ns, const ListOpt
   auto handle = [&](WatchEvent& e) {
     if (e.type == "ERROR") {
       const json& o = e.obj();
-      int code = o.is_object() ? o.value("code", 500) : 500;
+      int code = o.is_object() ? jvalue(o, "code", 500) : 500;
       stream_error = error_from_response(code, o.dump());
       return false;
     }
@@ -154,7 +155,7 @@ Status RestClient::watch(const Resource& r, const std::string& ns, const ListOpt
       json ev = json::parse(line, nullptr, false);
       if (ev.is_discarded() || !ev.is_object()) continue;
       WatchEvent e;
-      e.type = ev.value("type", "");
+      e.type = jvalue(ev, "type", "");
       if (auto o = ev.find("object"); o != ev.end()) {
         e.object = std::move(*o);
       } else {
@@ -188,12 +189,12 @@ Result<json> RestClient::create(const Resource& r, const std::string& ns, const 
 }
 
 Result<json> RestClient::update(const Resource& r, const std::string& ns, const json& object) {
-  std::string name = object["metadata"].value("name", "");
+  std::string name = jvalue(object["metadata"], "name", "");
   return to_result(request("PUT", resource_path(r, ns, name), "application/json", object.dump()));
 }
 
 Result<json> RestClient::update_status(const Resource& r, const std::string& ns, const json& object) {
-  std::string name = object["metadata"].value("name", "");
+  std::string name = jvalue(object["metadata"], "name", "");
   return to_result(request("PUT", resource_path(r, ns, name, "status"), "application/json", object.dump()));
 }
 

@@ -14,6 +14,7 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "pki/server_pki.h"
+#include "common/json_read.h"
 
 namespace k3dpp::nodecmd {
 
@@ -195,9 +196,9 @@ Result<EtcdMemberNode> start_etcd_member(const HaOptions& o, const pki::CertKey&
                                                        json{{"name", o.node_name}, {"peerURL", po.peer_url}});
                               });
     if (!added) return unexpected(added.error().wrap("joining the etcd cluster"));
-    po.initial_cluster = added->value("initialCluster", "");
+    po.initial_cluster = jvalue(*added, "initialCluster", "");
     po.initial_cluster_state = "existing";
-    member_id = added->value("memberID", "");
+    member_id = jvalue(*added, "memberID", "");
     logger()->info("etcd: joining the existing cluster {} as a learner", po.initial_cluster);
   }
   out.process = std::make_unique<store::EtcdProcess>(po);
@@ -253,7 +254,7 @@ void HaEndpoints::handle(const http::Request& req, http::Responder& r) const {
   }
   auto body = json::parse(req.body, nullptr, false);
   if (req.path == kEtcdPromotePath) {
-    std::string id = body.is_object() ? body.value("memberID", "") : "";
+    std::string id = body.is_object() ? jvalue(body, "memberID", "") : "";
     uint64_t member = id.empty() ? 0 : std::strtoull(id.c_str(), nullptr, 10);
     if (member == 0) {
       r.send(http::status_response(400, "BadRequest", "memberID is required"));
@@ -270,8 +271,8 @@ void HaEndpoints::handle(const http::Request& req, http::Responder& r) const {
     r.send(std::move(res));
     return;
   }
-  std::string name = body.is_object() ? body.value("name", "") : "";
-  std::string peer = body.is_object() ? body.value("peerURL", "") : "";
+  std::string name = body.is_object() ? jvalue(body, "name", "") : "";
+  std::string peer = body.is_object() ? jvalue(body, "peerURL", "") : "";
   if (name.empty() || peer.rfind("https://", 0) != 0) {
     r.send(http::status_response(400, "BadRequest", "name and an https peerURL are required"));
     return;

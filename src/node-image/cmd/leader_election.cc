@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "common/log.h"
+#include "common/json_read.h"
 
 namespace k3dpp::nodecmd {
 
@@ -104,28 +105,28 @@ bool LeaderElector::try_acquire_or_renew() {
           {"leaseTransitions", 0}}}};
     auto made = api_.create(client::res::kLeases, opts_.ns, lease);
     if (made) {
-      observed_rv_ = (*made)["metadata"].value("resourceVersion", "");
+      observed_rv_ = jvalue((*made)["metadata"], "resourceVersion", "");
       observed_at_ = Clock::now();
     }
     return static_cast<bool>(made);
   }
   client::json lease = *got;
-  std::string rv = lease["metadata"].value("resourceVersion", "");
+  std::string rv = jvalue(lease["metadata"], "resourceVersion", "");
   if (rv != observed_rv_) {
     observed_rv_ = rv;
     observed_at_ = Clock::now();
   }
   client::json& spec = lease["spec"];
   if (!spec.is_object()) spec = client::json::object();
-  std::string holder = spec.value("holderIdentity", "");
+  std::string holder = jvalue(spec, "holderIdentity", "");
   bool mine = holder == opts_.identity;
-  long long duration = spec.value("leaseDurationSeconds", static_cast<long long>(opts_.lease_duration.count()));
+  long long duration = jvalue(spec, "leaseDurationSeconds", static_cast<long long>(opts_.lease_duration.count()));
   bool expired = holder.empty() || Clock::now() - observed_at_ > std::chrono::seconds(duration);
   if (!mine && !expired) return false;
   if (!mine) {
     spec["holderIdentity"] = opts_.identity;
     spec["acquireTime"] = now;
-    spec["leaseTransitions"] = spec.value("leaseTransitions", 0LL) + 1;
+    spec["leaseTransitions"] = jvalue(spec, "leaseTransitions", 0LL) + 1;
     logger()->info("{}: taking over from '{}'", opts_.name, holder);
   }
   spec["renewTime"] = now;
@@ -135,7 +136,7 @@ bool LeaderElector::try_acquire_or_renew() {
     logger()->debug("{}: {} the Lease: {}", opts_.name, mine ? "renewing" : "acquiring", updated.error().message);
     return false;
   }
-  observed_rv_ = (*updated)["metadata"].value("resourceVersion", "");
+  observed_rv_ = jvalue((*updated)["metadata"], "resourceVersion", "");
   observed_at_ = Clock::now();
   return true;
 }
@@ -144,7 +145,7 @@ void LeaderElector::release() {
   auto got = api_.get(client::res::kLeases, opts_.ns, opts_.name);
   if (!got) return;
   client::json lease = *got;
-  if (lease["spec"].value("holderIdentity", "") != opts_.identity) return;
+  if (jvalue(lease["spec"], "holderIdentity", "") != opts_.identity) return;
   lease["spec"]["holderIdentity"] = "";
   lease["spec"]["leaseDurationSeconds"] = 1;
   lease["spec"]["renewTime"] = micro_time_now();

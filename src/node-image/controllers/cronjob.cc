@@ -5,6 +5,7 @@
 #include <map>
 
 #include "cron/cron.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -24,8 +25,8 @@ std::string finished_condition(const json& job) {
   auto it = st.find("conditions");
   if (it == st.end() || !it->is_array()) return {};
   for (const auto& c : *it) {
-    std::string t = c.value("type", "");
-    if ((t == "Complete" || t == "Failed") && c.value("status", "") == "True") return t;
+    std::string t = jvalue(c, "type", "");
+    if ((t == "Complete" || t == "Failed") && jvalue(c, "status", "") == "True") return t;
   }
   return {};
 }
@@ -44,7 +45,7 @@ MostRecent most_recent_schedule_time(const json& cj, TimePoint now, const cron::
   MostRecent r;
   r.earliest = parse_rfc3339(meta_str(cj, "creationTimestamp")).value_or(now);
   const json& st = obj(cj, "status");
-  if (auto l = parse_rfc3339(st.value("lastScheduleTime", ""))) r.earliest = *l;
+  if (auto l = parse_rfc3339(jvalue(st, "lastScheduleTime", ""))) r.earliest = *l;
   const json& spec = obj(cj, "spec");
   if (with_deadline && spec.contains("startingDeadlineSeconds") && spec["startingDeadlineSeconds"].is_number_integer()) {
     auto deadline = now - std::chrono::seconds(spec["startingDeadlineSeconds"].get<long long>());
@@ -88,7 +89,7 @@ bool in_active(const json& status, const std::string& uid) {
   auto it = status.find("active");
   if (it == status.end() || !it->is_array()) return false;
   for (const auto& r : *it) {
-    if (r.value("uid", "") == uid) return true;
+    if (jvalue(r, "uid", "") == uid) return true;
   }
   return false;
 }
@@ -97,7 +98,7 @@ void drop_active(json& status, const std::string& uid) {
   if (!status.contains("active") || !status["active"].is_array()) return;
   json keep = json::array();
   for (const auto& r : status["active"]) {
-    if (r.value("uid", "") != uid) keep.push_back(r);
+    if (jvalue(r, "uid", "") != uid) keep.push_back(r);
   }
   if (keep.empty()) {
     status.erase("active");
@@ -119,8 +120,8 @@ void cleanup_history(const json& cj, const std::vector<const json*>& jobs, CronJ
     }
     if (static_cast<long long>(done.size()) <= limit) continue;
     std::stable_sort(done.begin(), done.end(), [](const json* a, const json* b) {
-      auto sa = parse_rfc3339(obj(*a, "status").value("startTime", ""));
-      auto sb = parse_rfc3339(obj(*b, "status").value("startTime", ""));
+      auto sa = parse_rfc3339(jvalue(obj(*a, "status"), "startTime", ""));
+      auto sb = parse_rfc3339(jvalue(obj(*b, "status"), "startTime", ""));
       if (!sa && sb) return false;
       if (sa && !sb) return true;
       if (sa == sb) return meta_str(*a, "name") < meta_str(*b, "name");
@@ -151,7 +152,7 @@ std::string cronjob_job_name(const std::string& cronjob, TimePoint scheduled) {
 
 std::optional<json> job_from_cronjob(const json& cj, TimePoint scheduled) {
   const json& spec = obj(cj, "spec");
-  auto zone = cron::load_zone(spec.value("timeZone", ""));
+  auto zone = cron::load_zone(jvalue(spec, "timeZone", ""));
   if (!zone) return std::nullopt;
   const json& jt = obj(spec, "jobTemplate");
   const json& jmeta = obj(jt, "metadata");
@@ -202,26 +203,26 @@ CronJobPlan plan_cronjob(const json& cj, const std::vector<const json*>& jobs, T
                              "Saw completed job: " + meta_str(*j, "name") + ", condition: " + fin});
     }
     if (fin == "Complete") {
-      auto ct = parse_rfc3339(obj(*j, "status").value("completionTime", ""));
-      auto last = parse_rfc3339(status.value("lastSuccessfulTime", ""));
+      auto ct = parse_rfc3339(jvalue(obj(*j, "status"), "completionTime", ""));
+      auto last = parse_rfc3339(jvalue(status, "lastSuccessfulTime", ""));
       if (ct && (!last || *ct > *last)) status["lastSuccessfulTime"] = rfc3339(*ct);
     }
   }
   if (status.contains("active") && status["active"].is_array()) {
     json copy = status["active"];
     for (const auto& r : copy) {
-      if (!by_uid.count(r.value("uid", ""))) {
-        plan.events.push_back({"Normal", "MissingJob", "Active job went missing: " + r.value("name", "")});
-        drop_active(status, r.value("uid", ""));
+      if (!by_uid.count(jvalue(r, "uid", ""))) {
+        plan.events.push_back({"Normal", "MissingJob", "Active job went missing: " + jvalue(r, "name", "")});
+        drop_active(status, jvalue(r, "uid", ""));
       }
     }
   }
   plan.status = status;
   cleanup_history(cj, jobs, plan);
-  if (is_deleting(cj) || spec.value("suspend", false) == true) return plan;
+  if (is_deleting(cj) || jvalue(spec, "suspend", false) == true) return plan;
 
   // 2. The schedule, in its time zone.
-  std::string schedule = spec.value("schedule", "");
+  std::string schedule = jvalue(spec, "schedule", "");
   cron::Zone zone;
   if (spec.contains("timeZone") && spec["timeZone"].is_string()) {
     std::string tz = spec["timeZone"].get<std::string>();
@@ -267,12 +268,12 @@ CronJobPlan plan_cronjob(const json& cj, const std::vector<const json*>& jobs, T
     return plan;
   }
   const std::string job_name = cronjob_job_name(name, scheduled);
-  bool processed = parse_rfc3339(plan.status.value("lastScheduleTime", "")) == scheduled;
+  bool processed = parse_rfc3339(jvalue(plan.status, "lastScheduleTime", "")) == scheduled;
   if (plan.status.contains("active") && plan.status["active"].is_array()) {
-    for (const auto& r : plan.status["active"]) processed |= r.value("name", "") == job_name;
+    for (const auto& r : plan.status["active"]) processed |= jvalue(r, "name", "") == job_name;
   }
   if (processed) return plan;
-  std::string policy = spec.value("concurrencyPolicy", "Allow");
+  std::string policy = jvalue(spec, "concurrencyPolicy", "Allow");
   bool has_active = plan.status.contains("active") && !plan.status["active"].empty();
   if (policy == "Forbid" && has_active) {
     plan.events.push_back({"Normal", "JobAlreadyActive",
@@ -281,14 +282,14 @@ CronJobPlan plan_cronjob(const json& cj, const std::vector<const json*>& jobs, T
   }
   if (policy == "Replace" && has_active) {
     for (const auto& r : json(plan.status["active"])) {
-      plan.delete_jobs.push_back({r.value("name", ""), r.value("uid", "")});
-      drop_active(plan.status, r.value("uid", ""));
+      plan.delete_jobs.push_back({jvalue(r, "name", ""), jvalue(r, "uid", "")});
+      drop_active(plan.status, jvalue(r, "uid", ""));
     }
   }
   plan.create_job = job_from_cronjob(cj, scheduled);
   plan.scheduled_time = scheduled;
   if (!plan.create_job) {
-    plan.events.push_back({"Warning", "UnknownTimeZone", "invalid timeZone: \"" + spec.value("timeZone", "") + "\""});
+    plan.events.push_back({"Warning", "UnknownTimeZone", "invalid timeZone: \"" + jvalue(spec, "timeZone", "") + "\""});
   }
   return plan;
 }

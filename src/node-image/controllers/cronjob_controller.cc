@@ -3,6 +3,7 @@
 // CronJob is synced again at its next schedule time.
 #include "controllers/cronjob.h"
 #include "controllers/internal.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -19,7 +20,7 @@ class CronJobController : public Controller {
   void setup() override {
     cronjobs_.add_handlers({[this](const json& o) { enqueue(client::object_key(o)); },
                             [this](const json& old, const json& o) {
-                              if (old.value("spec", json()) != o.value("spec", json()) ||
+                              if (jvalue(old, "spec", json()) != jvalue(o, "spec", json()) ||
                                   is_deleting(o) != is_deleting(old)) {
                                 enqueue(client::object_key(o));
                               }
@@ -27,8 +28,8 @@ class CronJobController : public Controller {
                             nullptr});
     auto job_h = [this](const json& j) {
       const json* ref = controller_ref(j);
-      if (ref != nullptr && ref->value("kind", "") == "CronJob") {
-        enqueue_soon(client::object_key(meta_str(j, "namespace"), ref->value("name", "")));
+      if (ref != nullptr && jvalue(*ref, "kind", "") == "CronJob") {
+        enqueue_soon(client::object_key(meta_str(j, "namespace"), jvalue(*ref, "name", "")));
       }
     };
     jobs_.add_handlers({job_h, [job_h](const json&, const json& j) { job_h(j); }, job_h});
@@ -42,7 +43,7 @@ class CronJobController : public Controller {
     const std::string uid = meta_str(*cj, "uid");
     auto owned = jobs_.list(ns, [&](const json& j) {
       const json* ref = controller_ref(j);
-      return ref != nullptr && ref->value("uid", "") == uid;
+      return ref != nullptr && jvalue(*ref, "uid", "") == uid;
     });
     std::vector<const json*> jobs;
     for (const auto& j : owned) jobs.push_back(j.get());
@@ -71,7 +72,7 @@ class CronJobController : public Controller {
         // Created before (the status write was lost): record it if it is ours.
         auto existing = ctx_.client.get(kJobs, ns, meta_str(*plan.create_job, "name"));
         const json* ref = existing ? controller_ref(*existing) : nullptr;
-        if (ref != nullptr && ref->value("uid", "") == uid) add_active(plan.status, *existing, *plan.scheduled_time);
+        if (ref != nullptr && jvalue(*ref, "uid", "") == uid) add_active(plan.status, *existing, *plan.scheduled_time);
       } else if (r.error().message.find("because it is being terminated") == std::string::npos) {
         events_.record(*cj, "Warning", "FailedCreate", "Error creating job: " + r.error().message);
         again = std::chrono::milliseconds(5000);

@@ -5,6 +5,7 @@
 
 #include "apimachinery/selectors.h"
 #include "common/strings.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -30,7 +31,7 @@ long long revision_of(const json& rs) {
   return strings::parse_int(a[kRevisionAnnotation].get<std::string>(), v) ? v : 0;
 }
 
-long long spec_replicas(const json& rs) { return rs["spec"].value("replicas", 0LL); }
+long long spec_replicas(const json& rs) { return jvalue(rs["spec"], "replicas", 0LL); }
 
 long long status_field(const json& rs, const char* f) {
   return rs.contains("status") && rs["status"].is_object() ? rs["status"].value(f, 0LL) : 0LL;
@@ -45,7 +46,7 @@ bool skip_annotation(const std::string& k) {
 const json* find_condition(const json& status, const std::string& type) {
   if (!status.contains("conditions") || !status["conditions"].is_array()) return nullptr;
   for (const auto& c : status["conditions"]) {
-    if (c.value("type", "") == type) return &c;
+    if (jvalue(c, "type", "") == type) return &c;
   }
   return nullptr;
 }
@@ -56,10 +57,10 @@ void set_condition(json& status, const std::string& type, const std::string& st,
                    const std::string& message, const std::string& now, bool touch) {
   if (!status.contains("conditions") || !status["conditions"].is_array()) status["conditions"] = json::array();
   for (auto& c : status["conditions"]) {
-    if (c.value("type", "") != type) continue;
-    bool same = c.value("status", "") == st && c.value("reason", "") == reason && c.value("message", "") == message;
+    if (jvalue(c, "type", "") != type) continue;
+    bool same = jvalue(c, "status", "") == st && jvalue(c, "reason", "") == reason && jvalue(c, "message", "") == message;
     if (same && !touch) return;
-    if (c.value("status", "") != st) c["lastTransitionTime"] = now;
+    if (jvalue(c, "status", "") != st) c["lastTransitionTime"] = now;
     c["status"] = st;
     c["reason"] = reason;
     c["message"] = message;
@@ -94,7 +95,7 @@ std::string pod_template_hash(const json& pod_template, long long collision_coun
 bool templates_equal(const json& a, const json& b) { return strip_hash(a) == strip_hash(b); }
 
 std::pair<long long, long long> resolve_surge_unavailable(const json& d) {
-  long long replicas = d["spec"].value("replicas", 1LL);
+  long long replicas = jvalue(d["spec"], "replicas", 1LL);
   json ru = json::object();
   if (d["spec"].contains("strategy") && d["spec"]["strategy"].contains("rollingUpdate")) {
     ru = d["spec"]["strategy"]["rollingUpdate"];
@@ -108,12 +109,12 @@ std::pair<long long, long long> resolve_surge_unavailable(const json& d) {
 
 DeploymentPlan plan_deployment(const json& d, const std::vector<json>& replica_sets,
                                const std::vector<const json*>& pods, TimePoint now) {
-  long long min_ready = d["spec"].value("minReadySeconds", 0LL);
+  long long min_ready = jvalue(d["spec"], "minReadySeconds", 0LL);
   std::map<std::string, PodCounts> counts;
   for (const json* p : pods) {
     const json* ref = controller_ref(*p);
     if (ref == nullptr || !pod_is_active(*p)) continue;
-    auto& c = counts[ref->value("uid", "")];
+    auto& c = counts[jvalue(*ref, "uid", "")];
     c.active++;
     if (pod_is_available(*p, min_ready, now)) c.available++;
   }
@@ -128,14 +129,14 @@ DeploymentPlan plan_deployment(const json& d, const std::vector<json>& replica_s
   const std::string ns = meta_str(d, "namespace");
   const std::string uid = meta_str(d, "uid");
   const std::string now_s = rfc3339(now);
-  long long replicas = spec.value("replicas", 1LL);
-  long long min_ready = spec.value("minReadySeconds", 0LL);
-  bool paused = spec.value("paused", false);
-  bool recreate = spec.contains("strategy") && spec["strategy"].value("type", "RollingUpdate") == "Recreate";
+  long long replicas = jvalue(spec, "replicas", 1LL);
+  long long min_ready = jvalue(spec, "minReadySeconds", 0LL);
+  bool paused = jvalue(spec, "paused", false);
+  bool recreate = spec.contains("strategy") && jvalue(spec["strategy"], "type", "RollingUpdate") == "Recreate";
   auto [max_surge, max_unavailable] = resolve_surge_unavailable(d);
   if (recreate) max_surge = 0, max_unavailable = replicas;
   json old_status = d.contains("status") && d["status"].is_object() ? d["status"] : json::object();
-  long long collision = old_status.value("collisionCount", 0LL);
+  long long collision = jvalue(old_status, "collisionCount", 0LL);
   const json& tmpl = spec.contains("template") ? spec["template"] : json::object();
 
   auto sel = apimachinery::LabelSelector::from_json(spec.contains("selector") ? spec["selector"] : json());
@@ -145,7 +146,7 @@ DeploymentPlan plan_deployment(const json& d, const std::vector<json>& replica_s
   std::vector<RsView> views;
   for (const auto& rs : replica_sets) {
     const json* ref = controller_ref(rs);
-    if (ref != nullptr && ref->value("uid", "") != uid) continue;
+    if (ref != nullptr && jvalue(*ref, "uid", "") != uid) continue;
     if (ref == nullptr) {
       if (is_deleting(d) || is_deleting(rs) || !selector.matches(labels_of(rs))) continue;
     }
@@ -171,7 +172,7 @@ DeploymentPlan plan_deployment(const json& d, const std::vector<json>& replica_s
   std::string hash = pod_template_hash(tmpl, collision);
   int new_idx = -1;
   for (size_t i = 0; i < views.size(); ++i) {
-    if (templates_equal(views[i].obj["spec"].value("template", json::object()), tmpl)) {
+    if (templates_equal(jvalue(views[i].obj["spec"], "template", json::object()), tmpl)) {
       new_idx = static_cast<int>(i);
       break;
     }
@@ -220,7 +221,7 @@ DeploymentPlan plan_deployment(const json& d, const std::vector<json>& replica_s
       long long cur = revision_of(nv.obj);
       if (cur < new_revision) nv.obj["metadata"]["annotations"][kRevisionAnnotation] = std::to_string(new_revision);
       copy_annotations(nv.obj);
-      if (nv.obj["spec"].value("minReadySeconds", 0LL) != min_ready) nv.obj["spec"]["minReadySeconds"] = min_ready;
+      if (jvalue(nv.obj["spec"], "minReadySeconds", 0LL) != min_ready) nv.obj["spec"]["minReadySeconds"] = min_ready;
     } else if (!paused) {
       RsView v;
       v.is_new_object = true;
@@ -329,7 +330,7 @@ DeploymentPlan plan_deployment(const json& d, const std::vector<json>& replica_s
     return spec_replicas(o->obj) == 0 && status_field(o->obj, "replicas") == 0 && o->active == 0;
   });
   if (!deleting && olds_idle) {
-    long long limit = spec.value("revisionHistoryLimit", 10LL);
+    long long limit = jvalue(spec, "revisionHistoryLimit", 10LL);
     std::vector<RsView*> cleanable;
     for (RsView* o : olds) {
       if (!o->is_new_object && !is_deleting(o->obj)) cleanable.push_back(o);
@@ -363,7 +364,7 @@ DeploymentPlan plan_deployment(const json& d, const std::vector<json>& replica_s
   }
   long long updated = nv != nullptr ? status_field(nv->obj, "replicas") : 0;
   json st = old_status;
-  st["observedGeneration"] = d["metadata"].value("generation", 1LL);
+  st["observedGeneration"] = jvalue(d["metadata"], "generation", 1LL);
   st["replicas"] = st_replicas;
   st["updatedReplicas"] = updated;
   st["readyReplicas"] = ready;
@@ -385,7 +386,7 @@ DeploymentPlan plan_deployment(const json& d, const std::vector<json>& replica_s
   }
   std::string rs_name = nv != nullptr ? meta_str(nv->obj, "name") : "";
   const json* prog = find_condition(old_status, "Progressing");
-  std::string prog_reason = prog != nullptr ? prog->value("reason", "") : "";
+  std::string prog_reason = prog != nullptr ? jvalue(*prog, "reason", "") : "";
   bool complete = updated == replicas && st_replicas == replicas && available == replicas;
   bool has_deadline = spec.contains("progressDeadlineSeconds") && spec["progressDeadlineSeconds"].is_number();
   long long deadline = has_deadline ? spec["progressDeadlineSeconds"].get<long long>() : 600;
@@ -409,8 +410,8 @@ DeploymentPlan plan_deployment(const json& d, const std::vector<json>& replica_s
     if (progress) {
       set_condition(st, "Progressing", "True", "ReplicaSetUpdated", "ReplicaSet \"" + rs_name + "\" is progressing.",
                     now_s, true);
-    } else if (prog != nullptr && prog->value("status", "") == "True") {
-      auto last = parse_rfc3339(prog->value("lastUpdateTime", "")).value_or(now);
+    } else if (prog != nullptr && jvalue(*prog, "status", "") == "True") {
+      auto last = parse_rfc3339(jvalue(*prog, "lastUpdateTime", "")).value_or(now);
       auto due = last + std::chrono::seconds(deadline);
       if (due <= now) {
         set_condition(st, "Progressing", "False", "ProgressDeadlineExceeded",

@@ -4,6 +4,7 @@
 #include "apimachinery/selectors.h"
 #include "controllers/deployment.h"
 #include "controllers/internal.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -25,26 +26,26 @@ class DeploymentController : public Controller {
     auto rs_changed = [this](const json& rs) {
       const json* ref = controller_ref(rs);
       if (ref != nullptr) {
-        if (ref->value("kind", "") == "Deployment") {
-          enqueue(client::object_key(meta_str(rs, "namespace"), ref->value("name", "")));
+        if (jvalue(*ref, "kind", "") == "Deployment") {
+          enqueue(client::object_key(meta_str(rs, "namespace"), jvalue(*ref, "name", "")));
         }
         return;
       }
       // Orphan: a deployment whose selector matches may adopt it.
       for (const auto& d : deps_.list(meta_str(rs, "namespace"))) {
-        auto sel = apimachinery::LabelSelector::from_json((*d)["spec"].value("selector", json()));
+        auto sel = apimachinery::LabelSelector::from_json(jvalue((*d)["spec"], "selector", json()));
         if (sel && sel->matches(labels_of(rs))) enqueue(client::object_key(*d));
       }
     };
     rs_.add_handlers({rs_changed, [rs_changed](const json&, const json& o) { rs_changed(o); }, rs_changed});
     auto pod_changed = [this](const json& pod) {
       const json* ref = controller_ref(pod);
-      if (ref == nullptr || ref->value("kind", "") != "ReplicaSet") return;
-      auto rs = rs_.get(meta_str(pod, "namespace"), ref->value("name", ""));
+      if (ref == nullptr || jvalue(*ref, "kind", "") != "ReplicaSet") return;
+      auto rs = rs_.get(meta_str(pod, "namespace"), jvalue(*ref, "name", ""));
       if (!rs) return;
       const json* dref = controller_ref(*rs);
-      if (dref != nullptr && dref->value("kind", "") == "Deployment") {
-        enqueue_soon(client::object_key(meta_str(pod, "namespace"), dref->value("name", "")));
+      if (dref != nullptr && jvalue(*dref, "kind", "") == "Deployment") {
+        enqueue_soon(client::object_key(meta_str(pod, "namespace"), jvalue(*dref, "name", "")));
       }
     };
     pods_.add_handlers({pod_changed,
@@ -60,14 +61,14 @@ class DeploymentController : public Controller {
     if (!d) return std::nullopt;
     auto [ns, name] = split_key(key);
     std::string uid = meta_str(*d, "uid");
-    auto sel = apimachinery::LabelSelector::from_json((*d)["spec"].value("selector", json()));
+    auto sel = apimachinery::LabelSelector::from_json(jvalue((*d)["spec"], "selector", json()));
     std::vector<json> rss;
     std::map<std::string, PodCounts> pods;
     const auto now = Clock::now();
-    const long long min_ready = (*d)["spec"].value("minReadySeconds", 0LL);
+    const long long min_ready = jvalue((*d)["spec"], "minReadySeconds", 0LL);
     for (const auto& rs : rs_.list(ns)) {
       const json* ref = controller_ref(*rs);
-      bool mine = ref != nullptr ? ref->value("uid", "") == uid : (sel && sel->matches(labels_of(*rs)));
+      bool mine = ref != nullptr ? jvalue(*ref, "uid", "") == uid : (sel && sel->matches(labels_of(*rs)));
       if (!mine) continue;
       rss.push_back(*rs);
       std::string rs_uid = meta_str(*rs, "uid");
@@ -133,7 +134,7 @@ class DeploymentController : public Controller {
     }
     json cur_status = current.contains("status") ? current["status"] : json::object();
     // observedGeneration follows the object we are writing over.
-    plan.status["observedGeneration"] = current["metadata"].value("generation", 1LL);
+    plan.status["observedGeneration"] = jvalue(current["metadata"], "generation", 1LL);
     if (plan.status != cur_status) {
       json next = current;
       next["status"] = plan.status;

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "apimachinery/selectors.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -23,11 +24,11 @@ bool selects(const json& service, const json& pod) {
 
 std::string pod_ip(const json& pod) {
   if (!pod.contains("status") || !pod["status"].is_object()) return "";
-  return pod["status"].value("podIP", "");
+  return jvalue(pod["status"], "podIP", "");
 }
 
 bool terminal(const json& pod) {
-  std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
+  std::string phase = pod.contains("status") ? jvalue(pod["status"], "phase", "") : "";
   return phase == "Succeeded" || phase == "Failed";
 }
 
@@ -41,10 +42,10 @@ json target_ref(const json& pod) {
 // Resolved ports of every service port on this pod; empty when a named port is missing.
 json resolved_ports(const json& service, const json& pod, bool for_slice) {
   json out = json::array();
-  for (const auto& sp : service["spec"].value("ports", json::array())) {
+  for (const auto& sp : jvalue(service["spec"], "ports", json::array())) {
     int port = resolve_target_port(sp, pod);
     if (port < 0) return json::array();
-    json p = {{"port", port}, {"protocol", sp.value("protocol", "TCP")}};
+    json p = {{"port", port}, {"protocol", jvalue(sp, "protocol", "TCP")}};
     // Endpoints omit the name of a single unnamed port; slices always carry it ("" when unnamed).
     if (sp.contains("name") && !sp["name"].get<std::string>().empty()) {
       p["name"] = sp["name"];
@@ -57,7 +58,7 @@ json resolved_ports(const json& service, const json& pod, bool for_slice) {
   return out;
 }
 
-bool publish_not_ready(const json& service) { return service["spec"].value("publishNotReadyAddresses", false); }
+bool publish_not_ready(const json& service) { return jvalue(service["spec"], "publishNotReadyAddresses", false); }
 
 std::vector<const json*> selected(const json& service, const std::vector<const json*>& pods) {
   std::vector<const json*> out;
@@ -73,17 +74,17 @@ std::vector<const json*> selected(const json& service, const std::vector<const j
 }  // namespace
 
 int resolve_target_port(const json& sp, const json& pod) {
-  const json tp = sp.contains("targetPort") ? sp["targetPort"] : sp.value("port", json(0));
+  const json tp = sp.contains("targetPort") ? sp["targetPort"] : jvalue(sp, "port", json(0));
   if (tp.is_number_integer()) return tp.get<int>();
   if (tp.is_string()) {
     std::string name = tp.get<std::string>();
     if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) return std::stoi(name);
-    std::string proto = sp.value("protocol", "TCP");
+    std::string proto = jvalue(sp, "protocol", "TCP");
     for (const char* list : {"containers", "initContainers"}) {
       for (const auto& c : pod["spec"].value(list, json::array())) {
-        for (const auto& cp : c.value("ports", json::array())) {
-          if (cp.value("name", "") == name && cp.value("protocol", "TCP") == proto) {
-            return cp.value("containerPort", -1);
+        for (const auto& cp : jvalue(c, "ports", json::array())) {
+          if (jvalue(cp, "name", "") == name && jvalue(cp, "protocol", "TCP") == proto) {
+            return jvalue(cp, "containerPort", -1);
           }
         }
       }
@@ -98,7 +99,7 @@ json desired_endpoints(const json& service, const std::vector<const json*>& pods
              {"kind", "Endpoints"},
              {"metadata", {{"name", meta_str(service, "name")}, {"namespace", meta_str(service, "namespace")}}}};
   json labels = labels_of(service);
-  if (service["spec"].value("clusterIP", "") == "None") labels["service.kubernetes.io/headless"] = "";
+  if (jvalue(service["spec"], "clusterIP", "") == "None") labels["service.kubernetes.io/headless"] = "";
   if (!labels.empty()) ep["metadata"]["labels"] = labels;
   // port set (dumped) → subset
   std::map<std::string, json> subsets;
@@ -106,12 +107,12 @@ json desired_endpoints(const json& service, const std::vector<const json*>& pods
   for (const json* p : selected(service, pods)) {
     if (is_deleting(*p) && !pnr) continue;
     json ports = resolved_ports(service, *p, false);
-    if (ports.empty() && !service["spec"].value("ports", json::array()).empty()) continue;
+    if (ports.empty() && !jvalue(service["spec"], "ports", json::array()).empty()) continue;
     json addr = {{"ip", pod_ip(*p)}, {"targetRef", target_ref(*p)}};
-    std::string node = p->contains("spec") ? (*p)["spec"].value("nodeName", "") : "";
+    std::string node = p->contains("spec") ? jvalue((*p)["spec"], "nodeName", "") : "";
     if (!node.empty()) addr["nodeName"] = node;
-    std::string hostname = (*p)["spec"].value("hostname", "");
-    if (!hostname.empty() && (*p)["spec"].value("subdomain", "") == meta_str(service, "name")) {
+    std::string hostname = jvalue((*p)["spec"], "hostname", "");
+    if (!hostname.empty() && jvalue((*p)["spec"], "subdomain", "") == meta_str(service, "name")) {
       addr["hostname"] = hostname;
     }
     json& s = subsets[ports.dump()];
@@ -135,17 +136,17 @@ std::vector<SliceContent> desired_slices(const json& service, const std::vector<
   bool pnr = publish_not_ready(service);
   for (const json* p : selected(service, pods)) {
     json ports = resolved_ports(service, *p, true);
-    if (ports.empty() && !service["spec"].value("ports", json::array()).empty()) continue;
+    if (ports.empty() && !jvalue(service["spec"], "ports", json::array()).empty()) continue;
     bool terminating = is_deleting(*p);
     bool ready = pod_is_ready(*p);
     json e = {{"addresses", json::array({pod_ip(*p)})},
               {"conditions",
                {{"ready", (ready && !terminating) || pnr}, {"serving", ready || pnr}, {"terminating", terminating}}},
               {"targetRef", target_ref(*p)}};
-    std::string node = (*p)["spec"].value("nodeName", "");
+    std::string node = jvalue((*p)["spec"], "nodeName", "");
     if (!node.empty()) e["nodeName"] = node;
-    std::string hostname = (*p)["spec"].value("hostname", "");
-    if (!hostname.empty() && (*p)["spec"].value("subdomain", "") == meta_str(service, "name")) e["hostname"] = hostname;
+    std::string hostname = jvalue((*p)["spec"], "hostname", "");
+    if (!hostname.empty() && jvalue((*p)["spec"], "subdomain", "") == meta_str(service, "name")) e["hostname"] = hostname;
     auto& sc = by_ports[ports.dump()];
     if (sc.ports.is_null()) {
       sc.ports = ports;
@@ -170,7 +171,7 @@ json slice_labels(const json& service) {
   json labels = labels_of(service);
   labels[kServiceNameLabel] = meta_str(service, "name");
   labels[kManagedByLabel] = kEndpointSliceController;
-  if (service["spec"].value("clusterIP", "") == "None") labels["service.kubernetes.io/headless"] = "";
+  if (jvalue(service["spec"], "clusterIP", "") == "None") labels["service.kubernetes.io/headless"] = "";
   return labels;
 }
 

@@ -5,6 +5,7 @@
 
 #include "controllers/endpoints.h"
 #include "controllers/internal.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -101,10 +102,10 @@ class EndpointsController : public Controller {
       }
       return std::nullopt;
     }
-    json cur_subsets = cur->value("subsets", json::array());
-    json want_subsets = want.value("subsets", json::array());
+    json cur_subsets = jvalue(*cur, "subsets", json::array());
+    json want_subsets = jvalue(want, "subsets", json::array());
     json cur_labels = labels_of(*cur);
-    json want_labels = want["metadata"].value("labels", json::object());
+    json want_labels = jvalue(want["metadata"], "labels", json::object());
     if (cur_subsets == want_subsets && cur_labels == want_labels) return std::nullopt;
     json next = *cur;
     if (want_subsets.empty()) {
@@ -157,8 +158,8 @@ class EndpointsController : public Controller {
       for (size_t i = 0; i < have.size() && !found; ++i) {
         if (used[i]) continue;
         const json& h = *have[i];
-        if (h.value("ports", json::array()) == w.ports &&
-            sorted_endpoints(h.value("endpoints", json::array())) == sorted_endpoints(w.endpoints) &&
+        if (jvalue(h, "ports", json::array()) == w.ports &&
+            sorted_endpoints(jvalue(h, "endpoints", json::array())) == sorted_endpoints(w.endpoints) &&
             labels_of(h) == labels) {
           used[i] = found = true;
         }
@@ -204,14 +205,14 @@ class EndpointsController : public Controller {
     if (!ep) return std::nullopt;
     json endpoints = json::array();
     json ports = json::array();
-    for (const auto& s : ep->value("subsets", json::array())) {
-      for (const auto& a : s.value("addresses", json::array())) {
-        endpoints.push_back({{"addresses", json::array({a.value("ip", "")})},
+    for (const auto& s : jvalue(*ep, "subsets", json::array())) {
+      for (const auto& a : jvalue(s, "addresses", json::array())) {
+        endpoints.push_back({{"addresses", json::array({jvalue(a, "ip", "")})},
                              {"conditions", {{"ready", true}, {"serving", true}, {"terminating", false}}}});
       }
       if (ports.empty()) {
-        for (const auto& p : s.value("ports", json::array())) {
-          ports.push_back({{"name", p.value("name", "")}, {"port", p.value("port", 0)}, {"protocol", p.value("protocol", "TCP")}});
+        for (const auto& p : jvalue(s, "ports", json::array())) {
+          ports.push_back({{"name", jvalue(p, "name", "")}, {"port", jvalue(p, "port", 0)}, {"protocol", jvalue(p, "protocol", "TCP")}});
         }
       }
     }
@@ -228,7 +229,7 @@ class EndpointsController : public Controller {
       if (!r && r.error().kind != "AlreadyExists") return std::chrono::milliseconds(1000);
       return std::nullopt;
     }
-    if (cur->value("endpoints", json::array()) == endpoints && cur->value("ports", json::array()) == ports) {
+    if (jvalue(*cur, "endpoints", json::array()) == endpoints && jvalue(*cur, "ports", json::array()) == ports) {
       return std::nullopt;
     }
     json next = *cur;

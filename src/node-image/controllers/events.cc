@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -37,11 +38,11 @@ void EventRecorder::record(const json& object, const std::string& type, const st
   auto ns_now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(ns_now));
   std::string name = meta_str(object, "name") + "." + hex;
-  json involved = {{"kind", object.value("kind", "")},
+  json involved = {{"kind", jvalue(object, "kind", "")},
                    {"namespace", meta_str(object, "namespace")},
                    {"name", meta_str(object, "name")},
                    {"uid", uid},
-                   {"apiVersion", object.value("apiVersion", "")},
+                   {"apiVersion", jvalue(object, "apiVersion", "")},
                    {"resourceVersion", meta_str(object, "resourceVersion")}};
   if (meta_str(object, "namespace").empty()) involved.erase("namespace");
   json ev = {{"apiVersion", "v1"},
@@ -111,7 +112,7 @@ void AsyncEventRecorder::record(const json& object, const std::string& type, con
     std::string v = meta_str(object, k);
     if (!v.empty()) meta[k] = v;
   }
-  json id = {{"kind", object.value("kind", "")}, {"apiVersion", object.value("apiVersion", "")}, {"metadata", meta}};
+  json id = {{"kind", jvalue(object, "kind", "")}, {"apiVersion", jvalue(object, "apiVersion", "")}, {"metadata", meta}};
   {
     std::lock_guard<std::mutex> l(mu_);
     if (stop_) return;

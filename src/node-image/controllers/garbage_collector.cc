@@ -4,6 +4,7 @@
 #include <set>
 
 #include "controllers/internal.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -59,10 +60,10 @@ class GarbageCollector : public Controller {
       if (obj.contains("metadata") && obj["metadata"].contains("ownerReferences")) {
         for (const auto& r : obj["metadata"]["ownerReferences"]) {
           if (deleted) {
-            auto it = index_.find(r.value("uid", ""));
+            auto it = index_.find(jvalue(r, "uid", ""));
             if (it != index_.end()) it->second.erase(key);
           } else {
-            index_[r.value("uid", "")].insert(key);
+            index_[jvalue(r, "uid", "")].insert(key);
           }
         }
       }
@@ -96,18 +97,18 @@ class GarbageCollector : public Controller {
   // Whether the owner named by ref exists (same uid). Unknown kinds count as existing.
   bool owner_exists(const std::string& ns, const json& ref, bool* deleting_foreground) {
     size_t idx = 0;
-    const Tracked* t = tracked_by_kind(ref.value("kind", ""), &idx);
+    const Tracked* t = tracked_by_kind(jvalue(ref, "kind", ""), &idx);
     if (t == nullptr) return true;
-    std::string name = ref.value("name", "");
+    std::string name = jvalue(ref, "name", "");
     auto cached = informers_[idx]->get(ns, name);
-    if (cached && meta_str(*cached, "uid") == ref.value("uid", "")) {
+    if (cached && meta_str(*cached, "uid") == jvalue(ref, "uid", "")) {
       if (deleting_foreground) *deleting_foreground = is_deleting(*cached) && has_finalizer(*cached, "foregroundDeletion");
       return true;
     }
     // Not in our cache (maybe not seen yet): ask the API server.
     auto live = ctx_.client.get(t->resource, ns, name);
     if (!live) return live.error().kind != "NotFound";
-    if (meta_str(*live, "uid") != ref.value("uid", "")) return false;
+    if (meta_str(*live, "uid") != jvalue(ref, "uid", "")) return false;
     if (deleting_foreground) *deleting_foreground = is_deleting(*live) && has_finalizer(*live, "foregroundDeletion");
     return true;
   }
@@ -190,7 +191,7 @@ class GarbageCollector : public Controller {
       for (const auto& d : informers_[i]->list(ns, [&](const json& o) {
              if (!o["metadata"].contains("ownerReferences")) return false;
              for (const auto& r : o["metadata"]["ownerReferences"]) {
-               if (r.value("uid", "") == uid) return true;
+               if (jvalue(r, "uid", "") == uid) return true;
              }
              return false;
            })) {
@@ -202,7 +203,7 @@ class GarbageCollector : public Controller {
       for (const auto& [i, d] : deps) {
         json keep = json::array();
         for (const auto& r : (*d)["metadata"]["ownerReferences"]) {
-          if (r.value("uid", "") != uid) keep.push_back(r);
+          if (jvalue(r, "uid", "") != uid) keep.push_back(r);
         }
         // An empty list is dropped (as Kubernetes omits it), not stored as [].
         json patch = {{"metadata", {{"ownerReferences", keep.empty() ? json(nullptr) : keep}}}};
@@ -217,7 +218,7 @@ class GarbageCollector : public Controller {
     bool blocked = false;
     for (const auto& [i, d] : deps) {
       for (const auto& r : (*d)["metadata"]["ownerReferences"]) {
-        if (r.value("uid", "") == uid && r.value("blockOwnerDeletion", false)) blocked = true;
+        if (jvalue(r, "uid", "") == uid && jvalue(r, "blockOwnerDeletion", false)) blocked = true;
       }
       if (is_deleting(*d)) continue;
       client::DeleteOptions o;
@@ -233,7 +234,7 @@ class GarbageCollector : public Controller {
                                                             const std::string& name, const json& obj,
                                                             const std::string& fin) {
     json keep = json::array();
-    for (const auto& f : obj["metadata"].value("finalizers", json::array())) {
+    for (const auto& f : jvalue(obj["metadata"], "finalizers", json::array())) {
       if (f != fin) keep.push_back(f);
     }
     json patch = {{"metadata",

@@ -1,4 +1,5 @@
 #include "controllers/job.h"
+#include "common/json_read.h"
 
 #include <algorithm>
 #include <map>
@@ -21,7 +22,7 @@ long long int_at(const json& o, const char* k, long long dflt) {
   return it != o.end() && it->is_number_integer() ? it->get<long long>() : dflt;
 }
 
-std::string phase_of(const json& pod) { return obj_at(pod, "status").value("phase", ""); }
+std::string phase_of(const json& pod) { return jvalue(obj_at(pod, "status"), "phase", ""); }
 
 bool has_finalizer(const json& pod) {
   const json& m = obj_at(pod, "metadata");
@@ -37,14 +38,14 @@ const json* find_condition(const json& status, const std::string& type) {
   auto it = status.find("conditions");
   if (it == status.end() || !it->is_array()) return nullptr;
   for (const auto& c : *it) {
-    if (c.value("type", "") == type) return &c;
+    if (jvalue(c, "type", "") == type) return &c;
   }
   return nullptr;
 }
 
 bool condition_true(const json& status, const std::string& type) {
   const json* c = find_condition(status, type);
-  return c != nullptr && c->value("status", "") == "True";
+  return c != nullptr && jvalue(*c, "status", "") == "True";
 }
 
 json condition(const std::string& type, const std::string& status, const std::string& reason,
@@ -63,8 +64,8 @@ bool ensure_condition(json& status, const std::string& type, const std::string& 
                       const std::string& message, TimePoint now) {
   if (!status.contains("conditions") || !status["conditions"].is_array()) status["conditions"] = json::array();
   for (auto& c : status["conditions"]) {
-    if (c.value("type", "") != type) continue;
-    if (c.value("status", "") == st) return false;
+    if (jvalue(c, "type", "") != type) continue;
+    if (jvalue(c, "status", "") == st) return false;
     c = condition(type, st, reason, message, now);
     return true;
   }
@@ -82,7 +83,7 @@ TimePoint finish_time(const json& pod, TimePoint now) {
     if (it == st.end() || !it->is_array()) continue;
     for (const auto& cs : *it) {
       const json& term = obj_at(obj_at(cs, "state"), "terminated");
-      if (auto t = parse_rfc3339(term.value("finishedAt", ""))) {
+      if (auto t = parse_rfc3339(jvalue(term, "finishedAt", ""))) {
         if (!latest || *t > *latest) latest = t;
       }
     }
@@ -98,7 +99,7 @@ long long restarts(const json& pod) {
   for (const char* list : {"containerStatuses", "initContainerStatuses"}) {
     auto it = st.find(list);
     if (it == st.end() || !it->is_array()) continue;
-    for (const auto& cs : *it) n += cs.value("restartCount", 0LL);
+    for (const auto& cs : *it) n += jvalue(cs, "restartCount", 0LL);
   }
   return n;
 }
@@ -107,7 +108,7 @@ long long restarts(const json& pod) {
 // Pending before Running, newer before older.
 std::vector<const json*> deletion_order(std::vector<const json*> pods) {
   auto key = [](const json* p) {
-    bool scheduled = !obj_at(*p, "spec").value("nodeName", "").empty();
+    bool scheduled = !jvalue(obj_at(*p, "spec"), "nodeName", "").empty();
     bool running = phase_of(*p) == "Running";
     return std::make_tuple(pod_is_ready(*p), scheduled, running, -static_cast<long long>(
                                                                      parse_rfc3339(meta_str(*p, "creationTimestamp"))
@@ -184,8 +185,8 @@ std::optional<TimePoint> job_finished_at(const json& job) {
   const json& st = obj_at(job, "status");
   for (const char* t : {"Complete", "Failed"}) {
     const json* c = find_condition(st, t);
-    if (c != nullptr && c->value("status", "") == "True") {
-      return parse_rfc3339(c->value("lastTransitionTime", "")).value_or(TimePoint{});
+    if (c != nullptr && jvalue(*c, "status", "") == "True") {
+      return parse_rfc3339(jvalue(*c, "lastTransitionTime", "")).value_or(TimePoint{});
     }
   }
   return std::nullopt;
@@ -208,24 +209,24 @@ std::optional<PodFailureMatch> match_pod_failure_policy(const json& policy, cons
   const json& rules = policy["rules"];
   for (size_t i = 0; i < rules.size(); ++i) {
     const json& r = rules[i];
-    std::string action = r.value("action", "");
+    std::string action = jvalue(r, "action", "");
     if (r.contains("onExitCodes") && r["onExitCodes"].is_object()) {
       const json& oc = r["onExitCodes"];
-      std::string container = oc.value("containerName", "");
-      bool in = oc.value("operator", "") == "In";
-      const json values = oc.value("values", json::array());
+      std::string container = jvalue(oc, "containerName", "");
+      bool in = jvalue(oc, "operator", "") == "In";
+      const json values = jvalue(oc, "values", json::array());
       for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
         auto it = st.find(list);
         if (it == st.end() || !it->is_array()) continue;
         for (const auto& cs : *it) {
-          if (!container.empty() && cs.value("name", "") != container) continue;
+          if (!container.empty() && jvalue(cs, "name", "") != container) continue;
           const json& term = obj_at(obj_at(cs, "state"), "terminated");
           if (!term.contains("exitCode")) continue;
-          long long code = term.value("exitCode", 0LL);
+          long long code = jvalue(term, "exitCode", 0LL);
           if (code == 0) continue;  // successful containers are not considered
           bool listed = std::find(values.begin(), values.end(), json(code)) != values.end();
           if (listed == in) {
-            return PodFailureMatch{action, "Container " + cs.value("name", "") + " for pod " + ns + "/" + name +
+            return PodFailureMatch{action, "Container " + jvalue(cs, "name", "") + " for pod " + ns + "/" + name +
                                                " failed with exit code " + std::to_string(code) + " matching " +
                                                action + " rule at index " + std::to_string(i)};
           }
@@ -233,9 +234,9 @@ std::optional<PodFailureMatch> match_pod_failure_policy(const json& policy, cons
       }
     } else if (r.contains("onPodConditions") && r["onPodConditions"].is_array()) {
       for (const auto& pc : r["onPodConditions"]) {
-        std::string type = pc.value("type", ""), want = pc.value("status", "True");
+        std::string type = jvalue(pc, "type", ""), want = jvalue(pc, "status", "True");
         const json* c = find_condition(st, type);
-        if (c != nullptr && c->value("status", "") == want) {
+        if (c != nullptr && jvalue(*c, "status", "") == want) {
           return PodFailureMatch{action, "Pod " + ns + "/" + name + " has condition " + type + " matching " + action +
                                              " rule at index " + std::to_string(i)};
         }
@@ -264,7 +265,7 @@ json job_pod(const json& job, std::optional<int> index) {
     meta["annotations"][kJobCompletionIndex] = ix;
     if (!meta.contains("labels") || !meta["labels"].is_object()) meta["labels"] = json::object();
     meta["labels"][kJobCompletionIndex] = ix;
-    if (spec.value("hostname", "").empty()) spec["hostname"] = name + "-" + ix;
+    if (jvalue(spec, "hostname", "").empty()) spec["hostname"] = name + "-" + ix;
     json env_var = {{"name", "JOB_COMPLETION_INDEX"},
                     {"valueFrom",
                      {{"fieldRef",
@@ -276,7 +277,7 @@ json job_pod(const json& job, std::optional<int> index) {
         if (!c.is_object()) continue;
         json env = c.contains("env") && c["env"].is_array() ? c["env"] : json::array();
         bool present = false;
-        for (const auto& e : env) present |= e.value("name", "") == "JOB_COMPLETION_INDEX";
+        for (const auto& e : env) present |= jvalue(e, "name", "") == "JOB_COMPLETION_INDEX";
         if (!present) env.push_back(env_var);
         c["env"] = env;
       }
@@ -296,12 +297,12 @@ JobPlan plan_job(const json& job, const std::vector<const json*>& pods, const Jo
   const bool has_completions = spec.contains("completions") && spec["completions"].is_number_integer();
   const long long completions = has_completions ? std::max(0LL, spec["completions"].get<long long>()) : 0;
   const long long backoff_limit = int_at(spec, "backoffLimit", 6);
-  const bool indexed = spec.value("completionMode", "NonIndexed") == "Indexed";
-  const bool suspended = spec.value("suspend", false) == true;
+  const bool indexed = jvalue(spec, "completionMode", "NonIndexed") == "Indexed";
+  const bool suspended = jvalue(spec, "suspend", false) == true;
   const json& pfp = obj_at(spec, "podFailurePolicy");
   const bool has_pfp = spec.contains("podFailurePolicy") && spec["podFailurePolicy"].is_object();
-  const bool only_failed = has_pfp || spec.value("podReplacementPolicy", "") == "Failed";
-  const std::string restart_policy = obj_at(obj_at(spec, "template"), "spec").value("restartPolicy", "Never");
+  const bool only_failed = has_pfp || jvalue(spec, "podReplacementPolicy", "") == "Failed";
+  const std::string restart_policy = jvalue(obj_at(obj_at(spec, "template"), "spec"), "restartPolicy", "Never");
 
   // Pods by uid, and what each is.
   auto is_failed = [&](const json& p) {
@@ -345,7 +346,7 @@ JobPlan plan_job(const json& job, const std::vector<const json*>& pods, const Jo
   }
 
   // 2. Newly terminated pods with the finalizer.
-  std::set<int> completed = indexed ? parse_indexes(status.value("completedIndexes", ""), static_cast<int>(completions))
+  std::set<int> completed = indexed ? parse_indexes(jvalue(status, "completedIndexes", ""), static_cast<int>(completions))
                                     : std::set<int>{};
   std::optional<PodFailureMatch> fail_job;  // the first FailJob match
   int new_failures = 0, new_successes = 0;
@@ -412,8 +413,8 @@ JobPlan plan_job(const json& job, const std::vector<const json*>& pods, const Jo
 
   // 4. Failure.
   std::optional<std::pair<std::string, std::string>> failure;  // reason, message
-  if (const json* ft = find_condition(status, "FailureTarget"); ft != nullptr && ft->value("status", "") == "True") {
-    failure = {ft->value("reason", ""), ft->value("message", "")};
+  if (const json* ft = find_condition(status, "FailureTarget"); ft != nullptr && jvalue(*ft, "status", "") == "True") {
+    failure = {jvalue(*ft, "reason", ""), jvalue(*ft, "message", "")};
   } else if (fail_job) {
     failure = {"PodFailurePolicy", fail_job->message};
   } else {
@@ -429,7 +430,7 @@ JobPlan plan_job(const json& job, const std::vector<const json*>& pods, const Jo
     if (past_limit) {
       failure = {"BackoffLimitExceeded", "Job has reached the specified backoff limit"};
     } else if (!suspended && spec.contains("activeDeadlineSeconds") && spec["activeDeadlineSeconds"].is_number_integer()) {
-      if (auto start = parse_rfc3339(status.value("startTime", ""))) {
+      if (auto start = parse_rfc3339(jvalue(status, "startTime", ""))) {
         auto deadline = *start + std::chrono::seconds(spec["activeDeadlineSeconds"].get<long long>());
         if (now >= deadline) {
           failure = {"DeadlineExceeded", "Job was active longer than specified deadline"};
@@ -444,7 +445,7 @@ JobPlan plan_job(const json& job, const std::vector<const json*>& pods, const Jo
   bool success = false;
   if (!failure) {
     if (const json* sc = find_condition(status, "SuccessCriteriaMet");
-        sc != nullptr && sc->value("status", "") == "True") {
+        sc != nullptr && jvalue(*sc, "status", "") == "True") {
       success = true;
     } else if (!has_completions) {
       success = succeeded_total > 0 && active_count == 0;

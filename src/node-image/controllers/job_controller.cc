@@ -8,6 +8,7 @@
 
 #include "controllers/internal.h"
 #include "controllers/job.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -17,8 +18,8 @@ const client::Resource kJobs{"batch/v1", "jobs"};
 
 bool owned_by_job(const json& pod, std::string* name) {
   const json* ref = controller_ref(pod);
-  if (ref == nullptr || ref->value("kind", "") != "Job" || ref->value("apiVersion", "") != "batch/v1") return false;
-  if (name != nullptr) *name = ref->value("name", "");
+  if (ref == nullptr || jvalue(*ref, "kind", "") != "Job" || jvalue(*ref, "apiVersion", "") != "batch/v1") return false;
+  if (name != nullptr) *name = jvalue(*ref, "name", "");
   return true;
 }
 
@@ -66,8 +67,8 @@ class JobController : public Controller {
   void release_pods(const std::string& ns, const std::string& job_name, const std::string& job_uid) {
     auto pods = pods_.list(ns, [&](const json& p) {
       const json* ref = controller_ref(p);
-      if (ref == nullptr || ref->value("kind", "") != "Job" || !has_tracking_finalizer(p)) return false;
-      return job_uid.empty() ? ref->value("name", "") == job_name : ref->value("uid", "") == job_uid;
+      if (ref == nullptr || jvalue(*ref, "kind", "") != "Job" || !has_tracking_finalizer(p)) return false;
+      return job_uid.empty() ? jvalue(*ref, "name", "") == job_name : jvalue(*ref, "uid", "") == job_uid;
     });
     for (const auto& p : pods) {
       if (auto s = remove_finalizer(ns, meta_str(*p, "name")); !s) {
@@ -103,7 +104,7 @@ class JobController : public Controller {
         auto r = ctx_.client.remove(kJobs, ns, name, o);
         if (!r && r.error().kind != "NotFound") return std::chrono::milliseconds(2000);
         log_->info("job {}: deleted {} s after it finished (ttlSecondsAfterFinished)", key,
-                   (*job)["spec"].value("ttlSecondsAfterFinished", 0LL));
+                   jvalue((*job)["spec"], "ttlSecondsAfterFinished", 0LL));
         return std::nullopt;
       }
     }
@@ -211,7 +212,7 @@ class JobController : public Controller {
     }
     long long not_created = static_cast<long long>(to_create.size()) - static_cast<long long>(started) + failed_creates;
     if (not_created > 0) {
-      long long a = plan.status.value("active", 0LL) - not_created;
+      long long a = jvalue(plan.status, "active", 0LL) - not_created;
       if (a > 0) {
         plan.status["active"] = a;
       } else {

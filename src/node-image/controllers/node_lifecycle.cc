@@ -1,20 +1,21 @@
 #include "controllers/node_lifecycle.h"
 
 #include "common/strings.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
 std::string node_ready_status(const json& node) {
   if (!node.contains("status") || !node["status"].contains("conditions")) return "";
   for (const auto& c : node["status"]["conditions"]) {
-    if (c.value("type", "") == "Ready") return c.value("status", "");
+    if (jvalue(c, "type", "") == "Ready") return jvalue(c, "status", "");
   }
   return "";
 }
 
 json reconcile_taints(const json& node, const std::string& now) {
-  const json spec = node.value("spec", json::object());
-  json current = spec.value("taints", json::array());
+  const json spec = jvalue(node, "spec", json::object());
+  json current = jvalue(spec, "taints", json::array());
   std::string ready = node_ready_status(node);
   std::vector<std::pair<std::string, std::string>> want;  // key, effect
   if (ready == "False") {
@@ -22,11 +23,11 @@ json reconcile_taints(const json& node, const std::string& now) {
   } else if (ready == "Unknown") {
     want = {{kTaintUnreachable, "NoSchedule"}, {kTaintUnreachable, "NoExecute"}};
   }
-  if (spec.value("unschedulable", false)) want.emplace_back(kTaintUnschedulable, "NoSchedule");
+  if (jvalue(spec, "unschedulable", false)) want.emplace_back(kTaintUnschedulable, "NoSchedule");
   auto ours = [](const std::string& k) { return k == kTaintNotReady || k == kTaintUnreachable || k == kTaintUnschedulable; };
   json out = json::array();
   for (const auto& t : current) {
-    std::string k = t.value("key", ""), e = t.value("effect", "");
+    std::string k = jvalue(t, "key", ""), e = jvalue(t, "effect", "");
     if (!ours(k)) {
       out.push_back(t);
       continue;
@@ -35,7 +36,7 @@ json reconcile_taints(const json& node, const std::string& now) {
   }
   for (const auto& [k, e] : want) {
     bool have = false;
-    for (const auto& t : out) have |= t.value("key", "") == k && t.value("effect", "") == e;
+    for (const auto& t : out) have |= jvalue(t, "key", "") == k && jvalue(t, "effect", "") == e;
     if (have) continue;
     json t = {{"key", k}, {"effect", e}};
     if (e == "NoExecute") t["timeAdded"] = now;
@@ -45,13 +46,13 @@ json reconcile_taints(const json& node, const std::string& now) {
 }
 
 json conditions_unknown(const json& node, const std::string& now) {
-  json conds = node.contains("status") ? node["status"].value("conditions", json::array()) : json::array();
+  json conds = node.contains("status") ? jvalue(node["status"], "conditions", json::array()) : json::array();
   for (const char* type : {"Ready", "MemoryPressure", "DiskPressure", "PIDPressure"}) {
     bool found = false;
     for (auto& c : conds) {
-      if (c.value("type", "") != type) continue;
+      if (jvalue(c, "type", "") != type) continue;
       found = true;
-      if (c.value("status", "") != "Unknown") c["lastTransitionTime"] = now;
+      if (jvalue(c, "status", "") != "Unknown") c["lastTransitionTime"] = now;
       c["status"] = "Unknown";
       c["reason"] = "NodeStatusUnknown";
       c["message"] = "Kubelet stopped posting node status.";
@@ -69,21 +70,21 @@ json conditions_unknown(const json& node, const std::string& now) {
 }
 
 bool toleration_matches(const json& tol, const json& taint) {
-  std::string effect = tol.value("effect", "");
-  if (!effect.empty() && effect != taint.value("effect", "")) return false;
-  std::string key = tol.value("key", "");
-  std::string op = tol.value("operator", "Equal");
+  std::string effect = jvalue(tol, "effect", "");
+  if (!effect.empty() && effect != jvalue(taint, "effect", "")) return false;
+  std::string key = jvalue(tol, "key", "");
+  std::string op = jvalue(tol, "operator", "Equal");
   if (key.empty()) return op == "Exists";
-  if (key != taint.value("key", "")) return false;
+  if (key != jvalue(taint, "key", "")) return false;
   if (op == "Exists") return true;
-  return tol.value("value", "") == taint.value("value", "");
+  return jvalue(tol, "value", "") == jvalue(taint, "value", "");
 }
 
 std::optional<TimePoint> eviction_time(const json& pod, const json& taints, TimePoint now) {
-  json tols = pod.contains("spec") ? pod["spec"].value("tolerations", json::array()) : json::array();
+  json tols = pod.contains("spec") ? jvalue(pod["spec"], "tolerations", json::array()) : json::array();
   std::optional<TimePoint> due;
   for (const auto& taint : taints) {
-    if (taint.value("effect", "") != "NoExecute") continue;
+    if (jvalue(taint, "effect", "") != "NoExecute") continue;
     bool matched = false;
     std::optional<long long> secs;  // min tolerationSeconds among matches; nullopt = forever
     bool forever = false;
@@ -100,7 +101,7 @@ std::optional<TimePoint> eviction_time(const json& pod, const json& taints, Time
     if (!matched) return now;
     if (!secs) continue;  // tolerated forever
     (void)forever;  // Kubernetes: the smallest tolerationSeconds of the matching tolerations wins
-    TimePoint added = parse_rfc3339(taint.value("timeAdded", "")).value_or(now);
+    TimePoint added = parse_rfc3339(jvalue(taint, "timeAdded", "")).value_or(now);
     TimePoint t = added + std::chrono::seconds(std::max(0LL, *secs));
     if (!due || t < *due) due = t;
   }

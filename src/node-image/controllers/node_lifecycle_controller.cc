@@ -6,6 +6,8 @@
 
 #include "controllers/internal.h"
 #include "controllers/node_lifecycle.h"
+#include "common/guard.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -27,12 +29,12 @@ class NodeLifecycleController : public Controller {
     };
     leases_.add_handlers({lease, [lease](const json&, const json& o) { lease(o); }, nullptr});
     auto pod = [this](const json& p) {
-      std::string n = p.contains("spec") ? p["spec"].value("nodeName", "") : "";
+      std::string n = p.contains("spec") ? jvalue(p["spec"], "nodeName", "") : "";
       if (n.empty() || is_deleting(p)) return;
       auto nd = nodes_.get("", n);
       if (!nd) return;
-      for (const auto& t : (*nd)["spec"].value("taints", json::array())) {
-        if (t.value("effect", "") == "NoExecute") {
+      for (const auto& t : jvalue((*nd)["spec"], "taints", json::array())) {
+        if (jvalue(t, "effect", "") == "NoExecute") {
           enqueue(n);
           return;
         }
@@ -45,7 +47,7 @@ class NodeLifecycleController : public Controller {
     {
       std::lock_guard<std::mutex> l(mu_);
       for (const auto& n : nodes_.list()) {
-        std::string cidr = (*n)["spec"].value("podCIDR", "");
+        std::string cidr = jvalue((*n)["spec"], "podCIDR", "");
         int idx = cidr_index(cidr, ctx_.options.pod_cidr_prefix);
         if (idx >= 0) {
           cidr_of_[meta_str(*n, "name")] = idx;
@@ -65,7 +67,9 @@ class NodeLifecycleController : public Controller {
         std::unique_lock<std::mutex> l(m);
         cv.wait_for(l, st, period, [] { return false; });
         if (st.stop_requested()) break;
-        for (const auto& n : nodes_.list()) enqueue(meta_str(*n, "name"));
+        log::guarded(log_, "node monitor", [&] {
+          for (const auto& n : nodes_.list()) enqueue(meta_str(*n, "name"));
+        });
       }
     });
   }
@@ -85,8 +89,8 @@ class NodeLifecycleController : public Controller {
   };
 
   static std::string heartbeat_of(const json& node) {
-    for (const auto& c : node.contains("status") ? node["status"].value("conditions", json::array()) : json::array()) {
-      if (c.value("type", "") == "Ready") return c.value("lastHeartbeatTime", "");
+    for (const auto& c : node.contains("status") ? jvalue(node["status"], "conditions", json::array()) : json::array()) {
+      if (jvalue(c, "type", "") == "Ready") return jvalue(c, "lastHeartbeatTime", "");
     }
     return "";
   }
@@ -110,7 +114,7 @@ class NodeLifecycleController : public Controller {
     const std::string now_s = now_rfc3339();
 
     // 1. Pod CIDR.
-    if ((*node)["spec"].value("podCIDR", "").empty()) {
+    if (jvalue((*node)["spec"], "podCIDR", "").empty()) {
       int idx;
       {
         std::lock_guard<std::mutex> l(mu_);
@@ -141,7 +145,7 @@ class NodeLifecycleController : public Controller {
         }
       }
     } else {
-      int idx = cidr_index((*node)["spec"].value("podCIDR", ""), ctx_.options.pod_cidr_prefix);
+      int idx = cidr_index(jvalue((*node)["spec"], "podCIDR", ""), ctx_.options.pod_cidr_prefix);
       std::lock_guard<std::mutex> l(mu_);
       if (idx >= 0 && !cidr_of_.count(name)) {
         cidr_of_[name] = idx;
@@ -152,7 +156,7 @@ class NodeLifecycleController : public Controller {
     // 2. Health from Lease renewals and status heartbeats (observed locally, as Kubernetes does:
     // no trust in the clocks of the nodes).
     auto lease = leases_.get("kube-node-lease", name);
-    std::string sig = (lease ? (*lease)["spec"].value("renewTime", "") : "") + "|" + heartbeat_of(*node);
+    std::string sig = (lease ? jvalue((*lease)["spec"], "renewTime", "") : "") + "|" + heartbeat_of(*node);
     auto steady_now = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point last;
     {
@@ -188,7 +192,7 @@ class NodeLifecycleController : public Controller {
 
     // 3. Taints from the Ready condition.
     json taints = reconcile_taints(current, now_s);
-    if (taints != current["spec"].value("taints", json::array())) {
+    if (taints != jvalue(current["spec"], "taints", json::array())) {
       json next = current;
       if (taints.empty()) {
         next["spec"].erase("taints");
@@ -208,13 +212,13 @@ class NodeLifecycleController : public Controller {
     // not go through every pod.
     json no_exec = json::array();
     for (const auto& t : taints) {
-      if (t.value("effect", "") == "NoExecute") no_exec.push_back(t);
+      if (jvalue(t, "effect", "") == "NoExecute") no_exec.push_back(t);
     }
     const bool not_ready = ready == "Unknown" || ready == "False";
     std::vector<client::ObjectPtr> pods;
     if (not_ready || !no_exec.empty()) {
       pods = pods_.list("", [&](const json& p) {
-        return p.contains("spec") && p["spec"].value("nodeName", "") == name && !is_deleting(p);
+        return p.contains("spec") && jvalue(p["spec"], "nodeName", "") == name && !is_deleting(p);
       });
     }
     if (not_ready) {
@@ -222,7 +226,7 @@ class NodeLifecycleController : public Controller {
         if (!pod_is_ready(*p)) continue;
         json next = *p;
         for (auto& c : next["status"]["conditions"]) {
-          if (c.value("type", "") == "Ready") {
+          if (jvalue(c, "type", "") == "Ready") {
             c["status"] = "False";
             c["lastTransitionTime"] = now_s;
             c.erase("reason");

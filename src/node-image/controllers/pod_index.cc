@@ -1,4 +1,5 @@
 #include "controllers/pod_index.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -15,14 +16,14 @@ PodFacts pod_facts(client::ObjectPtr pod) {
     f.created = parse_rfc3339(str("creationTimestamp")).value_or(TimePoint{});
   }
   if (const json* ref = controller_ref(p)) {
-    f.owner_uid = ref->value("uid", "");
-    f.owner_kind = ref->value("kind", "");
-    f.owner_name = ref->value("name", "");
+    f.owner_uid = jvalue(*ref, "uid", "");
+    f.owner_kind = jvalue(*ref, "kind", "");
+    f.owner_name = jvalue(*ref, "name", "");
   }
   f.deleting = is_deleting(p);
   f.active = pod_is_active(p);
-  f.scheduled = p.contains("spec") && !p["spec"].value("nodeName", "").empty();
-  std::string phase = p.contains("status") ? p["status"].value("phase", "") : "";
+  f.scheduled = p.contains("spec") && !jvalue(p["spec"], "nodeName", "").empty();
+  std::string phase = p.contains("status") ? jvalue(p["status"], "phase", "") : "";
   f.phase_rank = phase == "Pending" || phase.empty() ? 0 : phase == "Unknown" ? 1 : 2;
   f.ready_since = pod_ready_since(p);
   f.labels_ptr = &labels_of(p);
@@ -39,7 +40,7 @@ namespace {
 const json* ready_condition(const json& pod) {
   if (!pod.contains("status") || !pod["status"].contains("conditions")) return nullptr;
   for (const auto& c : pod["status"]["conditions"]) {
-    if (c.is_object() && c.value("type", "") == "Ready") return &c;
+    if (c.is_object() && jvalue(c, "type", "") == "Ready") return &c;
   }
   return nullptr;
 }
@@ -50,13 +51,13 @@ bool same_for_owner(const json& a, const json& b) {
   const json* ra = controller_ref(a);
   const json* rb = controller_ref(b);
   if ((ra == nullptr) != (rb == nullptr) || (ra != nullptr && *ra != *rb)) return false;
-  auto phase = [](const json& p) { return p.contains("status") ? p["status"].value("phase", "") : std::string(); };
+  auto phase = [](const json& p) { return p.contains("status") ? jvalue(p["status"], "phase", "") : std::string(); };
   if (phase(a) != phase(b)) return false;
   const json* ca = ready_condition(a);
   const json* cb = ready_condition(b);
   if ((ca == nullptr) != (cb == nullptr)) return false;
-  return ca == nullptr || (ca->value("status", "") == cb->value("status", "") &&
-                           ca->value("lastTransitionTime", "") == cb->value("lastTransitionTime", ""));
+  return ca == nullptr || (jvalue(*ca, "status", "") == jvalue(*cb, "status", "") &&
+                           jvalue(*ca, "lastTransitionTime", "") == jvalue(*cb, "lastTransitionTime", ""));
 }
 
 PodFacts pod_facts(const json& pod) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "apimachinery/selectors.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -41,8 +42,8 @@ ReplicaSetPlan plan_replica_set(const json& rs, const std::vector<const json*>& 
 ReplicaSetPlan plan_replica_set(const json& rs, const std::vector<const PodFacts*>& pods, TimePoint now) {
   ReplicaSetPlan plan;
   const json& spec = rs.contains("spec") ? rs["spec"] : json::object();
-  long long replicas = spec.value("replicas", 1LL);
-  long long min_ready = spec.value("minReadySeconds", 0LL);
+  long long replicas = jvalue(spec, "replicas", 1LL);
+  long long min_ready = jvalue(spec, "minReadySeconds", 0LL);
   std::string uid = meta_str(rs, "uid");
   auto sel = apimachinery::LabelSelector::from_json(spec.contains("selector") ? spec["selector"] : json());
   apimachinery::LabelSelector selector = sel ? *sel : apimachinery::LabelSelector::nothing();
@@ -120,7 +121,7 @@ ReplicaSetPlan plan_replica_set(const json& rs, const std::vector<const PodFacts
   status["fullyLabeledReplicas"] = fully;
   status["readyReplicas"] = ready;
   status["availableReplicas"] = available;
-  status["observedGeneration"] = rs["metadata"].value("generation", 1LL);
+  status["observedGeneration"] = jvalue(rs["metadata"], "generation", 1LL);
   // Kubernetes omits zero counts (omitempty) except replicas.
   for (const char* f : {"fullyLabeledReplicas", "readyReplicas", "availableReplicas"}) {
     if (status[f] == 0) status.erase(f);

@@ -5,6 +5,7 @@
 
 #include "controllers/internal.h"
 #include "controllers/replicaset.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -39,7 +40,7 @@ class ReplicaSetController : public Controller {
   // Spec and metadata (but resourceVersion and managedFields) unchanged.
   static bool only_status_changed(const json& old, const json& cur) {
     if (!old.contains("metadata") || !cur.contains("metadata")) return false;
-    if (old.value("spec", json()) != cur.value("spec", json())) return false;
+    if (jvalue(old, "spec", json()) != jvalue(cur, "spec", json())) return false;
     json a = old["metadata"], b = cur["metadata"];
     for (json* m : {&a, &b}) {
       m->erase("resourceVersion");
@@ -53,15 +54,15 @@ class ReplicaSetController : public Controller {
     const std::string ns = meta_str(pod, "namespace");
     const json* ref = controller_ref(pod);
     if (ref != nullptr) {
-      if (ref->value("kind", "") == "ReplicaSet") enqueue_soon(client::object_key(ns, ref->value("name", "")));
+      if (jvalue(*ref, "kind", "") == "ReplicaSet") enqueue_soon(client::object_key(ns, jvalue(*ref, "name", "")));
     } else if (!is_deleting(pod)) {
       // An orphan: any ReplicaSet whose selector matches may adopt it.
       enqueue_matching(pod);
     }
     if (old != nullptr) {
       const json* oref = controller_ref(*old);
-      if (oref != nullptr && (ref == nullptr || oref->value("uid", "") != ref->value("uid", ""))) {
-        enqueue(client::object_key(ns, oref->value("name", "")));
+      if (oref != nullptr && (ref == nullptr || jvalue(*oref, "uid", "") != jvalue(*ref, "uid", ""))) {
+        enqueue(client::object_key(ns, jvalue(*oref, "name", "")));
       }
     }
   }
@@ -132,7 +133,7 @@ class ReplicaSetController : public Controller {
     for (const auto& pname : plan.adopt) {
       auto pod = pods_.get(ns, pname);
       if (!pod) continue;
-      json refs = (*pod)["metadata"].value("ownerReferences", json::array());
+      json refs = jvalue((*pod)["metadata"], "ownerReferences", json::array());
       refs.push_back(make_controller_ref(*rs));
       json patch = {{"metadata", {{"ownerReferences", refs}, {"resourceVersion", meta_str(*pod, "resourceVersion")}}}};
       auto r = ctx_.client.patch(client::res::kPods, ns, pname, client::PatchType::kMerge, patch);
@@ -142,8 +143,8 @@ class ReplicaSetController : public Controller {
       auto pod = pods_.get(ns, pname);
       if (!pod) continue;
       json refs = json::array();
-      for (const auto& r : (*pod)["metadata"].value("ownerReferences", json::array())) {
-        if (r.value("uid", "") != meta_str(*rs, "uid")) refs.push_back(r);
+      for (const auto& r : jvalue((*pod)["metadata"], "ownerReferences", json::array())) {
+        if (jvalue(r, "uid", "") != meta_str(*rs, "uid")) refs.push_back(r);
       }
       json patch = {{"metadata", {{"ownerReferences", refs}, {"resourceVersion", meta_str(*pod, "resourceVersion")}}}};
       auto r = ctx_.client.patch(client::res::kPods, ns, pname, client::PatchType::kMerge, patch);

@@ -1,4 +1,5 @@
 #include "controllers/service_lb.h"
+#include "common/json_read.h"
 
 #include <algorithm>
 #include <map>
@@ -48,17 +49,17 @@ bool has_ingress(const json& svc) {
 }
 
 bool node_ready(const json& node) {
-  const json st = node.value("status", json::object());
-  for (const auto& c : st.value("conditions", json::array())) {
+  const json st = jvalue(node, "status", json::object());
+  for (const auto& c : jvalue(st, "conditions", json::array())) {
     if (str_at(c, "type") == "Ready") return str_at(c, "status") == "True";
   }
   return false;
 }
 
 std::string node_address(const json& node) {
-  const json st = node.value("status", json::object());
+  const json st = jvalue(node, "status", json::object());
   std::string internal, external;
-  for (const auto& a : st.value("addresses", json::array())) {
+  for (const auto& a : jvalue(st, "addresses", json::array())) {
     const std::string type = str_at(a, "type");
     if (type == "ExternalIP" && external.empty()) external = str_at(a, "address");
     if (type == "InternalIP" && internal.empty()) internal = str_at(a, "address");

@@ -5,6 +5,7 @@
 
 #include "controllers/internal.h"
 #include "controllers/service_lb.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -49,8 +50,8 @@ class ServiceLbController : public Controller {
 
  private:
   static std::string ready_of(const json& node) {
-    for (const auto& c : node.value("status", json::object()).value("conditions", json::array())) {
-      if (c.value("type", "") == "Ready") return c.value("status", "");
+    for (const auto& c : jvalue(jvalue(node, "status", json::object()), "conditions", json::array())) {
+      if (jvalue(c, "type", "") == "Ready") return jvalue(c, "status", "");
     }
     return {};
   }
@@ -95,7 +96,7 @@ class ServiceLbController : public Controller {
   }
 
   static std::string spec_class(const json& svc) {
-    const json spec = svc.value("spec", json::object());
+    const json spec = jvalue(svc, "spec", json::object());
     auto it = spec.find("loadBalancerClass");
     return it != spec.end() && it->is_string() ? it->get<std::string>() : std::string();
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "apimachinery/selectors.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -72,7 +73,7 @@ long long capacity_of(const json& pv) {
 }
 
 bool match_expr(const json& labels, const std::string& name, const json& e) {
-  std::string key = e.value("key", ""), op = e.value("operator", "");
+  std::string key = jvalue(e, "key", ""), op = jvalue(e, "operator", "");
   std::string val;
   bool has = false;
   if (key == "metadata.name") {
@@ -83,7 +84,7 @@ bool match_expr(const json& labels, const std::string& name, const json& e) {
     val = labels[key].get<std::string>();
   }
   bool in = false;
-  for (const auto& v : e.value("values", json::array())) in |= v.is_string() && v.get<std::string>() == val;
+  for (const auto& v : jvalue(e, "values", json::array())) in |= v.is_string() && v.get<std::string>() == val;
   if (op == "In") return has && in;
   if (op == "NotIn") return !has || !in;
   if (op == "Exists") return has;
@@ -98,12 +99,12 @@ bool volume_node_affinity_matches(const json& pv, const json& node) {
       !pv["spec"]["nodeAffinity"].contains("required")) {
     return true;
   }
-  const json labels = node.contains("metadata") ? node["metadata"].value("labels", json::object()) : json::object();
+  const json labels = node.contains("metadata") ? jvalue(node["metadata"], "labels", json::object()) : json::object();
   std::string name = meta_str(node, "name");
-  for (const auto& term : pv["spec"]["nodeAffinity"]["required"].value("nodeSelectorTerms", json::array())) {
+  for (const auto& term : jvalue(pv["spec"]["nodeAffinity"]["required"], "nodeSelectorTerms", json::array())) {
     bool ok = true;
-    for (const auto& e : term.value("matchExpressions", json::array())) ok &= match_expr(labels, name, e);
-    for (const auto& e : term.value("matchFields", json::array())) ok &= match_expr(json::object(), name, e);
+    for (const auto& e : jvalue(term, "matchExpressions", json::array())) ok &= match_expr(labels, name, e);
+    for (const auto& e : jvalue(term, "matchFields", json::array())) ok &= match_expr(json::object(), name, e);
     if (ok) return true;
   }
   return false;
@@ -111,23 +112,23 @@ bool volume_node_affinity_matches(const json& pv, const json& node) {
 
 bool volume_matches(const json& pv, const json& pvc, const json* node) {
   if (is_deleting(pv)) return false;
-  std::string phase = pv.contains("status") ? pv["status"].value("phase", "") : "";
+  std::string phase = pv.contains("status") ? jvalue(pv["status"], "phase", "") : "";
   if (phase == "Released" || phase == "Failed") return false;
   if (pv["spec"].contains("claimRef") && pv["spec"]["claimRef"].is_object()) {
     const json& ref = pv["spec"]["claimRef"];
-    if (ref.value("name", "") != meta_str(pvc, "name") || ref.value("namespace", "") != meta_str(pvc, "namespace")) {
+    if (jvalue(ref, "name", "") != meta_str(pvc, "name") || jvalue(ref, "namespace", "") != meta_str(pvc, "namespace")) {
       return false;
     }
-    std::string uid = ref.value("uid", "");
+    std::string uid = jvalue(ref, "uid", "");
     if (!uid.empty() && uid != meta_str(pvc, "uid")) return false;
   }
   if (pv_class(pv) != claim_class(pvc)) return false;
-  for (const auto& m : pvc["spec"].value("accessModes", json::array())) {
-    auto modes = pv["spec"].value("accessModes", json::array());
+  for (const auto& m : jvalue(pvc["spec"], "accessModes", json::array())) {
+    auto modes = jvalue(pv["spec"], "accessModes", json::array());
     if (std::find(modes.begin(), modes.end(), m) == modes.end()) return false;
   }
   if (capacity_of(pv) < request_of(pvc)) return false;
-  if (pv["spec"].value("volumeMode", "Filesystem") != pvc["spec"].value("volumeMode", "Filesystem")) return false;
+  if (jvalue(pv["spec"], "volumeMode", "Filesystem") != jvalue(pvc["spec"], "volumeMode", "Filesystem")) return false;
   if (pvc["spec"].contains("selector") && !pvc["spec"]["selector"].is_null()) {
     auto sel = apimachinery::LabelSelector::from_json(pvc["spec"]["selector"]);
     if (!sel || !sel->matches(labels_of(pv))) return false;
@@ -152,20 +153,20 @@ const json* find_best_volume(const std::vector<const json*>& pvs, const json& pv
 
 json local_path_volume(const json& pvc, const json& sc, const std::string& node) {
   std::string uid = meta_str(pvc, "uid"), ns = meta_str(pvc, "namespace"), name = meta_str(pvc, "name");
-  json storage = pvc["spec"]["resources"]["requests"].value("storage", json("0"));
+  json storage = jvalue(pvc["spec"]["resources"]["requests"], "storage", json("0"));
   return json{
       {"apiVersion", "v1"},
       {"kind", "PersistentVolume"},
       {"metadata",
        {{"name", "pvc-" + uid},
-        {"annotations", {{kProvisionedByAnnotation, sc.value("provisioner", kLocalPathProvisioner)},
+        {"annotations", {{kProvisionedByAnnotation, jvalue(sc, "provisioner", kLocalPathProvisioner)},
                          {"local.path.provisioner/selected-node", node}}}}},
       {"spec",
        {{"capacity", {{"storage", storage}}},
-        {"accessModes", pvc["spec"].value("accessModes", json::array({"ReadWriteOnce"}))},
-        {"persistentVolumeReclaimPolicy", sc.value("reclaimPolicy", "Delete")},
+        {"accessModes", jvalue(pvc["spec"], "accessModes", json::array({"ReadWriteOnce"}))},
+        {"persistentVolumeReclaimPolicy", jvalue(sc, "reclaimPolicy", "Delete")},
         {"storageClassName", meta_str(sc, "name")},
-        {"volumeMode", pvc["spec"].value("volumeMode", "Filesystem")},
+        {"volumeMode", jvalue(pvc["spec"], "volumeMode", "Filesystem")},
         {"hostPath",
          {{"path", std::string(kLocalPathRoot) + "/pvc-" + uid + "_" + ns + "_" + name}, {"type", "DirectoryOrCreate"}}},
         {"nodeAffinity",

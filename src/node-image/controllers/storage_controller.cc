@@ -10,12 +10,13 @@
 
 #include "controllers/internal.h"
 #include "controllers/storage.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
 namespace {
 
-std::string phase_of(const json& o) { return o.contains("status") ? o["status"].value("phase", "") : ""; }
+std::string phase_of(const json& o) { return o.contains("status") ? jvalue(o["status"], "phase", "") : ""; }
 
 class StorageController : public Controller {
  public:
@@ -33,13 +34,13 @@ class StorageController : public Controller {
     pvcs_.add_handlers({claim, [claim](const json&, const json& o) { claim(o); },
                         [this](const json& o) {
                           // A deleted claim releases its volume.
-                          std::string v = o["spec"].value("volumeName", "");
+                          std::string v = jvalue(o["spec"], "volumeName", "");
                           if (!v.empty()) enqueue("v|" + v);
                         }});
     auto vol = [this](const json& o) { enqueue("v|" + meta_str(o, "name")); };
     pvs_.add_handlers({vol, [vol](const json&, const json& o) { vol(o); }, [this](const json& o) {
-                         const json& ref = o["spec"].value("claimRef", json());
-                         if (ref.is_object()) enqueue("c|" + client::object_key(ref.value("namespace", ""), ref.value("name", "")));
+                         const json& ref = jvalue(o["spec"], "claimRef", json());
+                         if (ref.is_object()) enqueue("c|" + client::object_key(jvalue(ref, "namespace", ""), jvalue(ref, "name", "")));
                        }});
     auto cls = [this](const json&) { enqueue_pending_claims(); };
     classes_.add_handlers({cls, [cls](const json&, const json& o) { cls(o); }, nullptr});
@@ -60,7 +61,7 @@ class StorageController : public Controller {
  private:
   void enqueue_pending_claims() {
     for (const auto& c : pvcs_.list()) {
-      if ((*c)["spec"].value("volumeName", "").empty()) enqueue("c|" + client::object_key(*c));
+      if (jvalue((*c)["spec"], "volumeName", "").empty()) enqueue("c|" + client::object_key(*c));
     }
   }
 
@@ -72,16 +73,16 @@ class StorageController : public Controller {
 
   std::optional<std::chrono::milliseconds> set_claim_status(const json& pvc, const std::string& phase, const json* pv) {
     json next = pvc;
-    json want = pvc.value("status", json::object());
+    json want = jvalue(pvc, "status", json::object());
     want["phase"] = phase;
     if (pv != nullptr) {
-      want["accessModes"] = (*pv)["spec"].value("accessModes", json::array());
-      want["capacity"] = (*pv)["spec"].value("capacity", json::object());
+      want["accessModes"] = jvalue((*pv)["spec"], "accessModes", json::array());
+      want["capacity"] = jvalue((*pv)["spec"], "capacity", json::object());
     } else {
       want.erase("accessModes");
       want.erase("capacity");
     }
-    if (pvc.value("status", json::object()) == want) return std::nullopt;
+    if (jvalue(pvc, "status", json::object()) == want) return std::nullopt;
     next["status"] = want;
     auto r = ctx_.client.update_status(client::res::kPersistentVolumeClaims, meta_str(pvc, "namespace"), next);
     if (!r && r.error().kind != "NotFound") return std::chrono::milliseconds(200);
@@ -101,7 +102,7 @@ class StorageController : public Controller {
     auto pvc = pvcs_.get(key);
     if (!pvc || is_deleting(*pvc)) return std::nullopt;
     auto [ns, name] = split_key(key);
-    std::string volume = (*pvc)["spec"].value("volumeName", "");
+    std::string volume = jvalue((*pvc)["spec"], "volumeName", "");
     if (!volume.empty()) {
       auto pv = pvs_.get("", volume);
       if (!pv) {
@@ -113,10 +114,10 @@ class StorageController : public Controller {
         // volume's add event re-queues this claim.
         return set_claim_status(*pvc, "Pending", nullptr);
       }
-      const json ref = (*pv)["spec"].value("claimRef", json());
+      const json ref = jvalue((*pv)["spec"], "claimRef", json());
       if (!ref.is_object()) return bind(*pv, *pvc);  // user pre-bound the claim
-      if (ref.value("namespace", "") != ns || ref.value("name", "") != name ||
-          (!ref.value("uid", "").empty() && ref.value("uid", "") != meta_str(*pvc, "uid"))) {
+      if (jvalue(ref, "namespace", "") != ns || jvalue(ref, "name", "") != name ||
+          (!jvalue(ref, "uid", "").empty() && jvalue(ref, "uid", "") != meta_str(*pvc, "uid"))) {
         return set_claim_status(*pvc, "Pending", nullptr);  // the volume is someone else's
       }
       return bind(*pv, *pvc);
@@ -124,7 +125,7 @@ class StorageController : public Controller {
     // Unbound: look for a volume.
     std::string cls_name = claim_class(*pvc);
     client::ObjectPtr cls = cls_name.empty() ? nullptr : classes_.get("", cls_name);
-    bool wait_first_consumer = cls && cls->value("volumeBindingMode", "Immediate") == "WaitForFirstConsumer";
+    bool wait_first_consumer = cls && jvalue(*cls, "volumeBindingMode", "Immediate") == "WaitForFirstConsumer";
     std::string selected = annotations_of(*pvc).value(kSelectedNodeAnnotation, "");
     client::ObjectPtr node = selected.empty() ? nullptr : nodes_.get("", selected);
     if (wait_first_consumer && selected.empty()) {
@@ -137,7 +138,7 @@ class StorageController : public Controller {
     for (const auto& p : pv_ptrs) pvs.push_back(p.get());
     const json* best = find_best_volume(pvs, *pvc, node ? node.get() : nullptr);
     if (best != nullptr) return bind(*best, *pvc);
-    if (cls && cls->value("provisioner", "") == kLocalPathProvisioner) {
+    if (cls && jvalue(*cls, "provisioner", "") == kLocalPathProvisioner) {
       if (selected.empty()) {
         // Immediate binding with local-path: no node chosen yet; pick none (as local-path does,
         // it needs a node). Wait for a consumer anyway.
@@ -150,7 +151,7 @@ class StorageController : public Controller {
     if (cls) {
       binder_events_.record(*pvc, "Normal", "ExternalProvisioning",
                            "Waiting for a volume to be created either by the external provisioner '" +
-                               cls->value("provisioner", "") +
+                               jvalue(*cls, "provisioner", "") +
                                "' or manually by the system administrator. If volume creation is delayed, please "
                                "verify that the provisioner is running and correctly registered.");
     } else if (cls_name.empty()) {
@@ -169,7 +170,7 @@ class StorageController : public Controller {
     if (!pvs_.get("", pv_name)) {
       binder_events_.record(pvc, "Normal", "ExternalProvisioning",
                             "Waiting for a volume to be created either by the external provisioner '" +
-                                cls.value("provisioner", "") +
+                                jvalue(cls, "provisioner", "") +
                                 "' or manually by the system administrator. If volume creation is delayed, please "
                                 "verify that the provisioner is running and correctly registered.");
       provisioner_events_.record(pvc, "Normal", "Provisioning",
@@ -191,9 +192,9 @@ class StorageController : public Controller {
   std::optional<std::chrono::milliseconds> bind(const json& pv_in, const json& pvc) {
     std::string ns = meta_str(pvc, "namespace"), name = meta_str(pvc, "name");
     json pv = pv_in;
-    const json ref = pv["spec"].value("claimRef", json());
-    bool ref_ok = ref.is_object() && ref.value("uid", "") == meta_str(pvc, "uid") &&
-                  ref.value("name", "") == name && ref.value("namespace", "") == ns;
+    const json ref = jvalue(pv["spec"], "claimRef", json());
+    bool ref_ok = ref.is_object() && jvalue(ref, "uid", "") == meta_str(pvc, "uid") &&
+                  jvalue(ref, "name", "") == name && jvalue(ref, "namespace", "") == ns;
     if (!ref_ok) {
       pv["spec"]["claimRef"] = {{"kind", "PersistentVolumeClaim"},
                                 {"namespace", ns},
@@ -209,7 +210,7 @@ class StorageController : public Controller {
     if (auto again = set_volume_phase(pv, "Bound")) return again;
     json claim = pvc;
     bool changed = false;
-    if (claim["spec"].value("volumeName", "") != meta_str(pv, "name")) {
+    if (jvalue(claim["spec"], "volumeName", "") != meta_str(pv, "name")) {
       claim["spec"]["volumeName"] = meta_str(pv, "name");
       claim["metadata"]["annotations"][kBoundByControllerAnnotation] = "yes";
       changed = true;
@@ -230,16 +231,16 @@ class StorageController : public Controller {
     auto pv = pvs_.get("", name);
     if (!pv) return std::nullopt;
     if (is_deleting(*pv)) return std::nullopt;
-    const json ref = (*pv)["spec"].value("claimRef", json());
+    const json ref = jvalue((*pv)["spec"], "claimRef", json());
     if (!ref.is_object()) {
       auto again = set_volume_phase(*pv, "Available");
       if (phase_of(*pv) != "Available") enqueue_pending_claims();
       return again;
     }
-    auto claim = pvcs_.get(ref.value("namespace", ""), ref.value("name", ""));
-    std::string uid = ref.value("uid", "");
+    auto claim = pvcs_.get(jvalue(ref, "namespace", ""), jvalue(ref, "name", ""));
+    std::string uid = jvalue(ref, "uid", "");
     if (claim && (uid.empty() || meta_str(*claim, "uid") == uid)) {
-      if ((*claim)["spec"].value("volumeName", "") == name) {
+      if (jvalue((*claim)["spec"], "volumeName", "") == name) {
         // The claim may have been synced before this volume reached the informer (the two
         // watches race): it then stayed Pending, so finish its half of the binding too.
         if (phase_of(*claim) != "Bound") enqueue("c|" + client::object_key(*claim));
@@ -251,13 +252,13 @@ class StorageController : public Controller {
     }
     if (uid.empty()) return set_volume_phase(*pv, "Available");  // pre-bound to a claim not created yet
     // The claim is gone: confirm with the API server before releasing.
-    auto live = ctx_.client.get(client::res::kPersistentVolumeClaims, ref.value("namespace", ""), ref.value("name", ""));
+    auto live = ctx_.client.get(client::res::kPersistentVolumeClaims, jvalue(ref, "namespace", ""), jvalue(ref, "name", ""));
     if (live && meta_str(*live, "uid") == uid) return std::chrono::milliseconds(200);
     if (!live && live.error().kind != "NotFound") return std::chrono::milliseconds(1000);
     if (phase_of(*pv) != "Released" && phase_of(*pv) != "Failed") {
       if (auto again = set_volume_phase(*pv, "Released")) return again;
     }
-    std::string policy = (*pv)["spec"].value("persistentVolumeReclaimPolicy", "Retain");
+    std::string policy = jvalue((*pv)["spec"], "persistentVolumeReclaimPolicy", "Retain");
     if (policy == "Delete") {
       auto r = ctx_.client.remove(client::res::kPersistentVolumes, "", name);
       if (!r && r.error().kind != "NotFound") return std::chrono::milliseconds(1000);

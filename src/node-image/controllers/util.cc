@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "common/strings.h"
+#include "common/json_read.h"
 
 namespace k3dpp::controllers {
 
@@ -87,14 +88,14 @@ bool is_deleting(const json& obj) {
 const json* controller_ref(const json& obj) {
   if (!obj.contains("metadata") || !obj["metadata"].contains("ownerReferences")) return nullptr;
   for (const auto& r : obj["metadata"]["ownerReferences"]) {
-    if (r.is_object() && r.value("controller", false)) return &r;
+    if (r.is_object() && jvalue(r, "controller", false)) return &r;
   }
   return nullptr;
 }
 
 json make_controller_ref(const json& owner) {
-  return json{{"apiVersion", owner.value("apiVersion", "")},
-              {"kind", owner.value("kind", "")},
+  return json{{"apiVersion", jvalue(owner, "apiVersion", "")},
+              {"kind", jvalue(owner, "kind", "")},
               {"name", meta_str(owner, "name")},
               {"uid", meta_str(owner, "uid")},
               {"controller", true},
@@ -103,7 +104,7 @@ json make_controller_ref(const json& owner) {
 
 bool pod_is_active(const json& pod) {
   if (is_deleting(pod)) return false;
-  std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
+  std::string phase = pod.contains("status") ? jvalue(pod["status"], "phase", "") : "";
   return phase != "Succeeded" && phase != "Failed";
 }
 
@@ -111,7 +112,7 @@ namespace {
 const json* ready_condition(const json& pod) {
   if (!pod.contains("status") || !pod["status"].contains("conditions")) return nullptr;
   for (const auto& c : pod["status"]["conditions"]) {
-    if (c.value("type", "") == "Ready") return &c;
+    if (jvalue(c, "type", "") == "Ready") return &c;
   }
   return nullptr;
 }
@@ -119,13 +120,13 @@ const json* ready_condition(const json& pod) {
 
 bool pod_is_ready(const json& pod) {
   const json* c = ready_condition(pod);
-  return c != nullptr && c->value("status", "") == "True";
+  return c != nullptr && jvalue(*c, "status", "") == "True";
 }
 
 std::optional<TimePoint> pod_ready_since(const json& pod) {
   const json* c = ready_condition(pod);
-  if (c == nullptr || c->value("status", "") != "True") return std::nullopt;
-  auto t = parse_rfc3339(c->value("lastTransitionTime", ""));
+  if (c == nullptr || jvalue(*c, "status", "") != "True") return std::nullopt;
+  auto t = parse_rfc3339(jvalue(*c, "lastTransitionTime", ""));
   return t ? t : std::optional<TimePoint>(TimePoint{});
 }
 

@@ -7,6 +7,7 @@
 
 #include "client/json_fields.h"
 #include "common/strings.h"
+#include "common/json_read.h"
 
 namespace k3dpp::dns {
 namespace {
@@ -107,26 +108,26 @@ Zone Zone::build(const std::vector<json>& services, const std::vector<json>& end
   // "ns/service" → endpoints, from slices first, then Endpoints for services without slices.
   std::map<std::string, std::vector<EndpointInfo>> from_slices;
   for (const auto& slice : endpoint_slices) {
-    const json meta = slice.value("metadata", json::object());
-    std::string svc = str_field(meta.value("labels", json::object()), "kubernetes.io/service-name");
+    const json meta = jvalue(slice, "metadata", json::object());
+    std::string svc = str_field(jvalue(meta, "labels", json::object()), "kubernetes.io/service-name");
     if (svc.empty()) continue;
     std::string at = str_field(slice, "addressType");
     if (!at.empty() && at != "IPv4") continue;
     auto& list = from_slices[str_field(meta, "namespace") + "/" + svc];
     std::map<std::string, std::pair<std::string, int>> ports;
-    const json sports = slice.value("ports", json::array());
+    const json sports = jvalue(slice, "ports", json::array());
     if (sports.is_array())
       for (const auto& p : sports) {
         std::string proto = str_field(p, "protocol");
         ports[str_field(p, "name")] = {proto.empty() ? "TCP" : proto, int_field(p, "port")};
       }
-    const json eps = slice.value("endpoints", json::array());
+    const json eps = jvalue(slice, "endpoints", json::array());
     if (!eps.is_array()) continue;
     for (const auto& ep : eps) {
-      const json cond = ep.value("conditions", json::object());
+      const json cond = jvalue(ep, "conditions", json::object());
       bool ready = !(cond.is_object() && cond.contains("ready") && cond["ready"].is_boolean() &&
                      !cond["ready"].get<bool>());
-      const json addrs = ep.value("addresses", json::array());
+      const json addrs = jvalue(ep, "addresses", json::array());
       if (!addrs.is_array()) continue;
       for (const auto& a : addrs) {
         if (!a.is_string()) continue;
@@ -136,13 +137,13 @@ Zone Zone::build(const std::vector<json>& services, const std::vector<json>& end
   }
   std::map<std::string, std::vector<EndpointInfo>> from_endpoints;
   for (const auto& e : endpoints) {
-    const json meta = e.value("metadata", json::object());
+    const json meta = jvalue(e, "metadata", json::object());
     auto& list = from_endpoints[str_field(meta, "namespace") + "/" + str_field(meta, "name")];
-    const json subsets = e.value("subsets", json::array());
+    const json subsets = jvalue(e, "subsets", json::array());
     if (!subsets.is_array()) continue;
     for (const auto& ss : subsets) {
       std::map<std::string, std::pair<std::string, int>> ports;
-      const json sports = ss.value("ports", json::array());
+      const json sports = jvalue(ss, "ports", json::array());
       if (sports.is_array())
         for (const auto& p : sports) {
           std::string proto = str_field(p, "protocol");
@@ -160,8 +161,8 @@ Zone Zone::build(const std::vector<json>& services, const std::vector<json>& end
   }
 
   for (const auto& s : services) {
-    const json meta = s.value("metadata", json::object());
-    const json spec = s.value("spec", json::object());
+    const json meta = jvalue(s, "metadata", json::object());
+    const json spec = jvalue(s, "spec", json::object());
     const std::string ns = strings::to_lower(str_field(meta, "namespace"));
     const std::string name = strings::to_lower(str_field(meta, "name"));
     if (ns.empty() || name.empty()) continue;
@@ -214,7 +215,7 @@ Zone Zone::build(const std::vector<json>& services, const std::vector<json>& end
       if (!headless) z.add(ptr_record(reverse_name(ep.ip), dashed(ep.ip) + "." + ns + ".pod." + domain, ttl));
     }
 
-    const json ports = spec.value("ports", json::array());
+    const json ports = jvalue(spec, "ports", json::array());
     if (!ports.is_array()) continue;
     for (const auto& p : ports) {
       std::string pname = strings::to_lower(str_field(p, "name"));

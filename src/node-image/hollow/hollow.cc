@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "controllers/util.h"
 #include "controllers/work_queue.h"
+#include "common/json_read.h"
 
 namespace k3dpp::hollow {
 
@@ -45,7 +46,7 @@ struct HollowNodes::Impl {
     }
     auto n = client.get(client::res::kNodes, "", node);
     if (n) {
-      std::string cidr = (*n)["spec"].value("podCIDR", "");
+      std::string cidr = jvalue((*n)["spec"], "podCIDR", "");
       auto slash = cidr.find(".0/");
       if (!cidr.empty() && slash != std::string::npos) {
         std::string p = cidr.substr(0, slash + 1);
@@ -69,12 +70,12 @@ struct HollowNodes::Impl {
       next["status"]["conditions"] = json::array();
     }
     bool has_ready = false;
-    for (const auto& c : next["status"]["conditions"]) has_ready |= c.value("type", "") == "Ready";
+    for (const auto& c : next["status"]["conditions"]) has_ready |= jvalue(c, "type", "") == "Ready";
     if (!has_ready) {
       next["status"]["conditions"].push_back({{"type", "Ready"}, {"status", "False"}});
     }
     for (auto& c : next["status"]["conditions"]) {
-      if (c.value("type", "") != "Ready" || c.value("status", "") == "True") continue;
+      if (jvalue(c, "type", "") != "Ready" || jvalue(c, "status", "") == "True") continue;
       c["status"] = "True";
       c["lastTransitionTime"] = now;
       c["lastHeartbeatTime"] = now;
@@ -138,7 +139,7 @@ struct HollowNodes::Impl {
   }
 
   void pod_changed(const json& pod) {
-    std::string node = pod.contains("spec") ? pod["spec"].value("nodeName", "") : "";
+    std::string node = pod.contains("spec") ? jvalue(pod["spec"], "nodeName", "") : "";
     if (node.empty() || !ours(node)) return;
     std::string ns = meta_str(pod, "namespace"), name = meta_str(pod, "name");
     int idx = 0;
@@ -157,7 +158,7 @@ struct HollowNodes::Impl {
       return;
     }
     if (controllers::pod_is_ready(pod)) return;
-    std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
+    std::string phase = pod.contains("status") ? jvalue(pod["status"], "phase", "") : "";
     if (phase == "Succeeded" || phase == "Failed") return;
     std::string prefix = ip_prefix(node, idx);
     int host;
@@ -167,7 +168,7 @@ struct HollowNodes::Impl {
       host = 2 + (n++ % 250);
     }
     std::string ip = prefix + std::to_string(host);
-    if (pod.contains("status") && !pod["status"].value("podIP", "").empty()) ip = pod["status"]["podIP"];
+    if (pod.contains("status") && !jvalue(pod["status"], "podIP", "").empty()) ip = pod["status"]["podIP"];
     std::string now = now_rfc3339();
     // TEST ONLY: a pod annotated hollow.k3dpp.io/exit-code runs to completion at once, every
     // container exiting with that code (0: Succeeded, else Failed), so Job tests can finish pods.
@@ -180,9 +181,9 @@ struct HollowNodes::Impl {
         code = 1;
       }
       json done = json::array();
-      for (const auto& c : pod["spec"].value("containers", json::array())) {
-        done.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")},
-                        {"imageID", "hollow://" + c.value("image", "")}, {"containerID", "hollow://" + name},
+      for (const auto& c : jvalue(pod["spec"], "containers", json::array())) {
+        done.push_back({{"name", jvalue(c, "name", "")}, {"image", jvalue(c, "image", "")},
+                        {"imageID", "hollow://" + jvalue(c, "image", "")}, {"containerID", "hollow://" + name},
                         {"ready", false}, {"started", false}, {"restartCount", 0},
                         {"state", {{"terminated", {{"exitCode", code}, {"reason", code == 0 ? "Completed" : "Error"},
                                                    {"startedAt", now}, {"finishedAt", now},
@@ -210,9 +211,9 @@ struct HollowNodes::Impl {
       return;
     }
     json statuses = json::array();
-    for (const auto& c : pod["spec"].value("containers", json::array())) {
-      statuses.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")},
-                          {"imageID", "hollow://" + c.value("image", "")}, {"containerID", "hollow://" + name},
+    for (const auto& c : jvalue(pod["spec"], "containers", json::array())) {
+      statuses.push_back({{"name", jvalue(c, "name", "")}, {"image", jvalue(c, "image", "")},
+                          {"imageID", "hollow://" + jvalue(c, "image", "")}, {"containerID", "hollow://" + name},
                           {"ready", true}, {"started", true}, {"restartCount", 0},
                           {"state", {{"running", {{"startedAt", now}}}}}, {"lastState", json::object()}});
     }
@@ -222,7 +223,7 @@ struct HollowNodes::Impl {
     next["status"]["podIPs"] = json::array({{{"ip", ip}}});
     next["status"]["hostIP"] = "127.0.0.1";
     next["status"]["startTime"] = now;
-    next["status"]["qosClass"] = next["status"].value("qosClass", "BestEffort");
+    next["status"]["qosClass"] = jvalue(next["status"], "qosClass", "BestEffort");
     next["status"]["containerStatuses"] = statuses;
     json conds = json::array();
     for (const char* t : {"PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"}) {
@@ -243,7 +244,7 @@ Status HollowNodes::start() {
   impl_->renew_leases();
   // Only pods bound to our nodes are queued; workers read the latest cached copy.
   auto h = [this](const json& p) {
-    std::string node = p.contains("spec") ? p["spec"].value("nodeName", "") : "";
+    std::string node = p.contains("spec") ? jvalue(p["spec"], "nodeName", "") : "";
     if (!node.empty() && impl_->ours(node)) impl_->queue.add(client::object_key(p));
   };
   impl_->pods.add_handlers({h, [h](const json&, const json& p) { h(p); }, nullptr});

@@ -79,7 +79,7 @@ Response status_response(int code, std::string_view reason, std::string_view mes
   Response r;
   r.status = code;
   r.headers.emplace_back("Content-Type", "application/json");
-  r.body = j.dump();
+  r.body = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   return r;
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -25,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/log.h"
@@ -235,11 +237,17 @@ int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
 
-bool is_timeout_or_eof(const beast::error_code& ec) {
-  return ec == boost::asio::error::eof || ec == boost::asio::error::timed_out ||
-         ec == bhttp::error::end_of_stream || ec == boost::asio::error::connection_reset ||
-         ec == bhttp::error::partial_message;
+// False when a '%' is not followed by two hex digits (Go's url parser refuses such a path: 400).
+bool valid_percent_encoding(std::string_view s) {
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') continue;
+    if (i + 2 >= s.size() || !hex(s[i + 1]) || !hex(s[i + 2])) return false;
+    i += 2;
+  }
+  return true;
 }
+
 
 }  // namespace
 
@@ -264,11 +272,21 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::atomic<int64_t> parked_at{0};  // steady ns when it last went back to the poller (timeouts)
     std::atomic<bool> idle{true};         // parked in the poller, or between requests
     std::atomic<bool> long_lived{false};  // streaming or upgraded: cut at once on stop()
+    std::atomic<bool> authenticated{false};  // handshaken with a verified client certificate
+    std::atomic<bool> evicted{false};        // shut by the connection caps (no longer counted)
+    // The request being gathered. Its bytes are read without waiting, in the event loop, so a
+    // client that stalls mid-header or mid-body holds no thread, only this state; the supervisor
+    // shuts it once header_timeout (before the end of the headers) or body_timeout passes.
+    std::optional<bhttp::request_parser<bhttp::string_body>> parser;
+    std::atomic<int64_t> request_started{0};  // steady ns of the request's first byte; 0 = none
+    std::atomic<int64_t> header_done_at{0};   // steady ns the headers were complete; 0 = not yet
+    bool early_checked = false;               // 401 / 100-continue decided for this request
   };
   mutable std::mutex mu;
   std::condition_variable cv;
   std::map<uint64_t, std::shared_ptr<ConnState>> conns;
   uint64_t next_id = 0;
+  int64_t last_cap_warning = 0;  // under mu
 
   // The worker pool: `attached` workers wait in epoll_wait; one busy on a single request past
   // opts.stall_after (a slow client, a slow handler) or that turned long-lived (watch, logs -f,
@@ -298,8 +316,16 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   void accept_ready();
   // Serves a connection the poller reported readable; false when it is done (close it).
   bool serve_ready(ConnState& c, const std::shared_ptr<Worker>& w);
-  // Reads one request and answers it; false when the connection cannot be reused.
+  enum class Gather { kReady, kMore, kClose };
+  // Reads what the socket has into the connection's request, without waiting: kReady once the
+  // request is complete, kMore to wait in the poller for more bytes, kClose when it cannot go on
+  // (an error was answered, or the peer left).
+  Gather gather(ConnState& c);
+  // Answers the gathered request; false when the connection cannot be reused.
   bool serve_request(ConnState& c, const std::shared_ptr<Worker>& w);
+  // Connection caps at accept: evicts the oldest idle unauthenticated connections first; false
+  // when the new connection must be refused.
+  bool admit();
   void park(ConnState& c);
   void drop(uint64_t id);
 };
@@ -518,7 +544,7 @@ void Server::Impl::accept_ready() {
       }
       break;
     }
-    if (stopping) {
+    if (stopping || !admit()) {
       ::close(fd);
       continue;
     }
@@ -552,6 +578,44 @@ void Server::Impl::accept_ready() {
     ev.data.u64 = kListenId;
     ::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, listen_fd, &ev);
   }
+}
+
+bool Server::Impl::admit() {
+  std::lock_guard<std::mutex> lock(mu);
+  size_t total = 0, unauthenticated = 0;
+  for (auto& [id, c] : conns) {
+    if (c->evicted) continue;
+    ++total;
+    if (!c->authenticated) ++unauthenticated;
+  }
+  // Oldest first (ids grow with each accept); only connections parked in the poller, so no
+  // worker is using the socket; the shut socket wakes the poller and a worker drops it.
+  auto evict_oldest_unauthenticated = [&] {
+    for (auto& [id, c] : conns) {
+      if (c->evicted || c->authenticated || !c->idle) continue;
+      c->evicted = true;
+      c->sock->abort();
+      return true;
+    }
+    return false;
+  };
+  bool refused = false;
+  if (unauthenticated >= opts.max_unauthenticated_connections && evict_oldest_unauthenticated()) {
+    --total;
+  } else if (total >= opts.max_connections) {
+    if (evict_oldest_unauthenticated()) --total;
+    else refused = true;
+  }
+  if (refused || unauthenticated >= opts.max_unauthenticated_connections) {
+    auto now = now_ns();
+    if (now - last_cap_warning > int64_t{10'000'000'000}) {
+      last_cap_warning = now;
+      logger()->warn("connection cap reached ({} open, {} unauthenticated; caps {} and {}): {}", total,
+                     unauthenticated, opts.max_connections, opts.max_unauthenticated_connections,
+                     refused ? "refusing new connections" : "dropping the oldest unauthenticated ones");
+    }
+  }
+  return !refused;
 }
 
 void Server::Impl::park(ConnState& c) {
@@ -604,11 +668,18 @@ void Server::Impl::supervise() {
     lock.unlock();
     {
       std::lock_guard<std::mutex> clock(mu);
+      auto ns = [](std::chrono::milliseconds d) {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+      };
       for (auto& [id, c] : conns) {
         if (!c->idle) continue;
-        auto limit_for = c->handshaken ? opts.idle_timeout : opts.handshake_timeout;
-        if (now_n - c->parked_at > std::chrono::duration_cast<std::chrono::nanoseconds>(limit_for).count())
-          c->sock->abort();
+        int64_t started = c->request_started, header_done = c->header_done_at;
+        bool expired;
+        if (!c->handshaken) expired = now_n - c->parked_at > ns(opts.handshake_timeout);
+        else if (header_done != 0) expired = now_n - header_done > ns(opts.body_timeout);
+        else if (started != 0) expired = now_n - started > ns(opts.header_timeout);
+        else expired = now_n - c->parked_at > ns(opts.idle_timeout);
+        if (expired) c->sock->abort();
       }
     }
     lock.lock();
@@ -625,12 +696,16 @@ bool Server::Impl::serve_ready(ConnState& c, const std::shared_ptr<Worker>& w) {
       return false;
     }
     if (r == 0) return true;  // more handshake bytes to come
-    c.handshaken = true;
     c.user = user_from(c.sock->ssl());
+    c.authenticated = c.user.authenticated;
+    c.handshaken = true;
     if (c.buf.size() == 0 && !c.sock->has_buffered()) return true;
   }
   for (;;) {
     if (stopping) return false;
+    auto g = gather(c);
+    if (g == Gather::kClose) return false;
+    if (g == Gather::kMore) return true;  // back to the poller until more bytes come
     if (!serve_request(c, w)) return false;
     if (w->detached) {
       // This worker was replaced (slow request or long-lived stream); it ends with its
@@ -643,56 +718,98 @@ bool Server::Impl::serve_ready(ConnState& c, const std::shared_ptr<Worker>& w) {
   }
 }
 
-bool Server::Impl::serve_request(ConnState& c, const std::shared_ptr<Worker>& w) {
+Server::Impl::Gather Server::Impl::gather(ConnState& c) {
   TlsSocket& sock = *c.sock;
   beast::flat_buffer& buf = c.buf;
-  const std::string& remote = c.remote;
-  bhttp::request_parser<bhttp::string_body> parser;
-  parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
-  parser.body_limit(opts.body_limit);
-  beast::error_code ec;
-  sock.set_read_deadline(Clock::now() + opts.header_timeout);
-  bhttp::read_header(sock, buf, parser, ec);
   auto reply_and_close = [&](int code, const char* reason, const std::string& message) {
     ConnResponder r(sock, buf, false, false);
     r.send(http::status_response(code, reason, message));
     sock.close();
+    return Gather::kClose;
   };
-  if (ec == bhttp::error::body_limit) {
-    reply_and_close(413, "RequestEntityTooLarge", "the request body is too large");
-    return false;
+  if (!c.parser) {
+    c.parser.emplace();
+    c.parser->header_limit(static_cast<std::uint32_t>(opts.header_limit));
+    c.parser->body_limit(opts.body_limit);
+    c.request_started = 0;
+    c.header_done_at = 0;
+    c.early_checked = false;
   }
-  if (ec) {
-    if (!is_timeout_or_eof(ec) || ec == bhttp::error::partial_message) {
-      logger()->debug("{}: bad request: {}", remote, ec.message());
-      if (ec != boost::asio::error::timed_out)
-        reply_and_close(400, "BadRequest", "malformed HTTP request");
+  auto& parser = *c.parser;
+  for (;;) {
+    if (buf.size() > 0) {
+      if (c.request_started == 0) c.request_started = now_ns();
+      beast::error_code ec;
+      size_t used = parser.put(buf.data(), ec);
+      buf.consume(used);
+      if (ec == bhttp::error::body_limit) {
+        return reply_and_close(413, "RequestEntityTooLarge",
+                               "Request entity too large: limit is " + std::to_string(opts.body_limit));
+      }
+      if (ec == bhttp::error::header_limit) {
+        return reply_and_close(431, "RequestHeaderFieldsTooLarge", "Request Header Fields Too Large");
+      }
+      if (ec && ec != bhttp::error::need_more) {
+        logger()->debug("{}: bad request: {}", c.remote, ec.message());
+        return reply_and_close(400, "BadRequest", "malformed HTTP request");
+      }
+      if (parser.is_header_done() && !c.early_checked) {
+        c.early_checked = true;
+        c.header_done_at = now_ns();
+        auto& h = parser.get();
+        // No certificate and not an anonymous path, and a body to come: 401 now, without reading
+        // (or waiting for) the body. Without a body the request is answered 401 as usual.
+        std::string_view target(h.target().data(), h.target().size());
+        std::string path = http::url_decode(target.substr(0, target.find('?')), false);
+        bool anonymous = std::find(opts.anonymous_paths.begin(), opts.anonymous_paths.end(), path) !=
+                         opts.anonymous_paths.end();
+        if (!c.user.authenticated && !anonymous && !parser.is_done()) {
+          return reply_and_close(401, "Unauthorized", "Unauthorized");
+        }
+        if (!parser.is_done() && strings::to_lower(std::string(h[bhttp::field::expect])) == "100-continue") {
+          if (!sock.write_all("HTTP/1.1 100 Continue\r\n\r\n")) return Gather::kClose;
+        }
+      }
+      if (parser.is_done()) return Gather::kReady;
+      if (used > 0 && buf.size() > 0) continue;
     }
-    return false;
+    // What the socket has now, without waiting (a deadline of now: poll() returns at once).
+    sock.set_read_deadline(Clock::now());
+    auto space = buf.prepare(16 * 1024);
+    beast::error_code ec;
+    size_t n = sock.read(static_cast<char*>(space.data()), space.size(), ec);
+    sock.set_read_deadline(std::nullopt);
+    if (n > 0) {
+      buf.commit(n);
+      continue;
+    }
+    if (ec == boost::asio::error::timed_out) return Gather::kMore;
+    if (c.request_started != 0 && ec != boost::asio::error::eof) {
+      logger()->debug("{}: reading a request: {}", c.remote, ec.message());
+    }
+    return Gather::kClose;
   }
-  if (!parser.is_done()) {
-    auto expect = parser.get()[bhttp::field::expect];
-    if (strings::to_lower(std::string(expect)) == "100-continue") {
-      if (!sock.write_all("HTTP/1.1 100 Continue\r\n\r\n")) return false;
-    }
-    sock.set_read_deadline(Clock::now() + opts.body_timeout);
-    bhttp::read(sock, buf, parser, ec);
-    if (ec == bhttp::error::body_limit) {
-      reply_and_close(413, "RequestEntityTooLarge", "the request body is too large");
-      return false;
-    }
-    if (ec) {
-      logger()->debug("{}: reading the body: {}", remote, ec.message());
-      return false;
-    }
-  }
-  sock.set_read_deadline(std::nullopt);
+}
 
-  auto msg = parser.release();
+bool Server::Impl::serve_request(ConnState& c, const std::shared_ptr<Worker>& w) {
+  TlsSocket& sock = *c.sock;
+  beast::flat_buffer& buf = c.buf;
+  const std::string& remote = c.remote;
+  auto msg = c.parser->release();
+  c.parser.reset();
+  c.request_started = 0;
+  c.header_done_at = 0;
   http::Request req;
   req.method = std::string(msg.method_string());
   req.target = std::string(msg.target());
   auto q = req.target.find('?');
+  if (!valid_percent_encoding(std::string_view(req.target).substr(0, q))) {
+    // Go's net/http refuses such a URL before any handler runs.
+    ConnResponder r(sock, buf, false, false);
+    r.send(http::status_response(400, "BadRequest", "invalid URL escape in the request path"));
+    sock.close();
+    return false;
+  }
   req.path = http::url_decode(std::string_view(req.target).substr(0, q), false);
   if (q != std::string::npos) req.query = http::parse_query(std::string_view(req.target).substr(q + 1));
   for (const auto& f : msg) req.headers.emplace(strings::to_lower(std::string(f.name_string())), std::string(f.value()));

@@ -1,7 +1,9 @@
 // The TLS HTTP/1.1 server the node binary serves the Kubernetes API with.
 // An event loop: a few worker threads (sized to the cores) wait in one epoll set for any
-// connection to become readable, then read, handle and answer that request with synchronous Beast
-// over TlsSocket and put the connection back (keep-alive). A worker stuck on one request (a slow
+// connection to become readable, read what it has without waiting (a request is gathered across
+// wake-ups, so a client stalling mid-header or mid-body holds no thread), and once a request is
+// complete handle and answer it with synchronous Beast over TlsSocket and put the connection back
+// (keep-alive). A client without a certificate gets its 401 as soon as its headers are in. A worker stuck on one request (a slow
 // client, a slow handler) or whose request became long-lived — chunked streams (watch, logs -f),
 // 101 upgrades (websocket, SPDY) handing the raw TLS byte stream to the handler — is replaced by a
 // fresh worker and keeps its thread until that exchange ends.
@@ -36,6 +38,12 @@ struct Options {
   std::chrono::milliseconds idle_timeout{120'000};   // keep-alive wait for the next request
   std::chrono::milliseconds header_timeout{30'000};  // first byte to end of headers
   std::chrono::milliseconds body_timeout{60'000};    // end of headers to end of body
+  // Connection caps. Past max_unauthenticated_connections (no verified client certificate: a
+  // handshake in progress, an anonymous or stalled client) a new connection evicts the oldest idle
+  // unauthenticated one; past max_connections likewise, and when none can go the new connection
+  // is closed at once. Clients with a certificate are never evicted for a new one.
+  size_t max_connections = 4096;
+  size_t max_unauthenticated_connections = 256;
   // Event-loop workers waiting in epoll (0 = the cores, at least 2, at most 4).
   size_t threads = 0;
   // A worker busy on one request this long (slow client or handler) is replaced by a new one.

@@ -5,17 +5,18 @@
 
 #include "common/log.h"
 #include "kubelet/pod_status.h"
+#include "common/json_read.h"
 
 namespace k3dpp::kubelet {
 
 json make_event(const json& pod, const std::string& node, const std::string& type, const std::string& reason,
                 const std::string& message, const std::string& field_path, const std::string& now, long long now_ns) {
-  const json md = pod.value("metadata", json::object());
-  std::string ns = md.value("namespace", "default"), name = md.value("name", "");
+  const json md = jvalue(pod, "metadata", json::object());
+  std::string ns = jvalue(md, "namespace", "default"), name = jvalue(md, "name", "");
   char suffix[32];
   std::snprintf(suffix, sizeof suffix, "%llx", static_cast<unsigned long long>(now_ns));
-  json involved = {{"kind", "Pod"}, {"namespace", ns}, {"name", name}, {"uid", md.value("uid", "")},
-                   {"apiVersion", "v1"}, {"resourceVersion", md.value("resourceVersion", "")}};
+  json involved = {{"kind", "Pod"}, {"namespace", ns}, {"name", name}, {"uid", jvalue(md, "uid", "")},
+                   {"apiVersion", "v1"}, {"resourceVersion", jvalue(md, "resourceVersion", "")}};
   if (!field_path.empty()) involved["fieldPath"] = field_path;
   return {{"apiVersion", "v1"},
           {"kind", "Event"},
@@ -38,7 +39,7 @@ void record_event(client::ApiClient& api, const json& pod, const std::string& no
   long long now_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   json ev = make_event(pod, node, type, reason, message, field_path, rfc3339_now(), now_ns);
-  std::string ns = ev["metadata"].value("namespace", "default");
+  std::string ns = jvalue(ev["metadata"], "namespace", "default");
   auto r = api.create(client::res::kEvents, ns, ev);
   if (!r) log::get("kubelet")->debug("event {} for {}/{} not recorded: {}", reason, ns, ev["involvedObject"]["name"].get<std::string>(), r.error().message);
 }
@@ -55,7 +56,7 @@ EventRecorder::~EventRecorder() {
 void EventRecorder::record(const json& pod, const std::string& type, const std::string& reason,
                            const std::string& message, const std::string& field_path) {
   Pending e;
-  const json md = pod.value("metadata", json::object());
+  const json md = jvalue(pod, "metadata", json::object());
   json m = json::object();
   for (const char* k : {"namespace", "name", "uid", "resourceVersion"}) {
     if (md.contains(k)) m[k] = md[k];
@@ -103,8 +104,8 @@ void EventRecorder::run(std::stop_token st) {
 
 void EventRecorder::send(const Pending& e) {
   const long long kWindow = 600LL * 1000000000LL;
-  const json md = e.pod.value("metadata", json::object());
-  std::string key = md.value("uid", "") + "\n" + e.type + "\n" + e.reason + "\n" + e.message + "\n" + e.field_path;
+  const json md = jvalue(e.pod, "metadata", json::object());
+  std::string key = jvalue(md, "uid", "") + "\n" + e.type + "\n" + e.reason + "\n" + e.message + "\n" + e.field_path;
   for (auto it = seen_.begin(); it != seen_.end();) {  // forget old entries
     it = e.now_ns - it->second.last_ns > kWindow ? seen_.erase(it) : std::next(it);
   }
@@ -119,7 +120,7 @@ void EventRecorder::send(const Pending& e) {
     seen_.erase(it);  // gone (expired by the API server): create it anew
   }
   json ev = make_event(e.pod, node_, e.type, e.reason, e.message, e.field_path, e.now, e.now_ns);
-  std::string ns = ev["metadata"].value("namespace", "default");
+  std::string ns = jvalue(ev["metadata"], "namespace", "default");
   auto r = api_.create(client::res::kEvents, ns, ev);
   if (!r) {
     log::get("kubelet")->debug("event {} not recorded: {}", e.reason, r.error().message);

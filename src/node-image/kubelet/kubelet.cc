@@ -21,6 +21,7 @@
 #include "kubelet/start_trace.h"
 #include "kubelet/termination.h"
 #include "kubelet/volumes.h"
+#include "common/json_read.h"
 
 namespace k3dpp::kubelet {
 namespace fs = std::filesystem;
@@ -30,7 +31,7 @@ namespace {
 
 std::shared_ptr<spdlog::logger> klog() { return log::get("kubelet"); }
 
-std::string md(const json& pod, const char* k) { return pod.value("metadata", json::object()).value(k, ""); }
+std::string md(const json& pod, const char* k) { return jvalue(pod, "metadata", json::object()).value(k, ""); }
 
 json array_or_empty(const json& obj, const char* key) {
   auto it = obj.find(key);
@@ -54,9 +55,9 @@ std::string runtime_message(const Error& e) {
 
 // imagePullPolicy with Kubernetes' default: Always for ":latest" or no tag, else IfNotPresent.
 std::string pull_policy(const json& container) {
-  std::string p = container.value("imagePullPolicy", "");
+  std::string p = jvalue(container, "imagePullPolicy", "");
   if (!p.empty()) return p;
-  std::string image = container.value("image", "");
+  std::string image = jvalue(container, "image", "");
   if (image.find('@') != std::string::npos) return "IfNotPresent";
   auto slash = image.rfind('/');
   auto colon = image.rfind(':');
@@ -95,7 +96,7 @@ Result<std::string> wait_for_pod_cidr(client::ApiClient& api, const std::string&
   while (!stop.stop_requested()) {
     auto n = api.get(client::res::kNodes, "", node_name);
     if (n) {
-      std::string cidr = n->value("spec", json::object()).value("podCIDR", "");
+      std::string cidr = jvalue(jvalue(*n, "spec", json::object()), "podCIDR", "");
       if (!cidr.empty()) return cidr;
       last_error = "no podCIDR assigned yet";
     } else {
@@ -248,8 +249,8 @@ struct Kubelet::PodWorker {
     for (const auto& c : ctrs) {
       if (c.state() != rt::CONTAINER_RUNNING && c.state() != rt::CONTAINER_CREATED) continue;
       bool init = false;
-      for (const auto& ic : array_or_empty(p.value("spec", json::object()), "initContainers")) {
-        if (ic.value("name", "") == c.metadata().name()) init = true;
+      for (const auto& ic : array_or_empty(jvalue(p, "spec", json::object()), "initContainers")) {
+        if (jvalue(ic, "name", "") == c.metadata().name()) init = true;
       }
       if (c.state() == rt::CONTAINER_RUNNING) {
         event(p, "Normal", "Killing", "Stopping container " + c.metadata().name(),
@@ -300,7 +301,7 @@ struct Kubelet::PodWorker {
 
   // True when the image is ready to use; else sets the waiting reason.
   bool ensure_image(const json& p, const json& c, bool init, const rt::PodSandboxConfig& sb_config) {
-    std::string cname = c.value("name", ""), image = c.value("image", "");
+    std::string cname = jvalue(c, "name", ""), image = jvalue(c, "image", "");
     std::string fp = container_field_path(cname, init);
     std::string policy = pull_policy(c);
     auto present = timed("image", [&] { return k.cri_->image_status(image); });
@@ -414,7 +415,7 @@ struct Kubelet::PodWorker {
   // Pull, create and start one container (attempt N). False when it did not start.
   bool start_container(const json& p, const json& c, bool init, uint32_t attempt, const std::string& sandbox_id,
                        const rt::PodSandboxConfig& sb_config, const std::string& pod_ip) {
-    std::string cname = c.value("name", "");
+    std::string cname = jvalue(c, "name", "");
     std::string fp = container_field_path(cname, init);
     if (deletion_requested()) return false;
     if (!ensure_image(p, c, init, sb_config)) return false;
@@ -437,7 +438,7 @@ struct Kubelet::PodWorker {
     if (env) {
       std::optional<long long> image_uid;
       std::string image_user;
-      if (auto img = timed("image", [&] { return k.cri_->image_status(c.value("image", "")); });
+      if (auto img = timed("image", [&] { return k.cri_->image_status(jvalue(c, "image", "")); });
           img && img->has_value()) {
         if ((*img)->has_uid()) image_uid = (*img)->uid().value();
         image_user = (*img)->username();
@@ -475,12 +476,12 @@ struct Kubelet::PodWorker {
   // The file behind terminationMessagePath (an empty 0666 file per attempt under the pod dir), so
   // what the container writes there becomes its terminated.message.
   void add_termination_log_mount(const json& c, uint32_t attempt, std::vector<rt::Mount>& mounts) {
-    std::string target = c.value("terminationMessagePath", "/dev/termination-log");
+    std::string target = jvalue(c, "terminationMessagePath", "/dev/termination-log");
     if (target.empty()) return;
     for (const auto& m : mounts) {
       if (m.container_path() == target) return;  // a volume already sits there
     }
-    std::string file = termination_file_path(k.opts_.defaults.pods_root, uid, c.value("name", ""), attempt);
+    std::string file = termination_file_path(k.opts_.defaults.pods_root, uid, jvalue(c, "name", ""), attempt);
     std::string node_file = k.opts_.node_root + file;
     std::error_code ec;
     fs::create_directories(fs::path(node_file).parent_path(), ec);
@@ -521,12 +522,12 @@ struct Kubelet::PodWorker {
 
   // Returns true when the worker is finished (pod gone).
   bool sync(const json& p, bool is_gone) {
-    const json spec = p.value("spec", json::object());
-    const json meta = p.value("metadata", json::object());
+    const json spec = jvalue(p, "spec", json::object());
+    const json meta = jvalue(p, "metadata", json::object());
 
     // --- Deletion ---
     if (is_gone || meta.contains("deletionTimestamp")) {
-      long long grace = meta.value("deletionGracePeriodSeconds", spec.value("terminationGracePeriodSeconds", 30LL));
+      long long grace = jvalue(meta, "deletionGracePeriodSeconds", jvalue(spec, "terminationGracePeriodSeconds", 30LL));
       if (is_gone) grace = std::min<long long>(grace, 2);  // the object is already gone: be quick
       if (!killed) {
         kill_pod(p, grace);
@@ -547,8 +548,8 @@ struct Kubelet::PodWorker {
       return true;
     }
 
-    std::string phase = p.value("status", json::object()).value("phase", "");
-    if (last_status.contains("phase")) phase = last_status["phase"].get<std::string>();
+    std::string phase = jvalue(jvalue(p, "status", json::object()), "phase", "");
+    if (last_status.contains("phase")) phase = jvalue(last_status, "phase", phase);
     if (phase == "Succeeded" || phase == "Failed") {
       // Terminal: nothing more runs; release the sandbox (IP) but keep containers for logs.
       for (const auto& sb : sandboxes()) {
@@ -606,14 +607,14 @@ struct Kubelet::PodWorker {
     info.host_ip = k.opts_.host_ip;
     auto sb_status = timed("sandbox_status", [&] { return k.cri_->pod_sandbox_status(sandbox_id); });
     info.sandbox_ready = sb_status && sb_status->state() == rt::SANDBOX_READY;
-    if (spec.value("hostNetwork", false)) {
+    if (jvalue(spec, "hostNetwork", false)) {
       info.pod_ips.push_back(k.opts_.host_ip);
     } else if (sb_status && !sb_status->network().ip().empty()) {
       info.pod_ips.push_back(sb_status->network().ip());
       for (const auto& ip : sb_status->network().additional_ips()) info.pod_ips.push_back(ip.ip());
     }
     std::string pod_ip = info.pod_ips.empty() ? "" : info.pod_ips.front();
-    std::string policy = spec.value("restartPolicy", "Always");
+    std::string policy = jvalue(spec, "restartPolicy", "Always");
 
     // --- Volumes ---
     auto view = timed("view", [&] { return runtime_view(sandbox_id); });
@@ -637,7 +638,7 @@ struct Kubelet::PodWorker {
     // --- Init containers, in order ---
     bool initialized = true;
     for (const auto& c : array_or_empty(spec, "initContainers")) {
-      std::string cname = c.value("name", "");
+      std::string cname = jvalue(c, "name", "");
       auto it = view.find(cname);
       if (it == view.end() || !it->second.current) {
         initialized = false;
@@ -661,7 +662,7 @@ struct Kubelet::PodWorker {
     if (initialized) {
       bool started_any = false;
       for (const auto& c : array_or_empty(spec, "containers")) {
-        std::string cname = c.value("name", "");
+        std::string cname = jvalue(c, "name", "");
         auto it = view.find(cname);
         if (it == view.end() || !it->second.current) {
           started_any |= start_container(p, c, false, first_attempt(p, cname, false), sandbox_id, sb_config, pod_ip);
@@ -693,10 +694,10 @@ struct Kubelet::PodWorker {
   // pod only changes through the API or the runtime, both of which end a skipped resync.
   bool is_steady(const json& spec, const PodInfo& info) const {
     if (!info.sandbox_ready || !waiting.empty() || !volumes) return false;
-    if (last_status.value("phase", "") != "Running") return false;
+    if (jvalue(last_status, "phase", "") != "Running") return false;
     for (const auto& c : array_or_empty(spec, "containers")) {
       if (c.contains("livenessProbe") || c.contains("readinessProbe") || c.contains("startupProbe")) return false;
-      auto it = info.containers.find(c.value("name", ""));
+      auto it = info.containers.find(jvalue(c, "name", ""));
       if (it == info.containers.end() || !it->second.current ||
           it->second.current->state() != rt::CONTAINER_RUNNING) {
         return false;
@@ -716,11 +717,11 @@ struct Kubelet::PodWorker {
   // pod; after the sandbox was replaced (node restart), one more than the restartCount the pod's
   // status already shows for a container that ran, so restart counts keep growing.
   uint32_t first_attempt(const json& p, const std::string& cname, bool init) {
-    const json& st = !last_status.empty() ? last_status : p.value("status", json::object());
+    const json& st = !last_status.empty() ? last_status : jvalue(p, "status", json::object());
     for (const auto& cs : array_or_empty(st, init ? "initContainerStatuses" : "containerStatuses")) {
-      if (cs.value("name", "") == cname && cs.contains("containerID") && cs["containerID"].is_string() &&
+      if (jvalue(cs, "name", "") == cname && cs.contains("containerID") && cs["containerID"].is_string() &&
           !cs["containerID"].get<std::string>().empty()) {
-        return static_cast<uint32_t>(cs.value("restartCount", 0) + 1);
+        return static_cast<uint32_t>(jvalue(cs, "restartCount", 0) + 1);
       }
     }
     return 0;
@@ -728,7 +729,7 @@ struct Kubelet::PodWorker {
 
   void fill_info(const json& c, std::map<std::string, ContainerInfo>& view, std::map<std::string, ContainerInfo>& out,
                  bool init) {
-    std::string cname = c.value("name", "");
+    std::string cname = jvalue(c, "name", "");
     ContainerInfo ci;
     if (auto it = view.find(cname); it != view.end()) ci = it->second;
     auto w = waiting.find(cname);
@@ -751,7 +752,7 @@ struct Kubelet::PodWorker {
   bool restart_with_backoff(const json& p, const json& c, bool init, const rt::ContainerStatus& cur,
                             const std::string& sandbox_id, const rt::PodSandboxConfig& sb_config,
                             const std::string& pod_ip) {
-    std::string cname = c.value("name", "");
+    std::string cname = jvalue(c, "name", "");
     std::string key = uid + "/" + cname;
     auto now = Clock::now();
     auto finished = from_nanos(cur.finished_at());
@@ -776,7 +777,7 @@ struct Kubelet::PodWorker {
   // Runs due probes of a running container. True when liveness killed it.
   bool run_probes(const json& p, const json& c, const rt::ContainerStatus& cur, const std::string& pod_ip) {
     const std::string& id = cur.id();
-    std::string cname = c.value("name", "");
+    std::string cname = jvalue(c, "name", "");
     std::string fp = container_field_path(cname, false);
     auto now = Clock::now();
     auto started = from_nanos(cur.started_at());
@@ -827,10 +828,10 @@ struct Kubelet::PodWorker {
   }
 
   void kill_for_probe(const json& p, const json& c, const rt::ContainerStatus& cur, const char* which) {
-    std::string cname = c.value("name", "");
+    std::string cname = jvalue(c, "name", "");
     event(p, "Normal", "Killing", "Container " + cname + " failed " + which + " probe, will be restarted",
           container_field_path(cname, false));
-    long long grace = p.value("spec", json::object()).value("terminationGracePeriodSeconds", 30LL);
+    long long grace = jvalue(jvalue(p, "spec", json::object()), "terminationGracePeriodSeconds", 30LL);
     (void)k.cri_->stop_container(cur.id(), grace);
     readiness.erase(cur.id());
     liveness.erase(cur.id());
@@ -849,14 +850,14 @@ struct Kubelet::PodWorker {
       klog()->warn("pod {}/{}: status update failed: {}", ns, name, r.error().message);
       return;
     }
-    if (status.value("phase", "") != last_status.value("phase", "")) {
+    if (jvalue(status, "phase", "") != jvalue(last_status, "phase", "")) {
       std::string took;
-      if (trace && status.value("phase", "") == "Running") {
+      if (trace && jvalue(status, "phase", "") == "Running") {
         took = " (start-up " + trace->summary() + ")";
         trace.reset();
       }
-      klog()->info("pod {}/{}: {}{}{}", ns, name, status.value("phase", ""),
-                   status.contains("podIP") ? " " + status["podIP"].get<std::string>() : "", took);
+      klog()->info("pod {}/{}: {}{}{}", ns, name, jvalue(status, "phase", ""),
+                   status.contains("podIP") ? " " + jvalue(status, "podIP", "") : "", took);
     }
     last_status = status;
   }
@@ -1077,8 +1078,8 @@ Result<std::string> Kubelet::container_id(const std::string& ns, const std::stri
   if (!p) return fail("pod \"" + pod + "\" not found on node " + opts_.node_name, "NotFound");
   std::string cname = container;
   if (cname.empty()) {
-    auto cs = array_or_empty(p->value("spec", json::object()), "containers");
-    if (!cs.empty()) cname = cs[0].value("name", "");
+    auto cs = array_or_empty(jvalue(*p, "spec", json::object()), "containers");
+    if (!cs.empty()) cname = jvalue(cs[0], "name", "");
   }
   rt::ContainerFilter f;
   (*f.mutable_label_selector())[kLabelPodUid] = md(*p, "uid");
@@ -1099,8 +1100,8 @@ Status Kubelet::logs(const std::string& ns, const std::string& pod, const std::s
   if (!p) return fail("pod \"" + pod + "\" not found on node " + opts_.node_name, "NotFound");
   std::string cname = container;
   if (cname.empty()) {
-    auto cs = array_or_empty(p->value("spec", json::object()), "containers");
-    if (!cs.empty()) cname = cs[0].value("name", "");
+    auto cs = array_or_empty(jvalue(*p, "spec", json::object()), "containers");
+    if (!cs.empty()) cname = jvalue(cs[0], "name", "");
   }
   opts.pod_uid = md(*p, "uid");
   opts.log_root = opts_.log_root;

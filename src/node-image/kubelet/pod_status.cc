@@ -4,6 +4,7 @@
 
 #include "common/strings.h"
 #include "kubelet/translate.h"
+#include "common/json_read.h"
 
 namespace k3dpp::kubelet {
 namespace {
@@ -36,7 +37,7 @@ json condition(const json& old_status, const std::string& type, bool ok, const s
   json c = {{"type", type}, {"status", ok ? "True" : "False"}, {"lastProbeTime", nullptr},
             {"lastTransitionTime", now}};
   for (const auto& oc : array_or_empty(old_status, "conditions")) {
-    if (oc.value("type", "") == type && oc.value("status", "") == c["status"] && oc.contains("lastTransitionTime")) {
+    if (jvalue(oc, "type", "") == type && jvalue(oc, "status", "") == c["status"] && oc.contains("lastTransitionTime")) {
       c["lastTransitionTime"] = oc["lastTransitionTime"];
     }
   }
@@ -66,7 +67,7 @@ json container_status(const json& spec, const ContainerInfo& info, bool init, co
                       const std::string& pod_name) {
   (void)pod_ns;
   (void)pod_name;
-  json st = {{"name", spec.value("name", "")}, {"image", spec.value("image", "")}, {"imageID", ""}};
+  json st = {{"name", jvalue(spec, "name", "")}, {"image", jvalue(spec, "image", "")}, {"imageID", ""}};
   json state = json::object(), last = json::object();
   bool ready = false, started = false;
   int restarts = 0;
@@ -111,16 +112,16 @@ json container_status(const json& spec, const ContainerInfo& info, bool init, co
 }
 
 std::string compute_phase(const json& spec, const json& init_statuses, const json& statuses) {
-  std::string policy = spec.value("restartPolicy", "Always");
+  std::string policy = jvalue(spec, "restartPolicy", "Always");
   int pending_init = 0, failed_init = 0;
   for (const auto& s : init_statuses) {
     const json& state = s["state"];
     if (state.contains("running")) {
       ++pending_init;
     } else if (state.contains("terminated")) {
-      if (state["terminated"].value("exitCode", 0) != 0) ++failed_init;
+      if (jvalue(state["terminated"], "exitCode", 0) != 0) ++failed_init;
     } else if (state.contains("waiting")) {
-      if (has_terminated(s, "lastState") && s["lastState"]["terminated"].value("exitCode", 0) != 0) {
+      if (has_terminated(s, "lastState") && jvalue(s["lastState"]["terminated"], "exitCode", 0) != 0) {
         ++failed_init;
       } else {
         ++pending_init;
@@ -134,7 +135,7 @@ std::string compute_phase(const json& spec, const json& init_statuses, const jso
       ++running;
     } else if (state.contains("terminated")) {
       ++stopped;
-      if (state["terminated"].value("exitCode", 0) == 0) ++succeeded;
+      if (jvalue(state["terminated"], "exitCode", 0) == 0) ++succeeded;
     } else if (has_terminated(s, "lastState")) {
       ++stopped;
     } else {
@@ -155,21 +156,21 @@ std::string compute_phase(const json& spec, const json& init_statuses, const jso
 }
 
 json compute_pod_status(const json& pod, const PodInfo& info, const std::string& now) {
-  const json spec = pod.value("spec", json::object());
+  const json spec = jvalue(pod, "spec", json::object());
   const json old = pod.contains("status") && pod["status"].is_object() ? pod["status"] : json::object();
-  std::string ns = pod.value("metadata", json::object()).value("namespace", "");
-  std::string name = pod.value("metadata", json::object()).value("name", "");
+  std::string ns = jvalue(jvalue(pod, "metadata", json::object()), "namespace", "");
+  std::string name = jvalue(jvalue(pod, "metadata", json::object()), "name", "");
 
   json init_statuses = json::array(), statuses = json::array();
   std::vector<std::string> incomplete, unready;
   bool initialized = true;
   for (const auto& c : array_or_empty(spec, "initContainers")) {
-    std::string cname = c.value("name", "");
+    std::string cname = jvalue(c, "name", "");
     auto it = info.init_containers.find(cname);
     ContainerInfo ci = it == info.init_containers.end() ? ContainerInfo{} : it->second;
     json st = container_status(c, ci, true, ns, name);
     // An init container is ready once it completed successfully.
-    bool done = st["state"].contains("terminated") && st["state"]["terminated"].value("exitCode", 1) == 0;
+    bool done = st["state"].contains("terminated") && jvalue(st["state"]["terminated"], "exitCode", 1) == 0;
     st["ready"] = done;
     if (!done) {
       initialized = false;
@@ -178,7 +179,7 @@ json compute_pod_status(const json& pod, const PodInfo& info, const std::string&
     init_statuses.push_back(st);
   }
   for (const auto& c : array_or_empty(spec, "containers")) {
-    std::string cname = c.value("name", "");
+    std::string cname = jvalue(c, "name", "");
     auto it = info.containers.find(cname);
     ContainerInfo ci = it == info.containers.end() ? ContainerInfo{} : it->second;
     if (!initialized && !ci.current && ci.waiting_reason.empty()) ci.waiting_reason = "PodInitializing";
@@ -208,7 +209,7 @@ json compute_pod_status(const json& pod, const PodInfo& info, const std::string&
       condition(old, "ContainersReady", all_ready, all_ready ? "" : nr_reason, all_ready ? "" : nr_msg, now));
   bool have_scheduled = false;
   for (const auto& oc : array_or_empty(old, "conditions")) {
-    if (oc.value("type", "") == "PodScheduled") {
+    if (jvalue(oc, "type", "") == "PodScheduled") {
       conds.push_back(oc);
       have_scheduled = true;
     }

@@ -1,4 +1,5 @@
 #include "kubelet/probes.h"
+#include "common/json_read.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -55,11 +56,11 @@ int connect_with_timeout(const std::string& host, int port, std::chrono::millise
 
 ProbeTiming probe_timing(const json& probe) {
   ProbeTiming t;
-  t.initial_delay_seconds = probe.value("initialDelaySeconds", 0);
-  t.period_seconds = std::max(1, probe.value("periodSeconds", 10));
-  t.timeout_seconds = std::max(1, probe.value("timeoutSeconds", 1));
-  t.success_threshold = std::max(1, probe.value("successThreshold", 1));
-  t.failure_threshold = std::max(1, probe.value("failureThreshold", 3));
+  t.initial_delay_seconds = jvalue(probe, "initialDelaySeconds", 0);
+  t.period_seconds = std::max(1, jvalue(probe, "periodSeconds", 10));
+  t.timeout_seconds = std::max(1, jvalue(probe, "timeoutSeconds", 1));
+  t.success_threshold = std::max(1, jvalue(probe, "successThreshold", 1));
+  t.failure_threshold = std::max(1, jvalue(probe, "failureThreshold", 3));
   return t;
 }
 
@@ -70,7 +71,7 @@ int resolve_probe_port(const json& port, const json& container) {
   if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) return std::stoi(name);
   if (container.contains("ports") && container["ports"].is_array()) {
     for (const auto& p : container["ports"]) {
-      if (p.value("name", "") == name) return p.value("containerPort", 0);
+      if (jvalue(p, "name", "") == name) return jvalue(p, "containerPort", 0);
     }
   }
   return 0;
@@ -94,7 +95,7 @@ ProbeResult http_probe(const std::string& host, int port, const std::string& pat
   std::string req = "GET " + (path.empty() ? std::string("/") : path) + " HTTP/1.1\r\nHost: " + host + ":" +
                     std::to_string(port) + "\r\nUser-Agent: kube-probe/1.32\r\nAccept: */*\r\nConnection: close\r\n";
   if (headers.is_array()) {
-    for (const auto& h : headers) req += h.value("name", "") + ": " + h.value("value", "") + "\r\n";
+    for (const auto& h : headers) req += jvalue(h, "name", "") + ": " + jvalue(h, "value", "") + "\r\n";
   }
   req += "\r\n";
   size_t sent = 0;
@@ -145,20 +146,20 @@ ProbeResult run_probe(const json& probe, const json& container, const std::strin
   auto timeout = std::chrono::seconds(t.timeout_seconds);
   if (probe.contains("exec")) {
     std::vector<std::string> cmd;
-    for (const auto& c : probe["exec"].value("command", json::array())) cmd.push_back(c.get<std::string>());
+    for (const auto& c : jvalue(probe["exec"], "command", json::array())) cmd.push_back(c.get<std::string>());
     return exec_probe(cri, container_id, cmd, t.timeout_seconds);
   }
   if (probe.contains("tcpSocket")) {
     const json& ts = probe["tcpSocket"];
-    int port = resolve_probe_port(ts.value("port", json()), container);
-    std::string host = ts.value("host", pod_ip);
+    int port = resolve_probe_port(jvalue(ts, "port", json()), container);
+    std::string host = jvalue(ts, "host", pod_ip);
     return tcp_probe(host, port, timeout);
   }
   if (probe.contains("httpGet")) {
     const json& hg = probe["httpGet"];
-    int port = resolve_probe_port(hg.value("port", json()), container);
-    std::string host = hg.value("host", pod_ip);
-    return http_probe(host, port, hg.value("path", "/"), hg.value("httpHeaders", json::array()), timeout);
+    int port = resolve_probe_port(jvalue(hg, "port", json()), container);
+    std::string host = jvalue(hg, "host", pod_ip);
+    return http_probe(host, port, jvalue(hg, "path", "/"), jvalue(hg, "httpHeaders", json::array()), timeout);
   }
   return {true, ""};  // no handler: Kubernetes validation forbids it; treat as success
 }

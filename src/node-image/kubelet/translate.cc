@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "common/strings.h"
+#include "common/json_read.h"
 
 namespace k3dpp::kubelet {
 namespace {
@@ -51,21 +52,21 @@ Result<std::string> field_ref(const json& pod, const std::string& path, const En
   if (path == "metadata.name") return meta(pod, "name");
   if (path == "metadata.namespace") return meta(pod, "namespace");
   if (path == "metadata.uid") return meta(pod, "uid");
-  if (path == "spec.nodeName") return spec_of(pod).value("nodeName", ctx.node_name);
-  if (path == "spec.serviceAccountName") return spec_of(pod).value("serviceAccountName", "");
+  if (path == "spec.nodeName") return jvalue(spec_of(pod), "nodeName", ctx.node_name);
+  if (path == "spec.serviceAccountName") return jvalue(spec_of(pod), "serviceAccountName", "");
   if (path == "status.hostIP" || path == "status.hostIPs") return ctx.host_ip;
   if (path == "status.podIP" || path == "status.podIPs") return ctx.pod_ip;
   for (const char* m : {"labels", "annotations"}) {
     std::string prefix = std::string("metadata.") + m + "['";
     if (strings::starts_with(path, prefix) && strings::ends_with(path, "']")) {
       std::string key = path.substr(prefix.size(), path.size() - prefix.size() - 2);
-      const json& md = pod.value("metadata", json::object());
+      const json& md = jvalue(pod, "metadata", json::object());
       if (md.contains(m) && md[m].contains(key)) return str_of(md[m][key]);
       return std::string();
     }
     if (path == std::string("metadata.") + m) {
       std::string out;
-      const json& md = pod.value("metadata", json::object());
+      const json& md = jvalue(pod, "metadata", json::object());
       if (md.contains(m) && md[m].is_object()) {
         for (auto it = md[m].begin(); it != md[m].end(); ++it) {
           out += it.key() + "=\"" + str_of(it.value()) + "\"\n";
@@ -79,11 +80,11 @@ Result<std::string> field_ref(const json& pod, const std::string& path, const En
 }
 
 Result<std::string> resource_field_ref(const json& container, const json& ref) {
-  std::string res = ref.value("resource", "");
+  std::string res = jvalue(ref, "resource", "");
   auto dot = res.find('.');
   if (dot == std::string::npos) return fail("invalid resourceFieldRef \"" + res + "\"", "CreateContainerConfigError");
   std::string kind = res.substr(0, dot), name = res.substr(dot + 1);
-  json resources = container.value("resources", json::object());
+  json resources = jvalue(container, "resources", json::object());
   std::string q = resources.value(kind, json::object()).value(name, "");
   if (q.empty()) return std::string("0");
   auto v = parse_quantity(q);
@@ -103,7 +104,7 @@ Result<json> lookup(const EnvContext& ctx, const std::string& plural, const std:
 
 // Value of key in a ConfigMap (data) or Secret (data, base64).
 Result<std::optional<std::string>> key_of(const json& obj, bool secret, const std::string& key) {
-  const json data = obj.value("data", json::object());
+  const json data = jvalue(obj, "data", json::object());
   if (!data.contains(key)) {
     if (!secret && obj.contains("binaryData") && obj["binaryData"].contains(key)) {
       secret = true;  // binaryData is base64 like a Secret's data
@@ -139,15 +140,15 @@ std::string pod_log_directory(const json& pod) {
 
 std::string qos_class(const json& pod) {
   if (pod.contains("status") && pod["status"].is_object()) {
-    std::string q = pod["status"].value("qosClass", "");
+    std::string q = jvalue(pod["status"], "qosClass", "");
     if (!q.empty()) return q;
   }
   bool any = false, guaranteed = true;
   json all = array_or_empty(spec_of(pod), "containers");
   for (const auto& c : array_or_empty(spec_of(pod), "initContainers")) all.push_back(c);
   for (const auto& c : all) {
-    json r = c.value("resources", json::object());
-    json req = r.value("requests", json::object()), lim = r.value("limits", json::object());
+    json r = jvalue(c, "resources", json::object());
+    json req = jvalue(r, "requests", json::object()), lim = jvalue(r, "limits", json::object());
     for (const char* res : {"cpu", "memory"}) {
       bool has_req = req.contains(res), has_lim = lim.contains(res);
       if (has_req || has_lim) any = true;
@@ -204,17 +205,17 @@ rt::PodSandboxConfig make_sandbox_config(const json& pod, uint32_t attempt, cons
   m->set_uid(uid);
   m->set_attempt(attempt);
 
-  bool host_network = spec.value("hostNetwork", false);
+  bool host_network = jvalue(spec, "hostNetwork", false);
   if (!host_network) {
     // Kubernetes: spec.hostname, else the pod name truncated to 63 characters.
-    std::string hostname = spec.value("hostname", name);
+    std::string hostname = jvalue(spec, "hostname", name);
     if (hostname.size() > 63) hostname.resize(63);
     while (!hostname.empty() && (hostname.back() == '-' || hostname.back() == '.')) hostname.pop_back();
     c.set_hostname(hostname);
   }
   c.set_log_directory(pod_log_directory(pod));
 
-  std::string dns_policy = spec.value("dnsPolicy", "ClusterFirst");
+  std::string dns_policy = jvalue(spec, "dnsPolicy", "ClusterFirst");
   // ClusterFirst on the host network falls back to Default (the node's resolv.conf).
   bool cluster_dns = (dns_policy == "ClusterFirst" && !host_network) || dns_policy == "ClusterFirstWithHostNet";
   if (dns_policy == "None" || cluster_dns) {
@@ -231,7 +232,7 @@ rt::PodSandboxConfig make_sandbox_config(const json& pod, uint32_t attempt, cons
       for (const auto& s : array_or_empty(dc, "nameservers")) dns->add_servers(str_of(s));
       for (const auto& s : array_or_empty(dc, "searches")) dns->add_searches(str_of(s));
       for (const auto& o : array_or_empty(dc, "options")) {
-        std::string opt = o.value("name", "");
+        std::string opt = jvalue(o, "name", "");
         if (o.contains("value") && !o["value"].is_null()) opt += ":" + str_of(o["value"]);
         // A pod option replaces the default one of the same name.
         std::string key = opt.substr(0, opt.find(':'));
@@ -249,18 +250,18 @@ rt::PodSandboxConfig make_sandbox_config(const json& pod, uint32_t attempt, cons
 
   for (const auto& ctr : array_or_empty(spec, "containers")) {
     for (const auto& p : array_or_empty(ctr, "ports")) {
-      int host_port = p.value("hostPort", 0);
+      int host_port = jvalue(p, "hostPort", 0);
       if (host_port <= 0) continue;
       auto* pm = c.add_port_mappings();
-      std::string proto = p.value("protocol", "TCP");
+      std::string proto = jvalue(p, "protocol", "TCP");
       pm->set_protocol(proto == "UDP" ? rt::UDP : proto == "SCTP" ? rt::SCTP : rt::TCP);
-      pm->set_container_port(p.value("containerPort", 0));
+      pm->set_container_port(jvalue(p, "containerPort", 0));
       pm->set_host_port(host_port);
-      pm->set_host_ip(p.value("hostIP", ""));
+      pm->set_host_ip(jvalue(p, "hostIP", ""));
     }
   }
 
-  const json& md = pod.value("metadata", json::object());
+  const json& md = jvalue(pod, "metadata", json::object());
   auto& labels = *c.mutable_labels();
   if (md.contains("labels") && md["labels"].is_object()) {
     for (auto it = md["labels"].begin(); it != md["labels"].end(); ++it) labels[it.key()] = str_of(it.value());
@@ -281,18 +282,18 @@ rt::PodSandboxConfig make_sandbox_config(const json& pod, uint32_t attempt, cons
   auto* sc = linux->mutable_security_context();
   auto* nso = sc->mutable_namespace_options();
   nso->set_network(host_network ? rt::NODE : rt::POD);
-  nso->set_pid(spec.value("hostPID", false) ? rt::NODE
-               : spec.value("shareProcessNamespace", false) ? rt::POD
+  nso->set_pid(jvalue(spec, "hostPID", false) ? rt::NODE
+               : jvalue(spec, "shareProcessNamespace", false) ? rt::POD
                                                              : rt::CONTAINER);
-  nso->set_ipc(spec.value("hostIPC", false) ? rt::NODE : rt::POD);
-  json psc = spec.value("securityContext", json::object());
+  nso->set_ipc(jvalue(spec, "hostIPC", false) ? rt::NODE : rt::POD);
+  json psc = jvalue(spec, "securityContext", json::object());
   if (psc.contains("runAsUser")) sc->mutable_run_as_user()->set_value(psc["runAsUser"].get<long long>());
   if (psc.contains("runAsGroup")) sc->mutable_run_as_group()->set_value(psc["runAsGroup"].get<long long>());
   for (const auto& g : array_or_empty(psc, "supplementalGroups")) sc->add_supplemental_groups(g.get<long long>());
   if (psc.contains("fsGroup")) sc->add_supplemental_groups(psc["fsGroup"].get<long long>());
   if (psc.contains("sysctls")) {
     for (const auto& s : array_or_empty(psc, "sysctls")) {
-      (*linux->mutable_sysctls())[s.value("name", "")] = str_of(s.value("value", json("")));
+      (*linux->mutable_sysctls())[jvalue(s, "name", "")] = str_of(jvalue(s, "value", json("")));
     }
   }
   return c;
@@ -327,8 +328,8 @@ std::string expand_vars(const std::string& s, const std::map<std::string, std::s
 
 Status verify_run_as_non_root(const json& pod, const json& container, std::optional<long long> image_uid,
                               const std::string& image_user) {
-  json psc = spec_of(pod).value("securityContext", json::object());
-  json csc = container.value("securityContext", json::object());
+  json psc = jvalue(spec_of(pod), "securityContext", json::object());
+  json csc = jvalue(container, "securityContext", json::object());
   auto pick = [&](const char* k) -> json {
     if (csc.contains(k) && !csc[k].is_null()) return csc[k];
     if (psc.contains(k) && !psc[k].is_null()) return psc[k];
@@ -337,7 +338,7 @@ Status verify_run_as_non_root(const json& pod, const json& container, std::optio
   json non_root = pick("runAsNonRoot");
   if (!non_root.is_boolean() || !non_root.get<bool>()) return {};
   std::string who = "(pod: \"" + meta(pod, "name") + "_" + meta(pod, "namespace") + "(" + meta(pod, "uid") +
-                    ")\", container: " + container.value("name", "") + ")";
+                    ")\", container: " + jvalue(container, "name", "") + ")";
   json run_as = pick("runAsUser");
   if (run_as.is_number_integer()) {
     if (run_as.get<long long>() == 0) return fail("container's runAsUser breaks non-root policy " + who, "CreateContainerConfigError");
@@ -357,8 +358,8 @@ Status verify_run_as_non_root(const json& pod, const json& container, std::optio
 
 std::vector<std::pair<std::string, std::string>> service_env(const json& service) {
   std::vector<std::pair<std::string, std::string>> out;
-  const json spec = service.value("spec", json::object());
-  std::string ip = spec.value("clusterIP", "");
+  const json spec = jvalue(service, "spec", json::object());
+  std::string ip = jvalue(spec, "clusterIP", "");
   if (ip.empty() || ip == "None") return out;
   auto env_name = [](std::string s) {
     for (char& ch : s) ch = ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -368,19 +369,19 @@ std::vector<std::pair<std::string, std::string>> service_env(const json& service
     for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     return s;
   };
-  std::string prefix = env_name(service.value("metadata", json::object()).value("name", ""));
+  std::string prefix = env_name(jvalue(jvalue(service, "metadata", json::object()), "name", ""));
   json ports = array_or_empty(spec, "ports");
   out.emplace_back(prefix + "_SERVICE_HOST", ip);
-  if (!ports.empty()) out.emplace_back(prefix + "_SERVICE_PORT", std::to_string(ports[0].value("port", 0)));
+  if (!ports.empty()) out.emplace_back(prefix + "_SERVICE_PORT", std::to_string(jvalue(ports[0], "port", 0)));
   for (const auto& sp : ports) {
-    std::string pname = sp.value("name", "");
-    if (!pname.empty()) out.emplace_back(prefix + "_SERVICE_PORT_" + env_name(pname), std::to_string(sp.value("port", 0)));
+    std::string pname = jvalue(sp, "name", "");
+    if (!pname.empty()) out.emplace_back(prefix + "_SERVICE_PORT_" + env_name(pname), std::to_string(jvalue(sp, "port", 0)));
   }
   bool first = true;
   for (const auto& sp : ports) {
-    std::string proto = sp.value("protocol", "TCP");
+    std::string proto = jvalue(sp, "protocol", "TCP");
     if (proto.empty()) proto = "TCP";
-    std::string port = std::to_string(sp.value("port", 0));
+    std::string port = std::to_string(jvalue(sp, "port", 0));
     std::string url = lower(proto) + "://" + (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + port;
     if (first) out.emplace_back(prefix + "_PORT", url);  // Docker special-cases the first port
     first = false;
@@ -423,10 +424,10 @@ Result<std::vector<std::pair<std::string, std::string>>> resolve_env(const json&
     set("KUBERNETES_PORT_" + port + "_TCP_ADDR", host);
   }
   // The other services of the namespace (enableServiceLinks, default true).
-  if (ctx.services && spec_of(pod).value("enableServiceLinks", true)) {
+  if (ctx.services && jvalue(spec_of(pod), "enableServiceLinks", true)) {
     if (auto svcs = ctx.services(ns)) {
       std::vector<json> sorted = *svcs;
-      auto name_of = [](const json& o) { return o.value("metadata", json::object()).value("name", ""); };
+      auto name_of = [](const json& o) { return jvalue(jvalue(o, "metadata", json::object()), "name", ""); };
       std::sort(sorted.begin(), sorted.end(), [&](const json& a, const json& b) { return name_of(a) < name_of(b); });
       for (const auto& svc : sorted) {
         if (ns == "default" && name_of(svc) == "kubernetes") continue;  // done above
@@ -436,18 +437,18 @@ Result<std::vector<std::pair<std::string, std::string>>> resolve_env(const json&
   }
 
   for (const auto& ef : array_or_empty(container, "envFrom")) {
-    std::string prefix = ef.value("prefix", "");
+    std::string prefix = jvalue(ef, "prefix", "");
     bool secret = ef.contains("secretRef");
-    json ref = secret ? ef["secretRef"] : ef.value("configMapRef", json::object());
-    std::string name = ref.value("name", "");
-    bool optional = ref.value("optional", false);
+    json ref = secret ? ef["secretRef"] : jvalue(ef, "configMapRef", json::object());
+    std::string name = jvalue(ref, "name", "");
+    bool optional = jvalue(ref, "optional", false);
     auto obj = lookup(ctx, secret ? "secrets" : "configmaps", ns, name);
     if (!obj) {
       if (optional && obj.error().is("NotFound")) continue;
       return fail(std::string(secret ? "secret" : "configmap") + " \"" + name + "\" not found",
                   "CreateContainerConfigError");
     }
-    json data = obj->value("data", json::object());
+    json data = jvalue(*obj, "data", json::object());
     for (auto it = data.begin(); it != data.end(); ++it) {
       auto v = key_of(*obj, secret, it.key());
       if (v && *v) set(prefix + it.key(), **v);
@@ -455,7 +456,7 @@ Result<std::vector<std::pair<std::string, std::string>>> resolve_env(const json&
   }
 
   for (const auto& e : array_or_empty(container, "env")) {
-    std::string name = e.value("name", "");
+    std::string name = jvalue(e, "name", "");
     if (e.contains("value") && !e["value"].is_null()) {
       set(name, expand_vars(str_of(e["value"]), seen));
       continue;
@@ -466,7 +467,7 @@ Result<std::vector<std::pair<std::string, std::string>>> resolve_env(const json&
     }
     const json& vf = e["valueFrom"];
     if (vf.contains("fieldRef")) {
-      auto v = field_ref(pod, vf["fieldRef"].value("fieldPath", ""), ctx);
+      auto v = field_ref(pod, jvalue(vf["fieldRef"], "fieldPath", ""), ctx);
       if (!v) return v.error();
       set(name, *v);
     } else if (vf.contains("resourceFieldRef")) {
@@ -476,8 +477,8 @@ Result<std::vector<std::pair<std::string, std::string>>> resolve_env(const json&
     } else if (vf.contains("configMapKeyRef") || vf.contains("secretKeyRef")) {
       bool secret = vf.contains("secretKeyRef");
       const json& ref = secret ? vf["secretKeyRef"] : vf["configMapKeyRef"];
-      std::string obj_name = ref.value("name", ""), key = ref.value("key", "");
-      bool optional = ref.value("optional", false);
+      std::string obj_name = jvalue(ref, "name", ""), key = jvalue(ref, "key", "");
+      bool optional = jvalue(ref, "optional", false);
       const char* what = secret ? "secret" : "configmap";
       auto obj = lookup(ctx, secret ? "secrets" : "configmaps", ns, obj_name);
       if (!obj) {
@@ -502,8 +503,8 @@ Result<std::vector<std::pair<std::string, std::string>>> resolve_env(const json&
 
 rt::LinuxContainerResources container_resources(const json& container) {
   rt::LinuxContainerResources r;
-  json res = container.value("resources", json::object());
-  json req = res.value("requests", json::object()), lim = res.value("limits", json::object());
+  json res = jvalue(container, "resources", json::object());
+  json req = jvalue(res, "requests", json::object()), lim = jvalue(res, "limits", json::object());
   auto q = [](const json& m, const char* k) -> std::optional<double> {
     if (!m.contains(k)) return std::nullopt;
     auto v = parse_quantity(str_of(m[k]));
@@ -529,16 +530,16 @@ rt::ContainerConfig make_container_config(const json& pod, const json& container
                                           const std::vector<std::pair<std::string, std::string>>& env,
                                           const std::vector<rt::Mount>& mounts) {
   rt::ContainerConfig c;
-  std::string name = container.value("name", "");
+  std::string name = jvalue(container, "name", "");
   c.mutable_metadata()->set_name(name);
   c.mutable_metadata()->set_attempt(attempt);
-  c.mutable_image()->set_image(container.value("image", ""));
-  c.mutable_image()->set_user_specified_image(container.value("image", ""));
+  c.mutable_image()->set_image(jvalue(container, "image", ""));
+  c.mutable_image()->set_user_specified_image(jvalue(container, "image", ""));
 
   std::map<std::string, std::string> env_map(env.begin(), env.end());
   for (const auto& s : array_or_empty(container, "command")) c.add_command(expand_vars(str_of(s), env_map));
   for (const auto& s : array_or_empty(container, "args")) c.add_args(expand_vars(str_of(s), env_map));
-  c.set_working_dir(container.value("workingDir", ""));
+  c.set_working_dir(jvalue(container, "workingDir", ""));
   for (const auto& [k, v] : env) {
     auto* kv = c.add_envs();
     kv->set_key(k);
@@ -555,32 +556,32 @@ rt::ContainerConfig make_container_config(const json& pod, const json& container
   ann["io.kubernetes.container.hash"] = fnv_hex(container.dump());
   ann[kAnnotationRestartCount] = std::to_string(attempt);
   ann["io.kubernetes.container.terminationMessagePath"] =
-      container.value("terminationMessagePath", "/dev/termination-log");
-  ann["io.kubernetes.container.terminationMessagePolicy"] = container.value("terminationMessagePolicy", "File");
+      jvalue(container, "terminationMessagePath", "/dev/termination-log");
+  ann["io.kubernetes.container.terminationMessagePolicy"] = jvalue(container, "terminationMessagePolicy", "File");
   ann["io.kubernetes.pod.terminationGracePeriod"] =
-      std::to_string(spec_of(pod).value("terminationGracePeriodSeconds", 30));
+      std::to_string(jvalue(spec_of(pod), "terminationGracePeriodSeconds", 30));
   if (container.contains("ports") && container["ports"].is_array() && !container["ports"].empty()) {
     ann["io.kubernetes.container.ports"] = container["ports"].dump();
   }
 
   c.set_log_path(name + "/" + std::to_string(attempt) + ".log");
-  c.set_stdin(container.value("stdin", false));
-  c.set_stdin_once(container.value("stdinOnce", false));
-  c.set_tty(container.value("tty", false));
+  c.set_stdin(jvalue(container, "stdin", false));
+  c.set_stdin_once(jvalue(container, "stdinOnce", false));
+  c.set_tty(jvalue(container, "tty", false));
 
   auto* linux = c.mutable_linux();
   *linux->mutable_resources() = container_resources(container);
   auto* sc = linux->mutable_security_context();
   const json& spec = spec_of(pod);
   auto* nso = sc->mutable_namespace_options();
-  nso->set_network(spec.value("hostNetwork", false) ? rt::NODE : rt::POD);
-  nso->set_pid(spec.value("hostPID", false) ? rt::NODE
-               : spec.value("shareProcessNamespace", false) ? rt::POD
+  nso->set_network(jvalue(spec, "hostNetwork", false) ? rt::NODE : rt::POD);
+  nso->set_pid(jvalue(spec, "hostPID", false) ? rt::NODE
+               : jvalue(spec, "shareProcessNamespace", false) ? rt::POD
                                                              : rt::CONTAINER);
-  nso->set_ipc(spec.value("hostIPC", false) ? rt::NODE : rt::POD);
+  nso->set_ipc(jvalue(spec, "hostIPC", false) ? rt::NODE : rt::POD);
   // Container securityContext overrides the pod's.
-  json psc = spec.value("securityContext", json::object());
-  json csc = container.value("securityContext", json::object());
+  json psc = jvalue(spec, "securityContext", json::object());
+  json csc = jvalue(container, "securityContext", json::object());
   auto pick = [&](const char* k) -> const json* {
     if (csc.contains(k) && !csc[k].is_null()) return &csc[k];
     if (psc.contains(k) && !psc[k].is_null()) return &psc[k];
@@ -590,8 +591,8 @@ rt::ContainerConfig make_container_config(const json& pod, const json& container
   if (const json* v = pick("runAsGroup")) sc->mutable_run_as_group()->set_value(v->get<long long>());
   for (const auto& g : array_or_empty(psc, "supplementalGroups")) sc->add_supplemental_groups(g.get<long long>());
   if (psc.contains("fsGroup")) sc->add_supplemental_groups(psc["fsGroup"].get<long long>());
-  sc->set_privileged(csc.value("privileged", false));
-  sc->set_readonly_rootfs(csc.value("readOnlyRootFilesystem", false));
+  sc->set_privileged(jvalue(csc, "privileged", false));
+  sc->set_readonly_rootfs(jvalue(csc, "readOnlyRootFilesystem", false));
   if (csc.contains("allowPrivilegeEscalation") && csc["allowPrivilegeEscalation"].is_boolean()) {
     sc->set_no_new_privs(!csc["allowPrivilegeEscalation"].get<bool>());
   }
@@ -604,12 +605,12 @@ rt::ContainerConfig make_container_config(const json& pod, const json& container
     }
   }
   if (const json* sp = pick("seccompProfile")) {
-    std::string type = sp->value("type", "");
+    std::string type = jvalue(*sp, "type", "");
     if (type == "RuntimeDefault") {
       sc->mutable_seccomp()->set_profile_type(rt::SecurityProfile::RuntimeDefault);
     } else if (type == "Localhost") {
       sc->mutable_seccomp()->set_profile_type(rt::SecurityProfile::Localhost);
-      sc->mutable_seccomp()->set_localhost_ref(sp->value("localhostProfile", ""));
+      sc->mutable_seccomp()->set_localhost_ref(jvalue(*sp, "localhostProfile", ""));
     } else {
       sc->mutable_seccomp()->set_profile_type(rt::SecurityProfile::Unconfined);
     }

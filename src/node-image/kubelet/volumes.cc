@@ -20,6 +20,7 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "common/json_read.h"
 
 namespace k3dpp::kubelet {
 namespace fs = std::filesystem;
@@ -95,13 +96,13 @@ Result<VolumePayload> key_files(const std::map<std::string, std::string>& data, 
   VolumePayload files;
   if (source.contains("items") && source["items"].is_array()) {
     for (const auto& it : source["items"]) {
-      std::string key = it.value("key", "");
+      std::string key = jvalue(it, "key", "");
       auto d = data.find(key);
       if (d == data.end()) {
-        if (source.value("optional", false)) continue;
+        if (jvalue(source, "optional", false)) continue;
         return setup_failed(volume, what + " references non-existent config key: " + key);
       }
-      files[it.value("path", key)] = {d->second, it.value("mode", default_mode)};
+      files[jvalue(it, "path", key)] = {d->second, jvalue(it, "mode", default_mode)};
     }
   } else {
     for (const auto& [k, v] : data) files[k] = {v, default_mode};
@@ -123,7 +124,7 @@ Result<std::optional<std::map<std::string, std::string>>> object_data(bool secre
                                                            : obj.error().message);
   }
   std::map<std::string, std::string> data;
-  const json d = obj->value("data", json::object());
+  const json d = jvalue(*obj, "data", json::object());
   for (auto it = d.begin(); it != d.end(); ++it) {
     std::string val = str_of(it.value());
     data[it.key()] = secret ? b64decode(val) : val;
@@ -137,22 +138,22 @@ Result<std::optional<std::map<std::string, std::string>>> object_data(bool secre
 }
 
 Result<std::string> resource_field(const json& pod, const json& ref) {
-  std::string res = ref.value("resource", ""), cname = ref.value("containerName", "");
+  std::string res = jvalue(ref, "resource", ""), cname = jvalue(ref, "containerName", "");
   auto dot = res.find('.');
   if (dot == std::string::npos) return fail("invalid resourceFieldRef \"" + res + "\"");
-  const json spec = pod.value("spec", json::object());
+  const json spec = jvalue(pod, "spec", json::object());
   json container;
   for (const auto& c : array_or_empty(spec, "containers")) {
-    if (cname.empty() || c.value("name", "") == cname) {
+    if (cname.empty() || jvalue(c, "name", "") == cname) {
       container = c;
       break;
     }
   }
   if (container.is_null()) return fail("container \"" + cname + "\" not found");
   std::string kind = res.substr(0, dot), name = res.substr(dot + 1);
-  json resources = container.value("resources", json::object());
+  json resources = jvalue(container, "resources", json::object());
   std::string q = str_of(resources.value(kind, json::object()).value(name, json("")));
-  if (q.empty() && kind == "limits") q = str_of(resources.value("requests", json::object()).value(name, json("")));
+  if (q.empty() && kind == "limits") q = str_of(jvalue(resources, "requests", json::object()).value(name, json("")));
   if (q.empty()) return std::string("0");
   auto v = parse_quantity(q);
   if (!v) return v.error();
@@ -167,15 +168,15 @@ Result<std::string> resource_field(const json& pod, const json& ref) {
 Result<VolumePayload> downward_files(const json& items, const json& pod, int default_mode, const std::string& volume) {
   VolumePayload files;
   for (const auto& it : items) {
-    std::string path = it.value("path", "");
+    std::string path = jvalue(it, "path", "");
     Result<std::string> content = std::string();
     if (it.contains("fieldRef")) {
-      content = downward_field(pod, it["fieldRef"].value("fieldPath", ""));
+      content = downward_field(pod, jvalue(it["fieldRef"], "fieldPath", ""));
     } else if (it.contains("resourceFieldRef")) {
       content = resource_field(pod, it["resourceFieldRef"]);
     }
     if (!content) return setup_failed(volume, content.error().message);
-    files[path] = {*content, it.value("mode", default_mode)};
+    files[path] = {*content, jvalue(it, "mode", default_mode)};
   }
   return files;
 }
@@ -187,30 +188,30 @@ bool is_atomic_source(const json& v) {
 // The files of a configMap/secret/downwardAPI/projected volume; nullopt when an optional source
 // is missing (configMap/secret: an empty volume).
 Result<VolumePayload> atomic_payload(const json& v, const json& pod, const VolumeContext& ctx) {
-  std::string name = v.value("name", "");
-  std::string ns = pod.value("metadata", json::object()).value("namespace", "");
+  std::string name = jvalue(v, "name", "");
+  std::string ns = jvalue(jvalue(pod, "metadata", json::object()), "namespace", "");
   if (v.contains("configMap") || v.contains("secret")) {
     bool secret = v.contains("secret");
     const json& src = secret ? v["secret"] : v["configMap"];
-    std::string obj_name = secret ? src.value("secretName", "") : src.value("name", "");
-    auto data = object_data(secret, obj_name, src.value("optional", false), ns, name, ctx);
+    std::string obj_name = secret ? jvalue(src, "secretName", "") : jvalue(src, "name", "");
+    auto data = object_data(secret, obj_name, jvalue(src, "optional", false), ns, name, ctx);
     if (!data) return data.error();
     if (!*data) return VolumePayload{};
-    return key_files(**data, src, src.value("defaultMode", 0644), name, secret ? "secret" : "configmap");
+    return key_files(**data, src, jvalue(src, "defaultMode", 0644), name, secret ? "secret" : "configmap");
   }
   if (v.contains("downwardAPI")) {
     const json& src = v["downwardAPI"];
-    return downward_files(array_or_empty(src, "items"), pod, src.value("defaultMode", 0644), name);
+    return downward_files(array_or_empty(src, "items"), pod, jvalue(src, "defaultMode", 0644), name);
   }
   const json& src = v["projected"];
-  int default_mode = src.value("defaultMode", 0644);
+  int default_mode = jvalue(src, "defaultMode", 0644);
   VolumePayload out;
   for (const auto& s : array_or_empty(src, "sources")) {
     Result<VolumePayload> part = VolumePayload{};
     if (s.contains("configMap") || s.contains("secret")) {
       bool secret = s.contains("secret");
       const json& p = secret ? s["secret"] : s["configMap"];
-      auto data = object_data(secret, p.value("name", ""), p.value("optional", false), ns, name, ctx);
+      auto data = object_data(secret, jvalue(p, "name", ""), jvalue(p, "optional", false), ns, name, ctx);
       if (!data) return data.error();
       if (*data) part = key_files(**data, p, default_mode, name, secret ? "secret" : "configmap");
     } else if (s.contains("downwardAPI")) {
@@ -279,7 +280,7 @@ Status setup_empty_dir(const json& src, const std::string& local, bool mount_tmp
   fs::create_directories(local, ec);
   if (ec) return setup_failed(volume, ec.message());
   fs::permissions(local, fs::perms::all, ec);
-  if (src.value("medium", "") != "Memory" || !mount_tmpfs || is_mountpoint(local)) return {};
+  if (jvalue(src, "medium", "") != "Memory" || !mount_tmpfs || is_mountpoint(local)) return {};
   std::string opts;
   if (src.contains("sizeLimit")) {
     auto size = parse_quantity(str_of(src["sizeLimit"]));
@@ -333,10 +334,10 @@ Status setup_host_path(const std::string& path, const std::string& type, const s
 }  // namespace
 
 Result<std::string> downward_field(const json& pod, const std::string& path) {
-  const json md = pod.value("metadata", json::object());
-  if (path == "metadata.name") return md.value("name", "");
-  if (path == "metadata.namespace") return md.value("namespace", "");
-  if (path == "metadata.uid") return md.value("uid", "");
+  const json md = jvalue(pod, "metadata", json::object());
+  if (path == "metadata.name") return jvalue(md, "name", "");
+  if (path == "metadata.namespace") return jvalue(md, "namespace", "");
+  if (path == "metadata.uid") return jvalue(md, "uid", "");
   for (const char* m : {"labels", "annotations"}) {
     std::string prefix = std::string("metadata.") + m;
     const json map = md.contains(m) && md[m].is_object() ? md[m] : json::object();
@@ -411,9 +412,9 @@ Status write_payload(const std::string& dir, const VolumePayload& payload) {
 }
 
 Result<std::map<std::string, PreparedVolume>> prepare_volumes(const json& pod, const VolumeContext& ctx) {
-  const json spec = pod.value("spec", json::object());
-  const json md = pod.value("metadata", json::object());
-  std::string ns = md.value("namespace", ""), uid = md.value("uid", "");
+  const json spec = jvalue(pod, "spec", json::object());
+  const json md = jvalue(pod, "metadata", json::object());
+  std::string ns = jvalue(md, "namespace", ""), uid = jvalue(md, "uid", "");
   std::string node_root = ctx.pods_root + "/" + uid + "/volumes";
   std::string local_root = ctx.node_root + node_root;
   std::map<std::string, PreparedVolume> out;
@@ -423,15 +424,15 @@ Result<std::map<std::string, PreparedVolume>> prepare_volumes(const json& pod, c
     return ctx.lookup(plural, ons, name);
   };
   for (const auto& v : array_or_empty(spec, "volumes")) {
-    std::string name = v.value("name", "");
+    std::string name = jvalue(v, "name", "");
     PreparedVolume pv;
     if (v.contains("emptyDir")) {
       std::string rel = "/kubernetes.io~empty-dir/" + name;
       K3DPP_TRY(setup_empty_dir(v["emptyDir"], local_root + rel, ctx.mount_tmpfs, name));
       pv.host_path = node_root + rel;
     } else if (v.contains("hostPath")) {
-      pv.host_path = v["hostPath"].value("path", "");
-      K3DPP_TRY(setup_host_path(pv.host_path, v["hostPath"].value("type", ""), ctx.node_root + pv.host_path, name));
+      pv.host_path = jvalue(v["hostPath"], "path", "");
+      K3DPP_TRY(setup_host_path(pv.host_path, jvalue(v["hostPath"], "type", ""), ctx.node_root + pv.host_path, name));
     } else if (is_atomic_source(v)) {
       const char* plugin = v.contains("secret")        ? "/kubernetes.io~secret/"
                            : v.contains("configMap")   ? "/kubernetes.io~configmap/"
@@ -453,7 +454,7 @@ Result<std::map<std::string, PreparedVolume>> prepare_volumes(const json& pod, c
       pv.host_path = node_root + rel;
       pv.read_only = true;
     } else if (v.contains("persistentVolumeClaim")) {
-      std::string claim = v["persistentVolumeClaim"].value("claimName", "");
+      std::string claim = jvalue(v["persistentVolumeClaim"], "claimName", "");
       auto pvc = get("persistentvolumeclaims", ns, claim);
       if (!pvc) {
         return setup_failed(name, pvc.error().is("NotFound")
@@ -461,23 +462,23 @@ Result<std::map<std::string, PreparedVolume>> prepare_volumes(const json& pod, c
                                       : pvc.error().message,
                             pvc.error().is("NotFound") ? "FailedMount" : "NotReady");
       }
-      std::string pv_name = pvc->value("spec", json::object()).value("volumeName", "");
-      std::string phase = pvc->value("status", json::object()).value("phase", "");
+      std::string pv_name = jvalue(jvalue(*pvc, "spec", json::object()), "volumeName", "");
+      std::string phase = jvalue(jvalue(*pvc, "status", json::object()), "phase", "");
       if (pv_name.empty() || phase != "Bound") {
         return Error("persistentvolumeclaim \"" + claim + "\" is not bound", "NotReady");
       }
       auto vol = get("persistentvolumes", "", pv_name);
       if (!vol) return setup_failed(name, "persistentvolume \"" + pv_name + "\" not found", "NotReady");
-      const json pspec = vol->value("spec", json::object());
+      const json pspec = jvalue(*vol, "spec", json::object());
       std::string local = ctx.node_root;
       if (pspec.contains("hostPath")) {
-        pv.host_path = pspec["hostPath"].value("path", "");
-        std::string type = pspec["hostPath"].value("type", "");
+        pv.host_path = jvalue(pspec["hostPath"], "path", "");
+        std::string type = jvalue(pspec["hostPath"], "type", "");
         local += pv.host_path;
         // An untyped hostPath PV is created when missing, as the runtime would for a bind source.
         K3DPP_TRY(setup_host_path(pv.host_path, type.empty() ? "DirectoryOrCreate" : type, local, name));
       } else if (pspec.contains("local")) {
-        pv.host_path = pspec["local"].value("path", "");
+        pv.host_path = jvalue(pspec["local"], "path", "");
         local += pv.host_path;
         if (!fs::exists(local, ec)) {
           return setup_failed(name, "path \"" + pv.host_path + "\" does not exist");
@@ -489,7 +490,7 @@ Result<std::map<std::string, PreparedVolume>> prepare_volumes(const json& pod, c
       if (strings::starts_with(pv.host_path, std::string(kLocalPathStorageRoot) + "/")) {
         fs::permissions(local, fs::perms::all, ec);
       }
-      pv.read_only = v["persistentVolumeClaim"].value("readOnly", false);
+      pv.read_only = jvalue(v["persistentVolumeClaim"], "readOnly", false);
     } else {
       continue;  // unsupported sources (ephemeral, csi, nfs, ...) are not mounted
     }
@@ -499,12 +500,12 @@ Result<std::map<std::string, PreparedVolume>> prepare_volumes(const json& pod, c
 }
 
 Status refresh_volumes(const json& pod, const VolumeContext& ctx) {
-  const json md = pod.value("metadata", json::object());
-  std::string local_root = ctx.node_root + ctx.pods_root + "/" + md.value("uid", "") + "/volumes";
+  const json md = jvalue(pod, "metadata", json::object());
+  std::string local_root = ctx.node_root + ctx.pods_root + "/" + jvalue(md, "uid", "") + "/volumes";
   Status first;
-  for (const auto& v : array_or_empty(pod.value("spec", json::object()), "volumes")) {
+  for (const auto& v : array_or_empty(jvalue(pod, "spec", json::object()), "volumes")) {
     if (!is_atomic_source(v)) continue;
-    std::string name = v.value("name", "");
+    std::string name = jvalue(v, "name", "");
     const char* plugin = v.contains("secret")        ? "/kubernetes.io~secret/"
                          : v.contains("configMap")   ? "/kubernetes.io~configmap/"
                          : v.contains("downwardAPI") ? "/kubernetes.io~downward-api/"
@@ -547,8 +548,8 @@ void teardown_volumes(const std::string& pod_dir) {
 }
 
 std::string render_etc_hosts(const json& pod, const std::string& pod_ip) {
-  const json spec = pod.value("spec", json::object());
-  std::string hostname = spec.value("hostname", pod.value("metadata", json::object()).value("name", ""));
+  const json spec = jvalue(pod, "spec", json::object());
+  std::string hostname = jvalue(spec, "hostname", jvalue(jvalue(pod, "metadata", json::object()), "name", ""));
   std::string out =
       "# Kubernetes-managed hosts file.\n"
       "127.0.0.1\tlocalhost\n"
@@ -560,7 +561,7 @@ std::string render_etc_hosts(const json& pod, const std::string& pod_ip) {
   std::string fqdn;
   if (spec.contains("subdomain") && spec["subdomain"].is_string()) {
     fqdn = hostname + "." + spec["subdomain"].get<std::string>() + "." +
-           pod.value("metadata", json::object()).value("namespace", "") + ".svc.cluster.local";
+           jvalue(jvalue(pod, "metadata", json::object()), "namespace", "") + ".svc.cluster.local";
   }
   if (!pod_ip.empty()) out += pod_ip + "\t" + (fqdn.empty() ? "" : fqdn + "\t") + hostname + "\n";
   auto aliases = array_or_empty(spec, "hostAliases");
@@ -569,7 +570,7 @@ std::string render_etc_hosts(const json& pod, const std::string& pod_ip) {
     for (const auto& a : aliases) {
       std::vector<std::string> names;
       for (const auto& h : array_or_empty(a, "hostnames")) names.push_back(h.get<std::string>());
-      out += a.value("ip", "") + "\t" + strings::join(names, "\t") + "\n";
+      out += jvalue(a, "ip", "") + "\t" + strings::join(names, "\t") + "\n";
     }
   }
   return out;
@@ -581,19 +582,19 @@ std::vector<rt::Mount> container_mounts(const json& pod, const json& container,
   std::vector<rt::Mount> out;
   bool own_hosts = false;
   for (const auto& vm : array_or_empty(container, "volumeMounts")) {
-    auto it = volumes.find(vm.value("name", ""));
+    auto it = volumes.find(jvalue(vm, "name", ""));
     if (it == volumes.end()) continue;
     std::string host = it->second.host_path;
-    std::string sub = vm.value("subPath", "");
+    std::string sub = jvalue(vm, "subPath", "");
     if (!sub.empty() && valid_relative_path(sub)) host += "/" + sub;
     rt::Mount m;
-    m.set_container_path(vm.value("mountPath", ""));
+    m.set_container_path(jvalue(vm, "mountPath", ""));
     m.set_host_path(host);
-    m.set_readonly(it->second.read_only || vm.value("readOnly", false));
+    m.set_readonly(it->second.read_only || jvalue(vm, "readOnly", false));
     if (m.container_path() == "/etc/hosts") own_hosts = true;
     out.push_back(m);
   }
-  bool host_network = pod.value("spec", json::object()).value("hostNetwork", false);
+  bool host_network = jvalue(jvalue(pod, "spec", json::object()), "hostNetwork", false);
   if (!own_hosts && !host_network && !etc_hosts_path.empty()) {
     rt::Mount m;
     m.set_container_path("/etc/hosts");
@@ -611,24 +612,24 @@ LocalPathCleaner::LocalPathCleaner(client::ApiClient& api, std::string node_name
 LocalPathCleaner::~LocalPathCleaner() { stop(); }
 
 std::string LocalPathCleaner::local_path_dir(const json& pv, const std::string& node_name) {
-  const json md = pv.value("metadata", json::object());
-  const json ann = md.value("annotations", json::object());
-  if (ann.value("pv.kubernetes.io/provisioned-by", "") != "rancher.io/local-path") return {};
-  const json spec = pv.value("spec", json::object());
-  bool ours = ann.value("local.path.provisioner/selected-node", "") == node_name;
+  const json md = jvalue(pv, "metadata", json::object());
+  const json ann = jvalue(md, "annotations", json::object());
+  if (jvalue(ann, "pv.kubernetes.io/provisioned-by", "") != "rancher.io/local-path") return {};
+  const json spec = jvalue(pv, "spec", json::object());
+  bool ours = jvalue(ann, "local.path.provisioner/selected-node", "") == node_name;
   if (!ours && spec.contains("nodeAffinity")) {
-    const json req = spec["nodeAffinity"].value("required", json::object());
+    const json req = jvalue(spec["nodeAffinity"], "required", json::object());
     for (const auto& term : array_or_empty(req, "nodeSelectorTerms")) {
       for (const auto& e : array_or_empty(term, "matchExpressions")) {
-        if (e.value("key", "") != "kubernetes.io/hostname" || e.value("operator", "") != "In") continue;
+        if (jvalue(e, "key", "") != "kubernetes.io/hostname" || jvalue(e, "operator", "") != "In") continue;
         for (const auto& val : array_or_empty(e, "values")) ours |= val == node_name;
       }
     }
   }
   if (!ours) return {};
   std::string path;
-  if (spec.contains("hostPath")) path = spec["hostPath"].value("path", "");
-  if (path.empty() && spec.contains("local")) path = spec["local"].value("path", "");
+  if (spec.contains("hostPath")) path = jvalue(spec["hostPath"], "path", "");
+  if (path.empty() && spec.contains("local")) path = jvalue(spec["local"], "path", "");
   // Exactly one level below the storage root, no tricks.
   std::string root = std::string(kLocalPathStorageRoot) + "/";
   if (!strings::starts_with(path, root)) return {};
@@ -638,7 +639,7 @@ std::string LocalPathCleaner::local_path_dir(const json& pv, const std::string& 
 }
 
 std::string LocalPathCleaner::directory_to_remove(const json& pv, const std::string& node_name) {
-  if (pv.value("spec", json::object()).value("persistentVolumeReclaimPolicy", "") != "Delete") return {};
+  if (jvalue(jvalue(pv, "spec", json::object()), "persistentVolumeReclaimPolicy", "") != "Delete") return {};
   return local_path_dir(pv, node_name);
 }
 
@@ -651,11 +652,11 @@ void LocalPathCleaner::remember(const json& pv) {
   if (dir.empty()) return;
   std::error_code ec;
   std::string marker = retain_marker(dir);
-  if (pv.value("spec", json::object()).value("persistentVolumeReclaimPolicy", "") == "Delete") {
+  if (jvalue(jvalue(pv, "spec", json::object()), "persistentVolumeReclaimPolicy", "") == "Delete") {
     fs::remove(marker, ec);
   } else if (!fs::exists(marker, ec)) {
     fs::create_directories(fs::path(marker).parent_path(), ec);
-    (void)write_file(marker, pv.value("metadata", json::object()).value("name", "") + "\n", 0600);
+    (void)write_file(marker, jvalue(jvalue(pv, "metadata", json::object()), "name", "") + "\n", 0600);
   }
 }
 
@@ -671,7 +672,7 @@ void LocalPathCleaner::remove_dir(const std::string& path, const std::string& pv
 
 void LocalPathCleaner::on_delete(const json& pv) {
   std::string path = directory_to_remove(pv, node_name_);
-  if (!path.empty()) remove_dir(path, pv.value("metadata", json::object()).value("name", ""), "deleted");
+  if (!path.empty()) remove_dir(path, jvalue(jvalue(pv, "metadata", json::object()), "name", ""), "deleted");
   std::string dir = local_path_dir(pv, node_name_);
   std::error_code ec;
   if (!dir.empty() && !fs::exists(node_root_ + dir, ec)) fs::remove(retain_marker(dir), ec);

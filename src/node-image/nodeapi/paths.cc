@@ -1,4 +1,5 @@
 #include "nodeapi/paths.h"
+#include "common/json_read.h"
 
 #include <vector>
 
@@ -116,8 +117,8 @@ Result<std::string> node_internal_ip(const json& node) {
   std::string first;
   if (node.contains("status") && node["status"].contains("addresses") && node["status"]["addresses"].is_array()) {
     for (auto& a : node["status"]["addresses"]) {
-      std::string type = a.value("type", "");
-      std::string addr = a.value("address", "");
+      std::string type = jvalue(a, "type", "");
+      std::string addr = jvalue(a, "address", "");
       if (addr.empty()) continue;
       if (type == "InternalIP") return addr;
       if (first.empty() && type != "Hostname") first = addr;

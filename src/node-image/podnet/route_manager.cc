@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/json_read.h"
 
 extern char** environ;
 
@@ -121,10 +122,10 @@ class VxlanCommand : public RouteProgrammer {
       bool same = false;
       if (j.is_array() && !j.empty() && j[0].is_object()) {
         const auto& l = j[0];
-        json data = l.value("linkinfo", json::object()).value("info_data", json::object());
-        same = l.value("linkinfo", json::object()).value("info_kind", "") == "vxlan" &&
-               data.value("id", -1) == kVxlanVni && data.value("local", "") == local_ip &&
-               data.value("port", -1) == kVxlanPort && l.value("address", "") == mac;
+        json data = jvalue(jvalue(l, "linkinfo", json::object()), "info_data", json::object());
+        same = jvalue(jvalue(l, "linkinfo", json::object()), "info_kind", "") == "vxlan" &&
+               jvalue(data, "id", -1) == kVxlanVni && jvalue(data, "local", "") == local_ip &&
+               jvalue(data, "port", -1) == kVxlanPort && jvalue(l, "address", "") == mac;
       }
       if (!same) K3DPP_TRY(run_command({ip_, "link", "del", dev}));
       else return finish(dev, net, mac);
@@ -192,11 +193,11 @@ Status RouteManager::start() {
   h.on_update = [this](const json& a, const json& b) {
     // Only podCIDR, addresses, the VTEP MAC and deletion matter; heartbeats (conditions) do not.
     auto key = [](const json& n) {
-      auto md = n.value("metadata", json::object());
-      return n.value("spec", json::object()).value("podCIDR", "") +
-             md.value("annotations", json::object()).value(kVtepMacAnnotation, "") +
-             n.value("status", json::object()).value("addresses", json::array()).dump() +
-             (n.value("metadata", json::object()).contains("deletionTimestamp") ? "D" : "");
+      auto md = jvalue(n, "metadata", json::object());
+      return jvalue(jvalue(n, "spec", json::object()), "podCIDR", "") +
+             jvalue(md, "annotations", json::object()).value(kVtepMacAnnotation, "") +
+             jvalue(jvalue(n, "status", json::object()), "addresses", json::array()).dump() +
+             (jvalue(n, "metadata", json::object()).contains("deletionTimestamp") ? "D" : "");
     };
     if (key(a) != key(b)) kick();
   };

@@ -1,4 +1,5 @@
 #include "podnet/routes.h"
+#include "common/json_read.h"
 
 #include <arpa/inet.h>
 
@@ -44,7 +45,7 @@ std::string internal_ip(const nlohmann::json& n) {
   if (n.contains("status") && n["status"].is_object() && n["status"].contains("addresses") &&
       n["status"]["addresses"].is_array()) {
     for (auto& a : n["status"]["addresses"]) {
-      if (a.is_object() && a.value("type", "") == "InternalIP" && a.contains("address") && a["address"].is_string() &&
+      if (a.is_object() && jvalue(a, "type", "") == "InternalIP" && a.contains("address") && a["address"].is_string() &&
           valid_ipv4(a["address"].get<std::string>()))
         return a["address"].get<std::string>();
     }
@@ -114,7 +115,7 @@ std::string vtep_mac_for(const std::string& cidr) {
 SelfInfo self_info(const std::vector<nlohmann::json>& nodes, const std::string& my_node) {
   for (auto& n : nodes) {
     if (!n.is_object() || !n.contains("metadata") || !n["metadata"].is_object()) continue;
-    if (n["metadata"].value("name", "") != my_node) continue;
+    if (jvalue(n["metadata"], "name", "") != my_node) continue;
     return SelfInfo{pod_cidr(n), internal_ip(n), annotation(n, kVtepMacAnnotation)};
   }
   return {};
@@ -124,7 +125,7 @@ std::vector<Route> plan_routes(const std::vector<nlohmann::json>& nodes, const s
   std::map<std::string, Route> by_cidr;
   for (auto& n : nodes) {
     if (!n.is_object() || !n.contains("metadata")) continue;
-    std::string name = n["metadata"].value("name", "");
+    std::string name = jvalue(n["metadata"], "name", "");
     if (name.empty() || name == my_node) continue;
     if (n["metadata"].contains("deletionTimestamp") && !n["metadata"]["deletionTimestamp"].is_null()) continue;
     std::string cidr = pod_cidr(n);

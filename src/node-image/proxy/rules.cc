@@ -9,6 +9,7 @@
 
 #include "client/json_fields.h"
 #include "common/strings.h"
+#include "common/json_read.h"
 
 namespace k3dpp::proxy {
 namespace {
@@ -89,24 +90,24 @@ ProxyState build_state(const std::vector<json>& services, const std::vector<json
   using PortMap = std::map<std::string, std::vector<EndpointAddr>>;
   std::map<std::string, PortMap> from_slices;
   for (const auto& slice : endpoint_slices) {
-    const json meta = slice.value("metadata", json::object());
-    std::string svc_name = str_field(meta.value("labels", json::object()), "kubernetes.io/service-name");
+    const json meta = jvalue(slice, "metadata", json::object());
+    std::string svc_name = str_field(jvalue(meta, "labels", json::object()), "kubernetes.io/service-name");
     if (svc_name.empty()) continue;
     std::string at = str_field(slice, "addressType");
     if (!at.empty() && at != "IPv4") continue;
     PortMap& pm = from_slices[str_field(meta, "namespace") + "/" + svc_name];
-    const json ports = slice.value("ports", json::array());
-    const json eps = slice.value("endpoints", json::array());
+    const json ports = jvalue(slice, "ports", json::array());
+    const json eps = jvalue(slice, "endpoints", json::array());
     if (!ports.is_array() || !eps.is_array()) continue;
     for (const auto& p : ports) {
       std::string key = str_field(p, "name") + "/" + protocol_of(p);
       auto& list = pm[key];
       int port_num = int_field(p, "port");
       for (const auto& ep : eps) {
-        const json cond = ep.value("conditions", json::object());
+        const json cond = jvalue(ep, "conditions", json::object());
         if (cond.is_object() && cond.contains("ready") && cond["ready"].is_boolean() && !cond["ready"].get<bool>())
           continue;
-        const json addrs = ep.value("addresses", json::array());
+        const json addrs = jvalue(ep, "addresses", json::array());
         if (!addrs.is_array()) continue;
         for (const auto& a : addrs)
           if (a.is_string() && port_num > 0) list.push_back({a.get<std::string>(), port_num});
@@ -115,13 +116,13 @@ ProxyState build_state(const std::vector<json>& services, const std::vector<json
   }
   std::map<std::string, PortMap> from_endpoints;
   for (const auto& e : endpoints) {
-    const json meta = e.value("metadata", json::object());
+    const json meta = jvalue(e, "metadata", json::object());
     PortMap& pm = from_endpoints[str_field(meta, "namespace") + "/" + str_field(meta, "name")];
-    const json subsets = e.value("subsets", json::array());
+    const json subsets = jvalue(e, "subsets", json::array());
     if (!subsets.is_array()) continue;
     for (const auto& ss : subsets) {
-      const json ports = ss.value("ports", json::array());
-      const json addrs = ss.value("addresses", json::array());
+      const json ports = jvalue(ss, "ports", json::array());
+      const json addrs = jvalue(ss, "addresses", json::array());
       if (!ports.is_array() || !addrs.is_array()) continue;
       for (const auto& p : ports) {
         auto& list = pm[str_field(p, "name") + "/" + protocol_of(p)];
@@ -135,8 +136,8 @@ ProxyState build_state(const std::vector<json>& services, const std::vector<json
   }
 
   for (const auto& s : services) {
-    const json meta = s.value("metadata", json::object());
-    const json spec = s.value("spec", json::object());
+    const json meta = jvalue(s, "metadata", json::object());
+    const json spec = jvalue(s, "spec", json::object());
     if (str_field(spec, "type") == "ExternalName") continue;
     ServiceState svc;
     svc.ns = str_field(meta, "namespace");
@@ -146,13 +147,13 @@ ProxyState build_state(const std::vector<json>& services, const std::vector<json
     if (svc.client_ip_affinity) {
       int t = 0;
       if (spec.contains("sessionAffinityConfig"))
-        t = int_field(spec["sessionAffinityConfig"].value("clientIP", json::object()), "timeoutSeconds");
+        t = int_field(jvalue(spec["sessionAffinityConfig"], "clientIP", json::object()), "timeoutSeconds");
       if (t > 0) svc.affinity_timeout_seconds = t;
     }
     if (str_field(spec, "type") == "LoadBalancer" && str_field(spec, "loadBalancerClass").empty()) {
-      const json status = s.value("status", json::object());
-      const json lb = status.is_object() ? status.value("loadBalancer", json::object()) : json::object();
-      const json ingress = lb.is_object() ? lb.value("ingress", json::array()) : json::array();
+      const json status = jvalue(s, "status", json::object());
+      const json lb = status.is_object() ? jvalue(status, "loadBalancer", json::object()) : json::object();
+      const json ingress = lb.is_object() ? jvalue(lb, "ingress", json::array()) : json::array();
       svc.load_balancer = ingress.is_array() && !ingress.empty();
     }
     std::string key = svc.ns + "/" + svc.name;
@@ -162,7 +163,7 @@ ProxyState build_state(const std::vector<json>& services, const std::vector<json
     } else if (auto it2 = from_endpoints.find(key); it2 != from_endpoints.end()) {
       pm = &it2->second;
     }
-    const json ports = spec.value("ports", json::array());
+    const json ports = jvalue(spec, "ports", json::array());
     if (!ports.is_array()) continue;
     for (const auto& p : ports) {
       ServicePortState sp;

@@ -1,4 +1,5 @@
 #include "scheduler/assume_cache.h"
+#include "common/json_read.h"
 
 namespace k3dpp::scheduler {
 
@@ -16,7 +17,7 @@ std::vector<AssumeCache::json> AssumeCache::in_flight(const Lookup& cached,
     bool drop = cur == nullptr || observed_bound(it->first);
     if (!drop) {
       const json& meta = cur->contains("metadata") ? (*cur)["metadata"] : json::object();
-      drop = meta.value("uid", "") != it->second.uid;
+      drop = jvalue(meta, "uid", "") != it->second.uid;
     }
     if (drop) {
       it = entries_.erase(it);

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "scheduler/scheduler.h"
+#include "common/json_read.h"
 
 namespace k3dpp::scheduler {
 
@@ -16,25 +17,25 @@ const json& field(const json& o, const char* a) {
 
 bool node_ready(const json& node) {
   for (const auto& c : field(field(node, "status"), "conditions")) {
-    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
+    if (jvalue(c, "type", "") == "Ready") return jvalue(c, "status", "") == "True";
   }
   return false;
 }
 
 bool tolerates(const json& tol, const json& taint) {
-  std::string effect = tol.value("effect", "");
-  if (!effect.empty() && effect != taint.value("effect", "")) return false;
-  std::string key = tol.value("key", "");
-  std::string op = tol.value("operator", "Equal");
+  std::string effect = jvalue(tol, "effect", "");
+  if (!effect.empty() && effect != jvalue(taint, "effect", "")) return false;
+  std::string key = jvalue(tol, "key", "");
+  std::string op = jvalue(tol, "operator", "Equal");
   if (key.empty()) return op == "Exists";
-  if (key != taint.value("key", "")) return false;
+  if (key != jvalue(taint, "key", "")) return false;
   if (op == "Exists") return true;
-  return tol.value("value", "") == taint.value("value", "");
+  return jvalue(tol, "value", "") == jvalue(taint, "value", "");
 }
 
 bool match_expression(const json& labels, const json& expr) {
-  std::string key = expr.value("key", "");
-  std::string op = expr.value("operator", "");
+  std::string key = jvalue(expr, "key", "");
+  std::string op = jvalue(expr, "operator", "");
   bool has = labels.is_object() && labels.contains(key);
   std::string val = has && labels[key].is_string() ? labels[key].get<std::string>() : "";
   std::vector<std::string> values;
@@ -132,7 +133,7 @@ std::set<std::string> host_ports(const json& pod) {
   for (const auto& c : field(field(pod, "spec"), "containers")) {
     for (const auto& p : field(c, "ports")) {
       if (p.contains("hostPort") && p["hostPort"].is_number() && p["hostPort"].get<long long>() > 0) {
-        out.insert(p.value("protocol", "TCP") + "/" + p.value("hostIP", "0.0.0.0") + "/" +
+        out.insert(jvalue(p, "protocol", "TCP") + "/" + jvalue(p, "hostIP", "0.0.0.0") + "/" +
                    std::to_string(p["hostPort"].get<long long>()));
       }
     }
@@ -142,7 +143,7 @@ std::set<std::string> host_ports(const json& pod) {
 
 const json* owner_of(const json& pod) {
   for (const auto& r : field(field(pod, "metadata"), "ownerReferences")) {
-    if (r.value("controller", false)) return &r;
+    if (jvalue(r, "controller", false)) return &r;
   }
   return nullptr;
 }
@@ -184,7 +185,7 @@ PodUsage usage_of(const json& pod) {
   u.score_cpu = s.cpu;
   u.score_memory = s.memory;
   const json* o = owner_of(pod);
-  if (o != nullptr) u.owner_uid = o->value("uid", "");
+  if (o != nullptr) u.owner_uid = jvalue(*o, "uid", "");
   u.host_ports = host_ports(pod);
   return u;
 }
@@ -230,12 +231,12 @@ NodeInfo node_info(std::shared_ptr<const json> node) {
   ni.alloc_memory = a.memory;
   ni.alloc_pods = a.pods;
   for (const auto& t : field(field(n, "spec"), "taints")) ni.taints.push_back(t);
-  if (field(n, "spec").value("unschedulable", false)) {
+  if (jvalue(field(n, "spec"), "unschedulable", false)) {
     ni.taints.push_back({{"key", "node.kubernetes.io/unschedulable"}, {"effect", "NoSchedule"}});
   }
   if (!node_ready(n)) {
     bool has = std::any_of(ni.taints.begin(), ni.taints.end(),
-                           [](const json& t) { return t.value("key", "") == "node.kubernetes.io/not-ready"; });
+                           [](const json& t) { return jvalue(t, "key", "") == "node.kubernetes.io/not-ready"; });
     if (!has) ni.taints.push_back({{"key", "node.kubernetes.io/not-ready"}, {"effect", "NoSchedule"}});
   }
   ni.object = std::move(node);
@@ -280,7 +281,7 @@ std::string filter_slot(const PodInfo& pod, const NodeInfo& info, const NodeUsag
   const PodUsage& want = pod.usage;
   const json& node = *info.object;
   for (const auto& t : info.taints) {
-    std::string effect = t.value("effect", "");
+    std::string effect = jvalue(t, "effect", "");
     if (effect != "NoSchedule" && effect != "NoExecute") continue;
     bool ok = false;
     if (pod.tolerations != nullptr) {
@@ -289,11 +290,11 @@ std::string filter_slot(const PodInfo& pod, const NodeInfo& info, const NodeUsag
       }
     }
     if (!ok) {
-      if (t.value("key", "") == "node.kubernetes.io/unschedulable") return "node(s) were unschedulable";
+      if (jvalue(t, "key", "") == "node.kubernetes.io/unschedulable") return "node(s) were unschedulable";
       std::string v = t.contains("value") && t["value"].is_string() && !t["value"].get<std::string>().empty()
                           ? ": " + t["value"].get<std::string>()
                           : "";
-      return "node(s) had untolerated taint {" + t.value("key", "") + v + "}";
+      return "node(s) had untolerated taint {" + jvalue(t, "key", "") + v + "}";
     }
   }
   if (pod.node_selector != nullptr) {

@@ -15,6 +15,8 @@
 #include "controllers/storage.h"
 #include "controllers/work_queue.h"
 #include "scheduler/scheduler.h"
+#include "common/guard.h"
+#include "common/json_read.h"
 
 namespace k3dpp::scheduler {
 
@@ -25,13 +27,13 @@ bool wants_us(const json& pod) {
   const json& s = pod["spec"];
   if (s.contains("nodeName") && s["nodeName"].is_string() && !s["nodeName"].get<std::string>().empty()) return false;
   if (pod.contains("metadata") && pod["metadata"].contains("deletionTimestamp")) return false;
-  std::string sched = s.value("schedulerName", "default-scheduler");
+  std::string sched = jvalue(s, "schedulerName", "default-scheduler");
   return sched == "default-scheduler";
 }
 
 bool bound_and_running(const json& pod) {
-  if (!pod.contains("spec") || pod["spec"].value("nodeName", "").empty()) return false;
-  std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
+  if (!pod.contains("spec") || jvalue(pod["spec"], "nodeName", "").empty()) return false;
+  std::string phase = pod.contains("status") ? jvalue(pod["status"], "phase", "") : "";
   return phase != "Succeeded" && phase != "Failed";
 }
 
@@ -122,9 +124,9 @@ struct Scheduler::Impl {
     std::string node, uid;
     bool freed = false;
     if (cur) uid = controllers::meta_str(*cur, "uid");
-    if (cur && !(*cur)["spec"].value("nodeName", "").empty()) {
+    if (cur && !jvalue((*cur)["spec"], "nodeName", "").empty()) {
       assumed.erase(key);  // the cache shows the binding
-      if (bound_and_running(*cur)) node = (*cur)["spec"].value("nodeName", "");
+      if (bound_and_running(*cur)) node = jvalue((*cur)["spec"], "nodeName", "");
     } else if (cur) {
       auto a = assumed.find(key);
       if (a != assumed.end()) {
@@ -211,7 +213,12 @@ struct Scheduler::Impl {
     std::string key;
     while (queue.get(key)) {
       auto t0 = std::chrono::steady_clock::now();
-      auto again = schedule(key);
+      std::optional<std::chrono::milliseconds> again;
+      // A malformed pod or node (a wrongly typed field) is logged and retried later, never the
+      // end of the loop.
+      if (!log::guarded(log, "schedule " + key, [&] { again = schedule(key); })) {
+        again = std::chrono::milliseconds(30000);
+      }
       decide_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
       ++decided;
       queue.done(key);
@@ -232,9 +239,9 @@ struct Scheduler::Impl {
   VolumeCheck check_volumes(const json& pod) {
     VolumeCheck v;
     std::string ns = controllers::meta_str(pod, "namespace");
-    for (const auto& vol : pod["spec"].value("volumes", json::array())) {
+    for (const auto& vol : jvalue(pod["spec"], "volumes", json::array())) {
       if (!vol.contains("persistentVolumeClaim")) continue;
-      std::string claim = vol["persistentVolumeClaim"].value("claimName", "");
+      std::string claim = jvalue(vol["persistentVolumeClaim"], "claimName", "");
       auto pvc = pvcs.get(ns, claim);
       if (!pvc) {
         v.error = "persistentvolumeclaim \"" + claim + "\" not found";
@@ -244,14 +251,14 @@ struct Scheduler::Impl {
         v.error = "persistentvolumeclaim \"" + claim + "\" is being deleted";
         return v;
       }
-      std::string volume = (*pvc)["spec"].value("volumeName", "");
+      std::string volume = jvalue((*pvc)["spec"], "volumeName", "");
       if (!volume.empty()) {
         auto pv = pvs.get("", volume);
         if (pv) v.bound_pvs.push_back(pv);
         continue;
       }
       auto cls = classes.get("", controllers::claim_class(*pvc));
-      if (cls && cls->value("volumeBindingMode", "Immediate") == "WaitForFirstConsumer") {
+      if (cls && jvalue(*cls, "volumeBindingMode", "Immediate") == "WaitForFirstConsumer") {
         v.delayed.push_back(claim);
         std::string sel = controllers::annotations_of(*pvc).value(controllers::kSelectedNodeAnnotation, "");
         if (!sel.empty()) v.selected_node = sel;
@@ -280,8 +287,8 @@ struct Scheduler::Impl {
     const json& conds = pod.contains("status") && pod["status"].contains("conditions") ? pod["status"]["conditions"]
                                                                                          : no_conditions;
     for (const auto& c : conds) {
-      if (c.value("type", "") == "PodScheduled" && c.value("status", "") == "False" &&
-          c.value("reason", "") == "Unschedulable" && c.value("message", "") == message) {
+      if (jvalue(c, "type", "") == "PodScheduled" && jvalue(c, "status", "") == "False" &&
+          jvalue(c, "reason", "") == "Unschedulable" && jvalue(c, "message", "") == message) {
         return delay;
       }
     }
@@ -375,7 +382,7 @@ struct Scheduler::Impl {
       BindTask t = std::move(binds.front());
       binds.pop_front();
       l.unlock();
-      bind(t);
+      log::guarded(log, "bind " + t.key, [&] { bind(t); });
       l.lock();
     }
   }
@@ -459,8 +466,8 @@ Scheduler::Scheduler(client::ApiClient& client) : impl_(std::make_unique<Impl>(c
 size_t Scheduler::ready_nodes() const {
   size_t n = 0;
   for (const auto& node : impl_->nodes.list()) {
-    for (const auto& c : (*node)["status"].value("conditions", json::array())) {
-      if (c.value("type", "") == "Ready" && c.value("status", "") == "True") ++n;
+    for (const auto& c : jvalue((*node)["status"], "conditions", json::array())) {
+      if (jvalue(c, "type", "") == "Ready" && jvalue(c, "status", "") == "True") ++n;
     }
   }
   return n;

@@ -10,6 +10,7 @@
 #include "common/strings.h"
 #include "streams/spdy.h"
 #include "streams/upgrade.h"
+#include "common/json_read.h"
 
 namespace k3dpp::streams {
 
@@ -64,16 +65,16 @@ Result<int> exit_code_from_status(std::string_view status_json) {
   if (strings::trim(status_json).empty()) return 0;
   auto j = nlohmann::json::parse(status_json, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail("exec: error stream: " + std::string(status_json), "Remote");
-  if (j.value("status", "") == "Success") return 0;
-  if (j.value("reason", "") == "NonZeroExitCode") {
-    for (const auto& c : j["details"].value("causes", nlohmann::json::array())) {
+  if (jvalue(j, "status", "") == "Success") return 0;
+  if (jvalue(j, "reason", "") == "NonZeroExitCode") {
+    for (const auto& c : jvalue(j["details"], "causes", nlohmann::json::array())) {
       long long code;
-      if (c.value("reason", "") == "ExitCode" && strings::parse_int(c.value("message", ""), code)) {
+      if (jvalue(c, "reason", "") == "ExitCode" && strings::parse_int(jvalue(c, "message", ""), code)) {
         return static_cast<int>(code);
       }
     }
   }
-  return fail(j.value("message", std::string(status_json)), "Remote");
+  return fail(jvalue(j, "message", std::string(status_json)), "Remote");
 }
 
 // --- ExecClient ---

@@ -466,3 +466,63 @@ TEST_CASE_FIXTURE(Fixture, "many idle keep-alive connections are served by a few
   };
   CHECK(threads() < 20);
 }
+
+TEST_CASE("stalled clients hold no thread; past the cap the oldest unauthenticated ones go first") {
+  const auto& p = test_pki();
+  httpserver::Options o;
+  o.listen = "127.0.0.1:0";
+  o.cert_pem = p.serving.cert_pem;
+  o.key_pem = p.serving.key_pem;
+  o.client_ca_pem = p.ca.cert_pem;
+  o.max_unauthenticated_connections = 20;
+  o.max_connections = 40;
+  auto started = httpserver::Server::start(o, test_handler);
+  REQUIRE(started);
+  auto& server = *started;
+  auto threads = [] {
+    size_t n = 0;
+    for (auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+      (void)e;
+      ++n;
+    }
+    return n;
+  };
+  size_t before = threads();
+  // Authenticated clients stalled mid-header and mid-body: they stay open, and cost no thread.
+  std::vector<std::unique_ptr<Client>> admins;
+  for (int i = 0; i < 10; ++i) {
+    admins.push_back(std::make_unique<Client>(server->port(), &p.admin));
+    // One request first: the server has seen the certificate (a connection still in its
+    // handshake counts as unauthenticated and could be evicted).
+    REQUIRE(admins.back()->request("GET", "/echo").result_int() == 200);
+    admins.back()->write_raw(i % 2 ? "GET /echo HTTP/1.1\r\nHost: x\r\nX-Slow: "
+                                   : "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+  }
+  // 60 unauthenticated ones stalled mid-header: only the newest 20 stay.
+  std::vector<std::unique_ptr<Client>> anons;
+  for (int i = 0; i < 60; ++i) {
+    anons.push_back(std::make_unique<Client>(server->port(), nullptr));
+    anons.back()->write_raw("GET /cacerts HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(threads() <= before + 2);  // a replaced worker at most; never one per stalled client
+  CHECK(server->active_connections() <= 10 + 20 + 1);
+  // The oldest unauthenticated connection was closed; the newest is still open.
+  CHECK(anons.front()->read_to_end().find("HTTP/1.1") == std::string::npos);
+  anons.back()->write_raw("\r\n\r\n");
+  CHECK(anons.back()->read_response().result_int() == 200);
+  // A stalled authenticated client finishes its request and is served.
+  admins[1]->write_raw("x\r\n\r\n");
+  CHECK(admins[1]->read_response().result_int() == 200);
+  admins[0]->write_raw(std::string(97, 'x'));
+  auto r = admins[0]->read_response();
+  CHECK(r.result_int() == 200);
+  CHECK(r.body().find("body=100") != std::string::npos);
+  // New clients with a certificate are served while all this is open.
+  Client c(server->port(), &p.admin);
+  CHECK(c.request("GET", "/echo").result_int() == 200);
+  // Unauthenticated with a body: 401 at once, the body never read.
+  Client anon(server->port(), nullptr);
+  anon.write_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n");
+  CHECK(anon.read_response().result_int() == 401);
+}
