@@ -10,7 +10,9 @@ step() { echo "==> $*" >&2; }
 
 step "installing packages";  "$top/scripts/install-deps.sh"
 step "starting the Docker engine"; "$top/scripts/start-dockerd.sh"
-step "building";             "$top/scripts/build.sh"
+step "building k3dpp, k3dpp-node, k3dpp-lb"
+# Only what running a cluster needs; the tests build in the test command (scripts/test.sh).
+"$top/scripts/build.sh" k3dpp k3dpp-node k3dpp-lb
 step "building images";      "$top/images/build.sh" --build-dir "$build"
 prefix=${K3DPP_PREFIX:-/usr/local}
 step "installing k3dpp into $prefix/bin"
